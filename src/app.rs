@@ -1,0 +1,111 @@
+//! Building and running the server: `App::build(config)` binds the socket (port 0 picks
+//! a free one, which is how tests run many servers at once) and `run_until_stopped` serves.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::provisioning::Directory;
+use crate::store::{Store, StoreError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot load the SCIM schemas: {0}")]
+    Schemas(String),
+    #[error("cannot listen on {address}: {reason}")]
+    Listen { address: SocketAddr, reason: String },
+}
+
+/// A built, bound, not yet serving server.
+pub struct App {
+    router: axum::Router,
+    listener: TcpListener,
+    address: SocketAddr,
+    store: Store,
+}
+
+impl App {
+    /// Connects, migrates, loads schemas and binds, with the real clock.
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        App::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`App::build`], with a given clock (tests).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, StartError> {
+        let store = Store::connect(config.database_url()).await?;
+        store.migrate().await?;
+        let registry = Arc::new(
+            scim::schema::Registry::load().map_err(|e| StartError::Schemas(e.to_string()))?,
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| StartError::Listen {
+                address: config.listen,
+                reason: e.to_string(),
+            })?;
+        let address = listener.local_addr().map_err(|e| StartError::Listen {
+            address: config.listen,
+            reason: e.to_string(),
+        })?;
+        let state = AppState {
+            store: store.clone(),
+            directory: Directory::new(store.clone(), registry.clone(), clock),
+            registry,
+            config: Arc::new(config),
+        };
+        Ok(App {
+            router: http::router(state),
+            listener,
+            address,
+            store,
+        })
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `shutdown` completes, then drains requests and closes the database.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let result = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.store.close().await;
+        result
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

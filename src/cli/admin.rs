@@ -1,0 +1,98 @@
+//! `rollcall org ...` and `rollcall token ...`: print results alone on stdout.
+
+use super::{CliError, OrgCommand, TokenCommand};
+use crate::clock::format_timestamp;
+use crate::config::Config;
+use crate::secrets;
+use crate::store::{Store, StoreError, orgs, tokens};
+
+async fn open(config: &Config) -> Result<Store, CliError> {
+    let store = Store::connect(config.database_url()).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+fn now() -> String {
+    format_timestamp(time::OffsetDateTime::now_utc())
+}
+
+async fn find_org(store: &Store, name_or_id: &str) -> Result<orgs::Org, CliError> {
+    let mut tx = store.read().await?;
+    orgs::find(&mut tx, name_or_id)
+        .await?
+        .ok_or_else(|| CliError(format!("no organization named or with id {name_or_id:?}")))
+}
+
+pub(super) async fn org(config: Config, cmd: OrgCommand) -> Result<(), CliError> {
+    let store = open(&config).await?;
+    match cmd {
+        OrgCommand::Create { name, seats } => {
+            let name = name.trim().to_owned();
+            if name.is_empty() {
+                return Err(CliError("the organization name cannot be empty".into()));
+            }
+            let org = orgs::Org {
+                id: uuid::Uuid::new_v4().to_string(),
+                name,
+                seats: seats.map(i64::from),
+                created: now(),
+            };
+            let mut tx = store.write().await?;
+            match orgs::insert(&mut tx, &org).await {
+                Err(StoreError::Conflict { .. }) => {
+                    return Err(CliError(format!(
+                        "an organization named {:?} already exists",
+                        org.name
+                    )));
+                }
+                other => other?,
+            }
+            tx.commit().await?;
+            println!("{}", org.id);
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+pub(super) async fn token(config: Config, cmd: TokenCommand) -> Result<(), CliError> {
+    let store = open(&config).await?;
+    match cmd {
+        TokenCommand::Create { org, label } => {
+            let org = find_org(&store, &org).await?;
+            let token = secrets::new_token(secrets::SCIM_TOKEN_PREFIX)
+                .map_err(|e| CliError(format!("cannot generate a token: {e}")))?;
+            let info = tokens::TokenInfo {
+                id: uuid::Uuid::new_v4().to_string(),
+                org_id: org.id,
+                label,
+                created: now(),
+                revoked: None,
+            };
+            let mut tx = store.write().await?;
+            tokens::insert(&mut tx, &info, &secrets::token_hash(&token)).await?;
+            tx.commit().await?;
+            println!("{token}");
+        }
+        TokenCommand::List { org } => {
+            let org = find_org(&store, &org).await?;
+            let mut tx = store.read().await?;
+            for t in tokens::list(&mut tx, &org.id).await? {
+                let state = t
+                    .revoked
+                    .map_or("active".to_owned(), |at| format!("revoked {at}"));
+                println!("{}\t{}\t{}\t{}", t.id, t.label, t.created, state);
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let mut tx = store.write().await?;
+            if !tokens::revoke(&mut tx, &id, &now()).await? {
+                return Err(CliError(format!("no active token with id {id:?}")));
+            }
+            tx.commit().await?;
+            println!("revoked {id}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}

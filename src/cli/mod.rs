@@ -1,0 +1,150 @@
+//! The command line: `serve`, `org`, `token`, `bench`. Every failure is one clear line on
+//! stderr and a non-zero exit code.
+
+mod admin;
+mod serve;
+
+use crate::config::{Config, Overrides};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// rollcall: SCIM 2.0 provisioning server with SSO hooks.
+#[derive(Debug, Parser)]
+#[command(name = "rollcall", version, about)]
+pub struct Cli {
+    /// Database URL: sqlite:PATH or postgres://USER@HOST/DB [default: SQLite file in the data dir]
+    #[arg(
+        long,
+        env = "ROLLCALL_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Directory for the embedded database and outgoing mail [default: ./data]
+    #[arg(long, env = "ROLLCALL_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Optional TOML configuration file (flags and environment override it)
+    #[arg(long, env = "ROLLCALL_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations and serve SCIM until SIGINT/SIGTERM
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080]
+        #[arg(long, env = "ROLLCALL_LISTEN")]
+        listen: Option<String>,
+        /// Public base URL used in resource locations [default: from the Host header]
+        #[arg(long, env = "ROLLCALL_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Manage organizations
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage SCIM bearer tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Seed data and measure the server over HTTP (see BENCHMARKS.md)
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization; prints its id
+    Create {
+        /// The organization's name (unique, case-insensitive)
+        name: String,
+        /// Seats in its subscription
+        #[arg(long)]
+        seats: Option<u32>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a SCIM bearer token; prints it (only its hash is stored)
+    Create {
+        /// Organization name or id
+        #[arg(long)]
+        org: String,
+        /// What the token is for, e.g. "Okta production"
+        #[arg(long, default_value = "scim")]
+        label: String,
+    },
+    /// List an organization's tokens
+    List {
+        /// Organization name or id
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a token by id
+    Revoke {
+        /// The token id (from `token list`)
+        id: String,
+    },
+}
+
+/// A command failure: printed as `error: ...`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CliError(pub String);
+
+impl From<crate::config::ConfigError> for CliError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// Parses arguments, runs the command, maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let mut overrides = Overrides {
+        config_file: cli.config,
+        database_url: cli.database_url,
+        data_dir: cli.data_dir,
+        ..Overrides::default()
+    };
+    match cli.command {
+        Command::Serve { listen, public_url } => {
+            overrides.listen = listen;
+            overrides.public_url = public_url;
+            serve::run(Config::load(&overrides)?).await
+        }
+        Command::Org(cmd) => admin::org(Config::load(&overrides)?, cmd).await,
+        Command::Token(cmd) => admin::token(Config::load(&overrides)?, cmd).await,
+        Command::Bench(args) => crate::bench::run(args)
+            .await
+            .map_err(|e| CliError(e.to_string())),
+    }
+}

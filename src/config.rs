@@ -1,0 +1,223 @@
+//! Configuration: defaults, then an optional TOML file, then `ROLLCALL_*` environment
+//! variables and flags (clap merges those two). Validated once at start-up.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Limits of the SCIM surface, advertised in `/ServiceProviderConfig` and enforced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimLimits {
+    /// Largest page (`count`) served; larger requests are clamped.
+    pub max_results: usize,
+    /// Page size when the client sends no `count`.
+    pub default_count: usize,
+    /// Most operations in one `/Bulk` request.
+    pub bulk_max_operations: usize,
+    /// Largest `/Bulk` body in bytes.
+    pub bulk_max_payload: usize,
+    /// Largest body of any other request in bytes.
+    pub max_body: usize,
+}
+
+impl Default for ScimLimits {
+    fn default() -> Self {
+        ScimLimits {
+            max_results: 1000,
+            default_count: 100,
+            bulk_max_operations: 1000,
+            bulk_max_payload: 1024 * 1024,
+            max_body: 1024 * 1024,
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite:PATH` or `postgres://...`; secret because it may carry a password.
+    pub database_url: SecretString,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Public base URL (e.g. `https://rollcall.example.com`) for `meta.location`; when
+    /// absent, taken from the request's Host header.
+    pub public_url: Option<String>,
+    pub scim: ScimLimits,
+}
+
+/// Settings a TOML file may give. Unknown keys are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub max_results: Option<usize>,
+    pub bulk_max_operations: Option<usize>,
+    pub bulk_max_payload: Option<usize>,
+}
+
+/// A configuration problem, reported as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+    #[error("cannot create data directory {path}: {reason}")]
+    DataDir { path: String, reason: String },
+}
+
+/// Values from flags/environment (None where not given).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// Builds and validates the configuration; creates the data directory.
+    pub fn load(o: &Overrides) -> Result<Config, ConfigError> {
+        let file = match &o.config_file {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = o
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        std::fs::create_dir_all(&data_dir).map_err(|e| ConfigError::DataDir {
+            path: data_dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let database_url = o
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("rollcall.db").display()));
+        validate_database_url(&database_url)?;
+        let listen_text = o
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let listen =
+            listen_text
+                .parse()
+                .map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+                    what: "listen address",
+                    reason: format!("{listen_text:?}: {e} (expected e.g. 127.0.0.1:8080)"),
+                })?;
+        let public_url = o.public_url.clone().or(file.public_url);
+        if let Some(url) = &public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                what: "public URL",
+                reason: format!("{url:?} must start with http:// or https://"),
+            });
+        }
+        let mut scim = ScimLimits::default();
+        if let Some(n) = file.max_results {
+            scim.max_results = n.max(1);
+        }
+        if let Some(n) = file.bulk_max_operations {
+            scim.bulk_max_operations = n.max(1);
+        }
+        if let Some(n) = file.bulk_max_payload {
+            scim.bulk_max_payload = n.max(1024);
+        }
+        Ok(Config {
+            database_url: SecretString::from(database_url),
+            data_dir,
+            listen,
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            scim,
+        })
+    }
+
+    /// The database URL (handle with care: may contain a password).
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::File {
+        path: path.display().to_string(),
+        reason: e.message().to_owned(),
+    })
+}
+
+fn validate_database_url(url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            what: "database URL",
+            reason: format!(
+                "{:?} is neither sqlite:PATH nor postgres://...",
+                crate::store::redact_url(url)
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_to_sqlite_in_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("nested/data");
+        let c = Config::load(&Overrides {
+            data_dir: Some(data.clone()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert!(data.is_dir());
+        assert_eq!(
+            c.database_url(),
+            format!("sqlite:{}", data.join("rollcall.db").display())
+        );
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn rejects_unknown_database_schemes_and_config_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load(&Overrides {
+            data_dir: Some(dir.path().into()),
+            database_url: Some("mysql://u:secret@h/db".into()),
+            ..Overrides::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("neither sqlite"), "{err}");
+        assert!(!err.contains("secret"), "password leaked: {err}");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\nlisten_port = 3\n").unwrap();
+        let err = Config::load(&Overrides {
+            config_file: Some(file),
+            data_dir: Some(dir.path().into()),
+            ..Overrides::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("listen_port"), "{err}");
+    }
+}

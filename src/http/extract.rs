@@ -1,0 +1,125 @@
+//! Extractors and middleware that turn every malformed request into a SCIM error.
+
+use super::{ApiError, AppState};
+use crate::provisioning::Actor;
+use crate::secrets;
+use crate::store::tokens;
+use axum::body::Body;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{Uri, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use scim::ScimError;
+use serde_json::Value;
+
+/// Fallback for unknown routes.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no such endpoint: {}", uri.path()))
+}
+
+/// Fallback for a known route with the wrong method.
+pub async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+/// Authenticates the bearer token and attaches the [`Actor`] to the request.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
+    let hash = secrets::token_hash(token);
+    let mut tx = state.store.read().await?;
+    let found = tokens::find_live(&mut tx, &hash).await?;
+    drop(tx);
+    let found = found
+        .filter(|t| secrets::hashes_equal(&t.token_hash, &hash))
+        .ok_or_else(|| ApiError::Unauthorized("the bearer token is invalid or revoked".into()))?;
+    tracing::Span::current().record("token", found.label.as_str());
+    tracing::debug!(org = %found.org_id, token = %found.label, "authenticated");
+    req.extensions_mut().insert(Actor {
+        org_id: found.org_id,
+        label: found.label,
+    });
+    Ok(next.run(req).await)
+}
+
+/// A JSON request body: `application/scim+json` or `application/json` (Google sends the
+/// latter), within the size limit, valid UTF-8, not nested absurdly deep.
+#[derive(Debug)]
+pub struct ScimBody(pub Value);
+
+impl FromRequest<AppState> for ScimBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
+        let limit = if req.uri().path().ends_with("/Bulk") {
+            state.config.scim.bulk_max_payload
+        } else {
+            state.config.scim.max_body
+        };
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+            let essence = ct.split(';').next().unwrap_or_default().trim();
+            if !(essence == "application/scim+json"
+                || essence == "application/json"
+                || essence.is_empty())
+            {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "Content-Type {essence} is not supported; send application/scim+json"
+                )));
+            }
+        }
+        let too_large = || {
+            ApiError::PayloadTooLarge(format!(
+                "the request body exceeds the maximum of {limit} bytes"
+            ))
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| too_large())?;
+        parse_json(&bytes).map(ScimBody)
+    }
+}
+
+/// Parses a JSON body; serde_json refuses invalid UTF-8 and nesting deeper than 128.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ScimError::InvalidSyntax("the request body is empty".into()).into());
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ScimError::InvalidSyntax(format!("the request body is not valid JSON: {e}")).into()
+    })
+}
+
+/// The query string as ordered pairs.
+pub fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
+    match uri.query() {
+        None => Ok(Vec::new()),
+        Some(q) => serde_urlencoded::from_str(q).map_err(|e| {
+            ScimError::InvalidSyntax(format!("the query string is malformed: {e}")).into()
+        }),
+    }
+}

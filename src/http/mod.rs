@@ -1,0 +1,56 @@
+//! HTTP: the only module that knows axum. Routers, extractors, middleware, errors.
+
+pub mod error;
+mod extract;
+mod scim;
+
+use crate::config::Config;
+use crate::provisioning::Directory;
+use crate::store::Store;
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// The SCIM media type, RFC 7644 §3.1.
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub directory: Directory,
+    pub registry: Arc<::scim::schema::Registry>,
+    pub config: Arc<Config>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .nest("/scim/v2", scim::router(state.clone()))
+        .fallback(extract::not_found)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                // Never the query string: it can carry filters with personal data.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(60),
+        ))
+}

@@ -1,0 +1,15 @@
+//! rollcall: a SCIM 2.0 provisioning server with SSO hooks.
+//!
+//! Layers point one way: `http` → `provisioning` → `store`; `scim` (the protocol crate)
+//! is pure and used by all.
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod provisioning;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,109 @@
+//! Group member changes: validated against the organization, applied as row changes.
+
+use super::Error;
+use crate::store::Tx;
+use crate::store::members;
+use crate::store::resources::{self, Table};
+use scim::ScimError;
+use scim::patch::MemberChange;
+use scim::resource::MemberRef;
+use scim::schema::Registry;
+use serde_json::json;
+use std::collections::HashSet;
+
+/// Resolves member references to (id, "User"|"Group"), refusing ids that are not a user
+/// or group of this organization. Another org's ids get the same answer as unknown ones.
+pub(super) async fn members_to_add(
+    tx: &mut Tx,
+    org_id: &str,
+    group_id: &str,
+    refs: &[MemberRef],
+) -> Result<Vec<(String, &'static str)>, Error> {
+    let mut seen = HashSet::new();
+    let ids: Vec<String> = refs
+        .iter()
+        .filter(|r| seen.insert(r.value.clone()))
+        .map(|r| r.value.clone())
+        .collect();
+    if ids.iter().any(|id| id == group_id) {
+        return Err(ScimError::InvalidValue("a group cannot be a member of itself".into()).into());
+    }
+    let users: HashSet<String> = resources::existing_ids(tx, Table::Users, org_id, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    let missing: Vec<String> = ids
+        .iter()
+        .filter(|id| !users.contains(*id))
+        .cloned()
+        .collect();
+    let groups: HashSet<String> = if missing.is_empty() {
+        HashSet::new()
+    } else {
+        resources::existing_ids(tx, Table::Groups, org_id, &missing)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if users.contains(&id) {
+            out.push((id, "User"));
+        } else if groups.contains(&id) {
+            out.push((id, "Group"));
+        } else {
+            return Err(ScimError::InvalidValue(format!(
+                "member {id:?} is not a user or group of this organization"
+            ))
+            .into());
+        }
+    }
+    Ok(out)
+}
+
+/// Applies member changes in order. Returns whether any row changed.
+pub(super) async fn apply_member_changes(
+    tx: &mut Tx,
+    registry: &Registry,
+    org_id: &str,
+    group_id: &str,
+    changes: &[MemberChange],
+) -> Result<bool, Error> {
+    let mut changed = false;
+    for change in changes {
+        let n = match change {
+            MemberChange::Add(refs) => {
+                let add = members_to_add(tx, org_id, group_id, refs).await?;
+                members::add(tx, org_id, group_id, &add).await?
+            }
+            MemberChange::Remove(ids) => members::remove(tx, group_id, ids).await?,
+            MemberChange::RemoveAll => members::remove_all(tx, group_id).await?,
+            MemberChange::RemoveMatching(filter) => {
+                // Rare (IdPs remove by value); evaluating in memory keeps the SQL simple.
+                let rt = registry.resource_type(scim::schema::ResourceKind::Group);
+                let case_exact = |p: &scim::filter::AttrPath| {
+                    let mut full = p.clone();
+                    full.sub = Some(full.name.clone());
+                    full.name = "members".into();
+                    registry.case_exact(rt, &full)
+                };
+                let current = members::of_groups(tx, &[group_id.to_owned()]).await?;
+                let ids: Vec<String> = current
+                    .into_iter()
+                    .filter(|m| {
+                        let element = json!({
+                            "value": m.member_id,
+                            "type": m.member_type,
+                            "display": m.display,
+                        });
+                        scim::filter::eval(filter, &element, &case_exact)
+                    })
+                    .map(|m| m.member_id)
+                    .collect();
+                members::remove(tx, group_id, &ids).await?
+            }
+        };
+        changed |= n > 0;
+    }
+    Ok(changed)
+}

@@ -1,0 +1,335 @@
+//! Connecting, migrating and running [`Q`] queries on SQLite or PostgreSQL.
+
+use super::StoreError;
+use super::sql::{Dialect, Q, Row, SqlValue};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Column as _, Row as _, TypeInfo as _, ValueRef as _};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone)]
+enum Pools {
+    /// One writer connection (SQLite allows one writer at a time anyway; queueing in the
+    /// pool is cheaper than SQLITE_BUSY retries) and several readers on the WAL.
+    Sqlite {
+        writer: SqlitePool,
+        readers: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// A handle on the database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pools: Pools,
+}
+
+enum TxInner {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// A transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    inner: TxInner,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite:PATH` or `postgres://...`), creating a SQLite file if
+    /// missing. Does not migrate.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Connect(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.clone())
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            let readers = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.read_only(true))
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            Ok(Store {
+                pools: Pools::Sqlite { writer, readers },
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts =
+                PgConnectOptions::from_str(url).map_err(|e| StoreError::Connect(e.to_string()))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            Ok(Store {
+                pools: Pools::Postgres(pool),
+            })
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    /// Applies the embedded migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pools {
+            Pools::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await,
+            Pools::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        }
+        .map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    /// Which SQL dialect this store speaks.
+    pub fn dialect(&self) -> Dialect {
+        match self.pools {
+            Pools::Sqlite { .. } => Dialect::Sqlite,
+            Pools::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE` on the single writer,
+    /// so the transaction holds the write lock from its first statement.
+    pub async fn write(&self) -> Result<Tx, StoreError> {
+        let inner = match &self.pools {
+            Pools::Sqlite { writer, .. } => {
+                TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// Begins a read-only transaction: one consistent snapshot for a page and its count.
+    pub async fn read(&self) -> Result<Tx, StoreError> {
+        let inner = match &self.pools {
+            Pools::Sqlite { readers, .. } => TxInner::Sqlite(readers.begin().await?),
+            Pools::Postgres(pool) => TxInner::Postgres(
+                pool.begin_with("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?,
+            ),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// Runs one statement outside any transaction (e.g. `CREATE DATABASE` in test
+    /// set-up). Never pass it request data.
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        match &self.pools {
+            Pools::Sqlite { writer, .. } => {
+                sqlx::query(AssertSqlSafe(sql)).execute(writer).await?;
+            }
+            Pools::Postgres(pool) => {
+                sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes all connections.
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { writer, readers } => {
+                readers.close().await;
+                writer.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Tx {
+    /// The dialect of the backend this transaction runs on.
+    pub fn dialect(&self) -> Dialect {
+        match self.inner {
+            TxInner::Sqlite(_) => Dialect::Sqlite,
+            TxInner::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Runs a statement and returns the number of rows it changed.
+    pub async fn execute(&mut self, q: Q) -> Result<u64, StoreError> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
+                Ok(query.execute(&mut **tx).await?.rows_affected())
+            }
+            TxInner::Postgres(tx) => {
+                let (sql, args) = q.into_numbered();
+                let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
+                Ok(query.execute(&mut **tx).await?.rows_affected())
+            }
+        }
+    }
+
+    /// Runs a query and returns all its rows.
+    pub async fn fetch_all(&mut self, q: Q) -> Result<Vec<Row>, StoreError> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
+                let rows = query.fetch_all(&mut **tx).await?;
+                rows.iter().map(sqlite_row).collect()
+            }
+            TxInner::Postgres(tx) => {
+                let (sql, args) = q.into_numbered();
+                let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
+                let rows = query.fetch_all(&mut **tx).await?;
+                rows.iter().map(pg_row).collect()
+            }
+        }
+    }
+
+    /// Runs a query and returns its first row, if any.
+    pub async fn fetch_optional(&mut self, q: Q) -> Result<Option<Row>, StoreError> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
+                query
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .as_ref()
+                    .map(sqlite_row)
+                    .transpose()
+            }
+            TxInner::Postgres(tx) => {
+                let (sql, args) = q.into_numbered();
+                let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
+                query
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .as_ref()
+                    .map(pg_row)
+                    .transpose()
+            }
+        }
+    }
+
+    /// Runs a query expected to return one row.
+    pub async fn fetch_one(&mut self, q: Q) -> Result<Row, StoreError> {
+        self.fetch_optional(q)
+            .await?
+            .ok_or_else(|| StoreError::Decode("query returned no row".into()))
+    }
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+fn bind_sqlite(mut query: SqliteQuery<'_>, args: Vec<SqlValue>) -> SqliteQuery<'_> {
+    for arg in args {
+        query = match arg {
+            SqlValue::Null => query.bind(None::<String>),
+            SqlValue::Int(i) => query.bind(i),
+            SqlValue::Float(f) => query.bind(f),
+            SqlValue::Text(s) => query.bind(s),
+            SqlValue::Bool(b) => query.bind(b),
+        };
+    }
+    query
+}
+
+fn bind_pg(mut query: PgQuery<'_>, args: Vec<SqlValue>) -> PgQuery<'_> {
+    for arg in args {
+        query = match arg {
+            SqlValue::Null => query.bind(None::<String>),
+            SqlValue::Int(i) => query.bind(i),
+            SqlValue::Float(f) => query.bind(f),
+            SqlValue::Text(s) => query.bind(s),
+            SqlValue::Bool(b) => query.bind(b),
+        };
+    }
+    query
+}
+
+fn sqlite_row(row: &sqlx::sqlite::SqliteRow) -> Result<Row, StoreError> {
+    let mut columns = Vec::with_capacity(row.len());
+    for (i, col) in row.columns().iter().enumerate() {
+        let raw = row.try_get_raw(i)?;
+        let value = if raw.is_null() {
+            SqlValue::Null
+        } else {
+            match raw.type_info().name() {
+                "INTEGER" | "BOOLEAN" => SqlValue::Int(row.try_get(i)?),
+                "REAL" => SqlValue::Float(row.try_get(i)?),
+                "TEXT" => SqlValue::Text(row.try_get(i)?),
+                other => {
+                    return Err(StoreError::Decode(format!(
+                        "column {} has unsupported type {other}",
+                        col.name()
+                    )));
+                }
+            }
+        };
+        columns.push((col.name().to_owned(), value));
+    }
+    Ok(Row { columns })
+}
+
+fn pg_row(row: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
+    let mut columns = Vec::with_capacity(row.len());
+    for (i, col) in row.columns().iter().enumerate() {
+        let raw = row.try_get_raw(i)?;
+        let value = if raw.is_null() {
+            SqlValue::Null
+        } else {
+            match raw.type_info().name() {
+                "INT8" => SqlValue::Int(row.try_get(i)?),
+                "INT4" => SqlValue::Int(i64::from(row.try_get::<i32, _>(i)?)),
+                "INT2" => SqlValue::Int(i64::from(row.try_get::<i16, _>(i)?)),
+                "FLOAT8" => SqlValue::Float(row.try_get(i)?),
+                "BOOL" => SqlValue::Bool(row.try_get(i)?),
+                "TEXT" | "VARCHAR" | "NAME" => SqlValue::Text(row.try_get(i)?),
+                other => {
+                    return Err(StoreError::Decode(format!(
+                        "column {} has unsupported type {other}",
+                        col.name()
+                    )));
+                }
+            }
+        };
+        columns.push((col.name().to_owned(), value));
+    }
+    Ok(Row { columns })
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

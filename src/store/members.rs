@@ -1,0 +1,144 @@
+//! Group membership rows: (group, member) pairs indexed both ways, so a change costs in
+//! proportion to the members changed, not to the size of the group.
+
+use super::sql::Q;
+use super::{StoreError, Tx};
+
+/// A member of a group as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub group_id: String,
+    pub member_id: String,
+    /// "User" or "Group".
+    pub member_type: String,
+    /// The member's display name (user displayName or userName, group displayName).
+    pub display: Option<String>,
+}
+
+/// A group a user belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub member_id: String,
+    pub group_id: String,
+    pub group_display: String,
+}
+
+/// Adds members (ignoring ones already present). Returns how many rows were added.
+pub async fn add(
+    tx: &mut Tx,
+    org_id: &str,
+    group_id: &str,
+    members: &[(String, &'static str)],
+) -> Result<u64, StoreError> {
+    let mut added = 0;
+    for chunk in members.chunks(200) {
+        let mut q = Q::new(
+            "INSERT INTO scim_group_members (group_id, member_id, member_type, org_id) VALUES ",
+        );
+        for (i, (id, kind)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .push_bind(group_id)
+                .push(", ")
+                .push_bind(id.as_str())
+                .push(", ")
+                .push_bind(*kind)
+                .push(", ")
+                .push_bind(org_id)
+                .push(")");
+        }
+        q.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
+        added += tx.execute(q).await?;
+    }
+    Ok(added)
+}
+
+/// Removes the given members. Returns how many rows were removed.
+pub async fn remove(tx: &mut Tx, group_id: &str, ids: &[String]) -> Result<u64, StoreError> {
+    let mut removed = 0;
+    for chunk in ids.chunks(500) {
+        let mut q = Q::new("DELETE FROM scim_group_members WHERE group_id = ? AND member_id IN (")
+            .bind(group_id);
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.as_str());
+        }
+        q.push(")");
+        removed += tx.execute(q).await?;
+    }
+    Ok(removed)
+}
+
+/// Removes every member of a group.
+pub async fn remove_all(tx: &mut Tx, group_id: &str) -> Result<u64, StoreError> {
+    tx.execute(Q::new("DELETE FROM scim_group_members WHERE group_id = ?").bind(group_id))
+        .await
+}
+
+/// The members of the given groups, in a stable order.
+pub async fn of_groups(tx: &mut Tx, group_ids: &[String]) -> Result<Vec<Member>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in group_ids.chunks(500) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut q = Q::new(
+            "SELECT gm.group_id, gm.member_id, gm.member_type, \
+             COALESCE(mu.display_name, mu.user_name, mg.display_name) AS display \
+             FROM scim_group_members gm \
+             LEFT JOIN scim_users mu ON mu.id = gm.member_id \
+             LEFT JOIN scim_groups mg ON mg.id = gm.member_id \
+             WHERE gm.group_id IN (",
+        );
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.as_str());
+        }
+        q.push(") ORDER BY gm.group_id, gm.member_id");
+        for row in tx.fetch_all(q).await? {
+            out.push(Member {
+                group_id: row.text("group_id")?,
+                member_id: row.text("member_id")?,
+                member_type: row.text("member_type")?,
+                display: row.opt_text("display")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The groups the given members belong to (directly).
+pub async fn of_members(tx: &mut Tx, member_ids: &[String]) -> Result<Vec<Membership>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in member_ids.chunks(500) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut q = Q::new(
+            "SELECT gm.member_id, gm.group_id, g.display_name \
+             FROM scim_group_members gm JOIN scim_groups g ON g.id = gm.group_id \
+             WHERE gm.member_id IN (",
+        );
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.as_str());
+        }
+        q.push(") ORDER BY gm.member_id, g.display_name_norm, gm.group_id");
+        for row in tx.fetch_all(q).await? {
+            out.push(Membership {
+                member_id: row.text("member_id")?,
+                group_id: row.text("group_id")?,
+                group_display: row.text("display_name")?,
+            });
+        }
+    }
+    Ok(out)
+}

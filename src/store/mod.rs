@@ -1,0 +1,57 @@
+//! Storage: SQLite (the embedded default) and PostgreSQL behind one [`Store`].
+//!
+//! Every query is written once (see [`sql`]) and run natively by the backend in use; the
+//! few places where the SQL differs go through [`sql::Dialect`]. Nothing outside this
+//! module sees sqlx.
+
+mod backend;
+pub mod filter_sql;
+pub mod members;
+pub mod orgs;
+pub mod resources;
+pub mod sql;
+pub mod tokens;
+
+pub use backend::{Store, Tx, redact_url};
+pub use sql::{Dialect, Q, Row, SqlValue};
+
+/// Storage failures, mapped by callers to HTTP or CLI errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint was violated; `constraint` names it (index or columns).
+    #[error("conflict on {constraint}")]
+    Conflict { constraint: String },
+    /// The database could not be reached or refused the connection.
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(String),
+    /// A row did not have the expected shape.
+    #[error("unexpected row: {0}")]
+    Decode(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The database URL names no supported backend.
+    #[error("unsupported database URL {0:?}: use sqlite:PATH or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+                StoreError::Conflict {
+                    constraint: db
+                        .constraint()
+                        .map_or_else(|| db.message().to_owned(), ToOwned::to_owned),
+                }
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                StoreError::Connect(e.to_string())
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! SCIM resources (users and groups) as rows: the stored document plus the indexed
+//! columns that filters and uniqueness need.
+
+use super::sql::{Dialect, Q, Row, SqlValue};
+use super::{StoreError, Tx};
+use serde_json::{Map, Value};
+
+/// Which table a resource lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Users,
+    Groups,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Users => "scim_users",
+            Table::Groups => "scim_groups",
+        }
+    }
+
+    fn count_key(self) -> &'static str {
+        match self {
+            Table::Users => "User",
+            Table::Groups => "Group",
+        }
+    }
+}
+
+/// A stored resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    pub seq: i64,
+    pub id: String,
+    pub doc: Map<String, Value>,
+    pub version: i64,
+    pub created: String,
+    pub updated: String,
+}
+
+/// What is written for a resource: its document and the indexed columns derived from it.
+#[derive(Debug, Clone)]
+pub struct ResourceWrite {
+    pub doc: Map<String, Value>,
+    pub external_id: Option<String>,
+    /// Table-specific columns (`user_name`, `active`, `display_name_norm`, ...).
+    pub columns: Vec<(&'static str, SqlValue)>,
+    /// Lower-cased email addresses (users only), for the `emails.value` index.
+    pub emails: Vec<String>,
+}
+
+/// Paging of a list query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// `LIMIT count OFFSET offset`.
+    Index { offset: i64, count: i64 },
+    /// Keyset: rows after `after_seq` in `seq` order (cursor paging without sortBy).
+    After { after_seq: i64, count: i64 },
+}
+
+/// A list query.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filter: Option<Q>,
+    /// `ORDER BY` expression (from the filter compiler's whitelist) and descending flag.
+    pub sort: Option<(String, bool)>,
+    pub page: Page,
+}
+
+fn select_columns(dialect: Dialect) -> String {
+    format!(
+        "r.seq, r.id, {} AS doc, r.version, r.created_at, r.updated_at",
+        dialect.json_out("r.doc")
+    )
+}
+
+fn decode(row: &Row) -> Result<StoredResource, StoreError> {
+    let doc: Value = serde_json::from_str(&row.text("doc")?)
+        .map_err(|e| StoreError::Decode(format!("stored document: {e}")))?;
+    let Value::Object(doc) = doc else {
+        return Err(StoreError::Decode(
+            "stored document is not an object".into(),
+        ));
+    };
+    Ok(StoredResource {
+        seq: row.int("seq")?,
+        id: row.text("id")?,
+        doc,
+        version: row.int("version")?,
+        created: row.text("created_at")?,
+        updated: row.text("updated_at")?,
+    })
+}
+
+fn doc_json(doc: &Map<String, Value>) -> String {
+    // Serialising a Map of Values cannot fail.
+    serde_json::to_string(doc).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// The document with every string lower-cased: what case-insensitive filters compare.
+fn doc_ci(doc: &Map<String, Value>) -> String {
+    fn lower(v: &Value) -> Value {
+        match v {
+            Value::String(s) => Value::String(s.to_lowercase()),
+            Value::Array(a) => Value::Array(a.iter().map(lower).collect()),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), lower(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    doc_json(&doc.iter().map(|(k, v)| (k.clone(), lower(v))).collect())
+}
+
+/// Inserts a resource. A uniqueness violation comes back as `StoreError::Conflict`.
+pub async fn insert(
+    tx: &mut Tx,
+    table: Table,
+    org_id: &str,
+    id: &str,
+    w: &ResourceWrite,
+    now: &str,
+) -> Result<StoredResource, StoreError> {
+    let d = tx.dialect();
+    let mut q = Q::new(&format!(
+        "INSERT INTO {} (id, org_id, external_id, doc, doc_ci, version, created_at, updated_at",
+        table.name()
+    ));
+    for (col, _) in &w.columns {
+        q.push(", ").push(col);
+    }
+    q.push(") VALUES (")
+        .push_bind(id)
+        .push(", ")
+        .push_bind(org_id)
+        .push(", ")
+        .push_bind(w.external_id.clone())
+        .push(", ");
+    q.push(d.json_in());
+    q.args.push(doc_json(&w.doc).into());
+    q.push(", ").push(d.json_in());
+    q.args.push(doc_ci(&w.doc).into());
+    q.push(", 1, ").push_bind(now).push(", ").push_bind(now);
+    for (_, v) in &w.columns {
+        q.push(", ").push_bind(v.clone());
+    }
+    q.push(") RETURNING seq");
+    let seq = tx.fetch_one(q).await?.int("seq")?;
+    write_emails(tx, org_id, seq, &w.emails, false).await?;
+    bump_count(tx, table, org_id, 1).await?;
+    Ok(StoredResource {
+        seq,
+        id: id.to_owned(),
+        doc: w.doc.clone(),
+        version: 1,
+        created: now.to_owned(),
+        updated: now.to_owned(),
+    })
+}
+
+async fn write_emails(
+    tx: &mut Tx,
+    org_id: &str,
+    seq: i64,
+    emails: &[String],
+    replace: bool,
+) -> Result<(), StoreError> {
+    if replace {
+        tx.execute(Q::new("DELETE FROM scim_user_emails WHERE user_seq = ?").bind(seq))
+            .await?;
+    }
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let mut q = Q::new("INSERT INTO scim_user_emails (user_seq, org_id, value_norm) VALUES ");
+    for (i, e) in emails.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .push_bind(seq)
+            .push(", ")
+            .push_bind(org_id)
+            .push(", ")
+            .push_bind(e.as_str())
+            .push(")");
+    }
+    tx.execute(q).await?;
+    Ok(())
+}
+
+async fn bump_count(tx: &mut Tx, table: Table, org_id: &str, by: i64) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(
+            "INSERT INTO scim_counts (org_id, resource_type, total) VALUES (?, ?, ?) \
+             ON CONFLICT (org_id, resource_type) DO UPDATE SET total = scim_counts.total + excluded.total",
+        )
+        .bind(org_id)
+        .bind(table.count_key())
+        .bind(by),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reads one resource of the org. With `for_update`, locks the row until the
+/// transaction ends (PostgreSQL; SQLite write transactions are already exclusive).
+pub async fn get(
+    tx: &mut Tx,
+    table: Table,
+    org_id: &str,
+    id: &str,
+    for_update: bool,
+) -> Result<Option<StoredResource>, StoreError> {
+    let d = tx.dialect();
+    let mut q = Q::new(&format!(
+        "SELECT {} FROM {} r WHERE r.id = ? AND r.org_id = ?",
+        select_columns(d),
+        table.name()
+    ))
+    .bind(id)
+    .bind(org_id);
+    if for_update {
+        q.push(d.for_update());
+    }
+    tx.fetch_optional(q).await?.as_ref().map(decode).transpose()
+}
+
+/// The stored password hash of a user, if any.
+pub async fn password_hash(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    let row = tx
+        .fetch_optional(
+            Q::new("SELECT password_hash FROM scim_users WHERE id = ? AND org_id = ?")
+                .bind(id)
+                .bind(org_id),
+        )
+        .await?;
+    match row {
+        Some(r) => r.opt_text("password_hash"),
+        None => Ok(None),
+    }
+}
+
+/// Replaces a resource's document and columns, bumping its version. Returns None if the
+/// resource is gone.
+pub async fn update(
+    tx: &mut Tx,
+    table: Table,
+    org_id: &str,
+    current: &StoredResource,
+    w: &ResourceWrite,
+    now: &str,
+) -> Result<StoredResource, StoreError> {
+    let d = tx.dialect();
+    let mut q = Q::new(&format!("UPDATE {} SET external_id = ", table.name()));
+    q.push_bind(w.external_id.clone());
+    q.push(", doc = ").push(d.json_in());
+    q.args.push(doc_json(&w.doc).into());
+    q.push(", doc_ci = ").push(d.json_in());
+    q.args.push(doc_ci(&w.doc).into());
+    q.push(", version = version + 1, updated_at = ")
+        .push_bind(now);
+    for (col, v) in &w.columns {
+        q.push(", ").push(col).push(" = ").push_bind(v.clone());
+    }
+    q.push(" WHERE id = ")
+        .push_bind(current.id.as_str())
+        .push(" AND org_id = ")
+        .push_bind(org_id)
+        .push(" AND version = ")
+        .push_bind(current.version);
+    if tx.execute(q).await? != 1 {
+        return Err(StoreError::Database(
+            "resource changed during the transaction".into(),
+        ));
+    }
+    if table == Table::Users {
+        write_emails(tx, org_id, current.seq, &w.emails, true).await?;
+    }
+    Ok(StoredResource {
+        seq: current.seq,
+        id: current.id.clone(),
+        doc: w.doc.clone(),
+        version: current.version + 1,
+        created: current.created.clone(),
+        updated: now.to_owned(),
+    })
+}
+
+/// Marks a resource as changed (new version and lastModified) without touching its
+/// document, e.g. when its group members change.
+pub async fn touch(tx: &mut Tx, table: Table, id: &str, now: &str) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(&format!(
+            "UPDATE {} SET version = version + 1, updated_at = ? WHERE id = ?",
+            table.name()
+        ))
+        .bind(now)
+        .bind(id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes a resource and every membership that names it (as group or as member); the
+/// groups that lose a member get a new version. Returns false if it did not exist.
+pub async fn delete(
+    tx: &mut Tx,
+    table: Table,
+    org_id: &str,
+    id: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
+    tx.execute(
+        Q::new(
+            "UPDATE scim_groups SET version = version + 1, updated_at = ? \
+             WHERE id IN (SELECT group_id FROM scim_group_members WHERE member_id = ?)",
+        )
+        .bind(now)
+        .bind(id),
+    )
+    .await?;
+    tx.execute(Q::new("DELETE FROM scim_group_members WHERE member_id = ?").bind(id))
+        .await?;
+    if table == Table::Groups {
+        tx.execute(Q::new("DELETE FROM scim_group_members WHERE group_id = ?").bind(id))
+            .await?;
+    }
+    let n = tx
+        .execute(
+            Q::new(&format!(
+                "DELETE FROM {} WHERE id = ? AND org_id = ?",
+                table.name()
+            ))
+            .bind(id)
+            .bind(org_id),
+        )
+        .await?;
+    if n > 0 {
+        bump_count(tx, table, org_id, -1).await?;
+    }
+    Ok(n > 0)
+}
+
+/// Counts the resources of an org matching a filter (None: all, from the kept count).
+pub async fn count(
+    tx: &mut Tx,
+    table: Table,
+    org_id: &str,
+    filter: Option<&Q>,
+) -> Result<i64, StoreError> {
+    match filter {
+        None => {
+            let row = tx
+                .fetch_optional(
+                    Q::new("SELECT total FROM scim_counts WHERE org_id = ? AND resource_type = ?")
+                        .bind(org_id)
+                        .bind(table.count_key()),
+                )
+                .await?;
+            Ok(match row {
+                Some(r) => r.int("total")?,
+                None => 0,
+            })
+        }
+        Some(f) => {
+            let mut q = Q::new(&format!(
+                "SELECT COUNT(*) AS n FROM {} r WHERE r.org_id = ? AND (",
+                table.name()
+            ))
+            .bind(org_id);
+            q.append(f.clone());
+            q.push(")");
+            tx.fetch_one(q).await?.int("n")
+        }
+    }
+}
+
+/// Lists a page of resources of an org.
+pub async fn list(
+    tx: &mut Tx,
+    table: Table,
+    org_id: &str,
+    query: &ListQuery,
+) -> Result<Vec<StoredResource>, StoreError> {
+    let d = tx.dialect();
+    let mut q = Q::new(&format!(
+        "SELECT {} FROM {} r WHERE r.org_id = ?",
+        select_columns(d),
+        table.name()
+    ))
+    .bind(org_id);
+    if let Some(f) = &query.filter {
+        q.push(" AND (");
+        q.append(f.clone());
+        q.push(")");
+    }
+    let (limit, offset) = match query.page {
+        Page::Index { offset, count } => (count, offset),
+        Page::After { after_seq, count } => {
+            q.push(" AND r.seq > ").push_bind(after_seq);
+            (count, 0)
+        }
+    };
+    q.push(" ORDER BY ");
+    if let Some((expr, desc)) = &query.sort {
+        q.push(expr)
+            .push(if *desc { " DESC" } else { " ASC" })
+            .push(" NULLS LAST, ");
+    }
+    q.push("r.seq ASC LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    let rows = tx.fetch_all(q).await?;
+    rows.iter().map(decode).collect()
+}
+
+/// Which of `ids` exist in the org's `table`.
+pub async fn existing_ids(
+    tx: &mut Tx,
+    table: Table,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    // Bounded IN lists keep every statement well under SQLite's parameter limit.
+    for chunk in ids.chunks(500) {
+        let mut q = Q::new(&format!(
+            "SELECT id FROM {} WHERE org_id = ? AND id IN (",
+            table.name()
+        ))
+        .bind(org_id);
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.as_str());
+        }
+        q.push(")");
+        for row in tx.fetch_all(q).await? {
+            found.push(row.text("id")?);
+        }
+    }
+    Ok(found)
+}

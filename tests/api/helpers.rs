@@ -1,0 +1,293 @@
+//! `spawn_app`: a real server on 127.0.0.1:0 with a fresh database (a SQLite file in a
+//! temporary directory, or a PostgreSQL database of its own that is dropped afterwards),
+//! one organization and its SCIM token; and typed request helpers.
+
+use reqwest::{Method, StatusCode};
+use rollcall::app::App;
+use rollcall::config::{Config, Overrides};
+use rollcall::store::{Store, orgs, tokens};
+use serde_json::Value;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests use (trust auth); each test gets a database of its own.
+pub fn pg_admin_url() -> String {
+    std::env::var("ROLLCALL_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Drops the test's PostgreSQL database when the test ends.
+pub struct PgDatabase {
+    pub name: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> PgDatabase {
+        let name = format!("rollcall_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Store::connect(&format!("{}/postgres", pg_admin_url()))
+            .await
+            .expect("PostgreSQL must be running at 127.0.0.1:5432 (see .ci/run)");
+        admin
+            .execute_raw(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        admin.close().await;
+        PgDatabase { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", pg_admin_url(), self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; a thread with its own runtime can block.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = Store::connect(&format!("{}/postgres", pg_admin_url())).await {
+                    let _ = admin
+                        .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub backend: Backend,
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    /// `http://127.0.0.1:PORT/scim/v2`
+    pub base: String,
+    pub token: String,
+    pub org_id: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    pub data_dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+/// A response: status, headers, JSON body (Null when empty).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    rollcall::telemetry::init();
+    let data_dir = tempfile::tempdir().unwrap();
+    let pg = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(PgDatabase::create().await),
+    };
+    let database_url = match &pg {
+        Some(db) => db.url(),
+        None => format!("sqlite:{}", data_dir.path().join("rollcall.db").display()),
+    };
+    let config = Config::load(&Overrides {
+        database_url: Some(database_url.clone()),
+        data_dir: Some(data_dir.path().to_owned()),
+        listen: Some("127.0.0.1:0".into()),
+        ..Overrides::default()
+    })
+    .unwrap();
+    let app = App::build(config).await.unwrap();
+    let address = format!("http://{}", app.address());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (org_id, token) = create_org_and_token(&database_url, "Acme").await;
+    TestApp {
+        backend,
+        base: format!("{address}/scim/v2"),
+        address,
+        token,
+        org_id,
+        client: reqwest::Client::new(),
+        database_url,
+        data_dir,
+        _pg: pg,
+    }
+}
+
+/// Creates an organization and a SCIM token for it, as the CLI does.
+pub async fn create_org_and_token(database_url: &str, name: &str) -> (String, String) {
+    let store = Store::connect(database_url).await.unwrap();
+    let org = orgs::Org {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.to_owned(),
+        seats: None,
+        created: "2026-01-01T00:00:00.000Z".into(),
+    };
+    let token = rollcall::secrets::new_token(rollcall::secrets::SCIM_TOKEN_PREFIX).unwrap();
+    let mut tx = store.write().await.unwrap();
+    orgs::insert(&mut tx, &org).await.unwrap();
+    tokens::insert(
+        &mut tx,
+        &tokens::TokenInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            org_id: org.id.clone(),
+            label: format!("{name} test token"),
+            created: org.created.clone(),
+            revoked: None,
+        },
+        &rollcall::secrets::token_hash(&token),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    store.close().await;
+    (org.id, token)
+}
+
+impl TestApp {
+    /// A second organization on the same server, with its own token.
+    pub async fn other_org(&self, name: &str) -> String {
+        create_org_and_token(&self.database_url, name).await.1
+    }
+
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.base, path)
+        };
+        let mut req = self.client.request(method, url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/scim+json")
+                .body(b.to_string());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Resp {
+        self.request_with(method, path, body, Some(&self.token), &[])
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::POST, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::PUT, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn create_user(&self, user_name: &str) -> String {
+        let r = self
+            .post(
+                "/Users",
+                &serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": user_name,
+                    "name": {"givenName": "Given", "familyName": "Family"},
+                    "emails": [{"value": user_name, "type": "work", "primary": true}],
+                    "active": true
+                }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a group with members and returns its id.
+    pub async fn create_group(&self, name: &str, members: &[&str]) -> String {
+        let members: Vec<Value> = members
+            .iter()
+            .map(|m| serde_json::json!({"value": m}))
+            .collect();
+        let r = self
+            .post(
+                "/Groups",
+                &serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": name,
+                    "members": members
+                }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Generates `#[tokio::test]`s running each listed `async fn(TestApp)` on SQLite and on
+/// PostgreSQL: `backends!(creates_a_user, ...)` in a test module.
+#[macro_export]
+macro_rules! backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await
+                }
+            )*
+        }
+    };
+}

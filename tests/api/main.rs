@@ -1,0 +1,5 @@
+//! API tests: a real server over real HTTP, on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+mod users;
