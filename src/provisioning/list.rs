@@ -138,12 +138,11 @@ impl Directory {
             }
         };
         let mut tx = self.store.read().await?;
-        let total = resources::count(&mut tx, table(kind), &actor.org_id, filter.as_ref()).await?;
         let limit = match page {
             Page::Index { count, .. } | Page::After { count, .. } => count,
         };
         let query = ListQuery {
-            filter,
+            filter: filter.clone(),
             sort,
             // One extra row tells whether a next page exists.
             page: match page {
@@ -163,6 +162,17 @@ impl Directory {
             resources::list(&mut tx, table(kind), &actor.org_id, &query).await?
         };
         let has_more = rows.len() as i64 > limit;
+        let from_start = matches!(
+            page,
+            Page::Index { offset: 0, .. } | Page::After { after_seq: 0, .. }
+        );
+        // An IdP lookup (`userName eq ...`) fits in its first page: the rows are the
+        // count, no second query needed.
+        let total = if from_start && !has_more && limit > 0 {
+            rows.len() as i64
+        } else {
+            resources::count(&mut tx, table(kind), &actor.org_id, filter.as_ref()).await?
+        };
         rows.truncate(usize::try_from(limit).unwrap_or(0));
         let next_cursor = match (cursor_mode && has_more, page) {
             (false, _) => None,

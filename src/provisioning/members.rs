@@ -81,12 +81,8 @@ pub(super) async fn apply_member_changes(
             MemberChange::RemoveMatching(filter) => {
                 // Rare (IdPs remove by value); evaluating in memory keeps the SQL simple.
                 let rt = registry.resource_type(scim::schema::ResourceKind::Group);
-                let case_exact = |p: &scim::filter::AttrPath| {
-                    let mut full = p.clone();
-                    full.sub = Some(full.name.clone());
-                    full.name = "members".into();
-                    registry.case_exact(rt, &full)
-                };
+                // eval passes full paths (`members.value`) for value-filter elements.
+                let case_exact = |p: &scim::filter::AttrPath| registry.case_exact(rt, p);
                 let current = members::of_groups(tx, &[group_id.to_owned()]).await?;
                 let ids: Vec<String> = current
                     .into_iter()

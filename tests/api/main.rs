@@ -3,3 +3,5 @@
 
 mod helpers;
 mod users;
+mod filters;
+mod support;

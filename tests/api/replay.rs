@@ -175,6 +175,7 @@ enum Check {
     NotEquals(Value),
     EqualsIgnoreCase(String),
     Exists(bool),
+    Empty(bool),
     Length(usize),
     MinLength(usize),
     Contains(Value),
@@ -438,6 +439,7 @@ fn parse_assertion(json: &Value) -> Result<Assertion, String> {
             }
             Check::Exists(false)
         }
+        "empty" => Check::Empty(arg.as_bool().ok_or("empty needs a boolean")?),
         "length" => Check::Length(count(arg)?),
         "minLength" => Check::MinLength(count(arg)?),
         "contains" => Check::Contains((*arg).clone()),
@@ -767,7 +769,8 @@ async fn run_step(
     };
 
     let mut failures = Vec::new();
-    if !step.expect.status.contains(&status) {
+    let status_ok = step.expect.status.contains(&status);
+    if !status_ok {
         let wanted: Vec<String> = step.expect.status.iter().map(u16::to_string).collect();
         failures.push(format!(
             "status: expected {}, got {status}",
@@ -802,7 +805,10 @@ async fn run_step(
     if step.expect.empty_body && !text.trim().is_empty() {
         failures.push("body: expected empty".to_owned());
     }
-    if !step.expect.json.is_empty() || !step.capture.is_empty() {
+    // With the wrong status the body is usually an error document, and
+    // listing every JSON assertion it fails would bury the one line that
+    // matters; the body is quoted below anyway.
+    if status_ok && (!step.expect.json.is_empty() || !step.capture.is_empty()) {
         match &json {
             None if text.trim().is_empty() => {
                 failures.push("body: expected JSON, got an empty body".to_owned())
@@ -937,6 +943,22 @@ fn check_assertion(doc: &Value, a: &Assertion, vars: &Vars) -> Result<(), String
                 .is_none_or(|g| g.to_lowercase() != want.to_lowercase())
             {
                 return fail(format!("{want:?} (ignoring case)"));
+            }
+        }
+        Check::Empty(want) => {
+            let empty = match got {
+                None | Some(Value::Null) => true,
+                Some(Value::Array(a)) => a.is_empty(),
+                Some(Value::Object(o)) => o.is_empty(),
+                Some(Value::String(s)) => s.is_empty(),
+                Some(_) => false,
+            };
+            if empty != *want {
+                return fail(if *want {
+                    "nothing (absent, null or empty)".into()
+                } else {
+                    "a non-empty value".into()
+                });
             }
         }
         Check::Length(n) => {

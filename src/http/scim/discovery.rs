@@ -1,16 +1,18 @@
-//! `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (RFC 7644 §4).
+//! `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (RFC 7644 §4), built from the
+//! schema documents in `scim-schemas/` and the configured limits.
 
-use super::render::base_url;
+use super::render::{LIST_SCHEMA, base_url};
 use super::resources::scim_response;
 use crate::http::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Value, json};
+use scim::discovery::{Limits, PaginationMethod};
+use serde_json::{Map, Value, json};
 
-fn list_of(items: Vec<Value>) -> Value {
+fn list_of(items: Vec<Map<String, Value>>) -> Value {
     json!({
-        "schemas": [super::render::LIST_SCHEMA],
+        "schemas": [LIST_SCHEMA],
         "totalResults": items.len(),
         "itemsPerPage": items.len(),
         "startIndex": 1,
@@ -18,36 +20,70 @@ fn list_of(items: Vec<Value>) -> Value {
     })
 }
 
+fn ok(body: &Value) -> Response {
+    scim_response(StatusCode::OK, body, None, None)
+}
+
 pub async fn service_provider_config(
     State(s): State<AppState>,
     h: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let _ = (&s, &h, base_url);
-    Ok(scim_response(StatusCode::OK, &json!({}), None, None))
+    let l = &s.config.scim;
+    let limits = Limits {
+        base_url: base_url(&s, &h),
+        max_results: l.max_results,
+        bulk_max_operations: l.bulk_max_operations,
+        bulk_max_payload: l.bulk_max_payload,
+        default_pagination: PaginationMethod::Index,
+        default_page_size: l.default_count,
+        max_page_size: l.max_results,
+        // Cursors name a position, not server state, so they do not expire.
+        cursor_timeout_secs: 86_400,
+        documentation_uri: None,
+    };
+    let mut doc = scim::discovery::service_provider_config(&limits);
+    // Passwords sent by PUT or PATCH are accepted (and stored only as a hash).
+    doc.insert("changePassword".into(), json!({"supported": true}));
+    Ok(ok(&Value::Object(doc)))
 }
 
 pub async fn resource_types(State(s): State<AppState>, h: HeaderMap) -> Result<Response, ApiError> {
-    let _ = (&s, &h);
-    Ok(scim_response(StatusCode::OK, &list_of(vec![]), None, None))
+    Ok(ok(&list_of(scim::discovery::resource_types(
+        &s.registry,
+        &base_url(&s, &h),
+    ))))
 }
 
 pub async fn resource_type(
     State(s): State<AppState>,
+    h: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let _ = &s;
-    Err(ApiError::NotFound(format!("no resource type {name}")))
+    let rt = s
+        .registry
+        .resource_types()
+        .iter()
+        .find(|rt| rt.name.eq_ignore_ascii_case(&name))
+        .ok_or_else(|| ApiError::NotFound(format!("no resource type {name:?}")))?;
+    Ok(ok(&Value::Object(scim::discovery::resource_type(
+        rt,
+        &base_url(&s, &h),
+    ))))
 }
 
 pub async fn schemas(State(s): State<AppState>, h: HeaderMap) -> Result<Response, ApiError> {
-    let _ = (&s, &h);
-    Ok(scim_response(StatusCode::OK, &list_of(vec![]), None, None))
+    Ok(ok(&list_of(scim::discovery::schemas(
+        &s.registry,
+        &base_url(&s, &h),
+    ))))
 }
 
 pub async fn schema(
     State(s): State<AppState>,
+    h: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let _ = &s;
-    Err(ApiError::NotFound(format!("no schema {id}")))
+    let doc = scim::discovery::schema(&s.registry, &id, &base_url(&s, &h))
+        .ok_or_else(|| ApiError::NotFound(format!("no schema {id:?}")))?;
+    Ok(ok(&Value::Object(doc)))
 }

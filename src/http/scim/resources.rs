@@ -47,7 +47,7 @@ fn projection(uri: &Uri) -> Result<Projection, ApiError> {
     Projection::parse(get("attributes"), get("excludedAttributes"))
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
