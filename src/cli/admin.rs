@@ -23,6 +23,13 @@ async fn find_org(store: &Store, name_or_id: &str) -> Result<orgs::Org, CliError
         .ok_or_else(|| CliError(format!("no organization named or with id {name_or_id:?}")))
 }
 
+pub(super) async fn migrate(config: Config) -> Result<(), CliError> {
+    let store = open(&config).await?;
+    store.close().await;
+    eprintln!("migrations applied");
+    Ok(())
+}
+
 pub(super) async fn org(config: Config, cmd: OrgCommand) -> Result<(), CliError> {
     let store = open(&config).await?;
     match cmd {

@@ -42,6 +42,8 @@ pub enum Command {
         #[arg(long, env = "ROLLCALL_PUBLIC_URL")]
         public_url: Option<String>,
     },
+    /// Apply the database migrations and exit (every command also does this itself)
+    Migrate,
     /// Manage organizations
     #[command(subcommand)]
     Org(OrgCommand),
@@ -141,6 +143,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             overrides.public_url = public_url;
             serve::run(Config::load(&overrides)?).await
         }
+        Command::Migrate => admin::migrate(Config::load(&overrides)?).await,
         Command::Org(cmd) => admin::org(Config::load(&overrides)?, cmd).await,
         Command::Token(cmd) => admin::token(Config::load(&overrides)?, cmd).await,
         Command::Bench(args) => crate::bench::run(args)

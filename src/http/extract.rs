@@ -49,8 +49,10 @@ pub async fn authenticate(
     let found = found
         .filter(|t| secrets::hashes_equal(&t.token_hash, &hash))
         .ok_or_else(|| ApiError::Unauthorized("the bearer token is invalid or revoked".into()))?;
-    tracing::Span::current().record("token", found.label.as_str());
-    tracing::debug!(org = %found.org_id, token = %found.label, "authenticated");
+    // The token's label, never the token, names the caller in every log line.
+    let span = tracing::Span::current();
+    span.record("org", found.org_id.as_str());
+    span.record("token", found.label.as_str());
     req.extensions_mut().insert(Actor {
         org_id: found.org_id,
         label: found.label,

@@ -44,7 +44,14 @@ pub fn router(state: AppState) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
                 // Never the query string: it can carry filters with personal data.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %id,
+                    org = tracing::field::Empty,
+                    token = tracing::field::Empty,
+                )
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

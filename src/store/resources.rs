@@ -368,17 +368,19 @@ pub async fn count(
                 None => 0,
             })
         }
-        Some(f) => {
-            let mut q = Q::new(&format!(
-                "SELECT COUNT(*) AS n FROM {} r WHERE r.org_id = ? AND (",
-                table.name()
-            ))
-            .bind(org_id);
-            q.append(f.clone());
-            q.push(")");
-            tx.fetch_one(q).await?.int("n")
-        }
+        Some(f) => tx.fetch_one(count_query(table, org_id, f)).await?.int("n"),
     }
+}
+
+fn count_query(table: Table, org_id: &str, filter: &Q) -> Q {
+    let mut q = Q::new(&format!(
+        "SELECT COUNT(*) AS n FROM {} r WHERE r.org_id = ? AND (",
+        table.name()
+    ))
+    .bind(org_id);
+    q.append(filter.clone());
+    q.push(")");
+    q
 }
 
 /// Lists a page of resources of an org.
@@ -388,7 +390,12 @@ pub async fn list(
     org_id: &str,
     query: &ListQuery,
 ) -> Result<Vec<StoredResource>, StoreError> {
-    let d = tx.dialect();
+    let q = list_query(tx.dialect(), table, org_id, query);
+    let rows = tx.fetch_all(q).await?;
+    rows.iter().map(decode).collect()
+}
+
+fn list_query(d: Dialect, table: Table, org_id: &str, query: &ListQuery) -> Q {
     let mut q = Q::new(&format!(
         "SELECT {} FROM {} r WHERE r.org_id = ?",
         select_columns(d),
@@ -417,8 +424,36 @@ pub async fn list(
         .push_bind(limit)
         .push(" OFFSET ")
         .push_bind(offset);
-    let rows = tx.fetch_all(q).await?;
-    rows.iter().map(decode).collect()
+    q
+}
+
+/// The query plans of [`list`] and, when filtered, of [`count`] for the same query, as
+/// the database prints them (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL),
+/// one line per plan node. Lets tests check that the lookups IdPs make are answered from
+/// indexes on each backend.
+pub async fn explain_list(
+    tx: &mut Tx,
+    table: Table,
+    org_id: &str,
+    query: &ListQuery,
+) -> Result<Vec<String>, StoreError> {
+    let d = tx.dialect();
+    let mut queries = vec![list_query(d, table, org_id, query)];
+    if let Some(f) = &query.filter {
+        queries.push(count_query(table, org_id, f));
+    }
+    let mut lines = Vec::new();
+    for q in queries {
+        let mut explained = Q::new(d.explain());
+        explained.append(q);
+        for row in tx.fetch_all(explained).await? {
+            lines.push(match d {
+                Dialect::Sqlite => row.text("detail")?,
+                Dialect::Postgres => row.text("QUERY PLAN")?,
+            });
+        }
+    }
+    Ok(lines)
 }
 
 /// Which of `ids` exist in the org's `table`.

@@ -205,6 +205,14 @@ impl Dialect {
         }
     }
 
+    /// The prefix that makes a statement print its query plan instead of running.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
+            Dialect::Postgres => "EXPLAIN ",
+        }
+    }
+
     /// Row lock suffix for a SELECT that precedes an update in the same transaction.
     /// SQLite needs none: its write transactions are `BEGIN IMMEDIATE` on one writer.
     pub fn for_update(self) -> &'static str {

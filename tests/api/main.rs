@@ -5,3 +5,4 @@ mod helpers;
 mod users;
 mod filters;
 mod support;
+mod indexes;

@@ -155,7 +155,9 @@ pub fn apply(
     let mut work = doc.clone();
     let mut engine = engine::Engine::new(registry, rt);
     for (i, op) in ops.iter().enumerate() {
-        engine.apply(&mut work, op).map_err(|e| in_operation(i, e))?;
+        engine
+            .apply(&mut work, op)
+            .map_err(|e| in_operation(i, e))?;
     }
     *doc = work;
     Ok(Outcome {

@@ -62,7 +62,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let p = projection(&uri)?;
     let view = state.directory.create(&actor, kind, &body).await?;
-    tracing::info!(org = %actor.org_id, token = %actor.label, kind = ?kind, id = %view.stored.id, "created");
+    tracing::info!(kind = ?kind, id = %view.stored.id, "created");
     let base = base_url(&state, &headers);
     let location = render::location(&base, kind, &view.stored.id);
     let body = render::resource(&state.registry, &base, &view, &p);
@@ -120,7 +120,7 @@ pub async fn replace(
             header_str(&headers, header::IF_MATCH),
         )
         .await?;
-    tracing::info!(org = %actor.org_id, token = %actor.label, kind = ?kind, %id, "replaced");
+    tracing::info!(kind = ?kind, %id, "replaced");
     let base = base_url(&state, &headers);
     let body = render::resource(&state.registry, &base, &view, &p);
     Ok(scim_response(StatusCode::OK, &body, Some(&view), None))
@@ -149,7 +149,7 @@ pub async fn patch(
             with_refs,
         )
         .await?;
-    tracing::info!(org = %actor.org_id, token = %actor.label, kind = ?kind, %id, "patched");
+    tracing::info!(kind = ?kind, %id, "patched");
     let base = base_url(&state, &headers);
     let body = render::resource(&state.registry, &base, &view, &p);
     // RFC 7644 §3.5.2: 200 with the resource (IdPs such as Entra read it back).
@@ -167,7 +167,7 @@ pub async fn delete(
         .directory
         .delete(&actor, kind, &id, header_str(&headers, header::IF_MATCH))
         .await?;
-    tracing::info!(org = %actor.org_id, token = %actor.label, kind = ?kind, %id, "deleted");
+    tracing::info!(kind = ?kind, %id, "deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -58,7 +58,9 @@ impl AttrTarget<'_> {
 
     fn read_only(&self) -> bool {
         self.attr.mutability == Mutability::ReadOnly
-            || self.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
+            || self
+                .sub
+                .is_some_and(|s| s.mutability == Mutability::ReadOnly)
     }
 }
 
@@ -83,7 +85,11 @@ impl<'r> Engine<'r> {
 
     /// Applies one operation. On error `doc` may be half changed: `patch::apply` works on
     /// a copy.
-    pub(super) fn apply(&mut self, doc: &mut Map<String, Value>, op: &PatchOp) -> Result<(), ScimError> {
+    pub(super) fn apply(
+        &mut self,
+        doc: &mut Map<String, Value>,
+        op: &PatchOp,
+    ) -> Result<(), ScimError> {
         if op.op != OpKind::Remove {
             required_value(op)?;
         }
@@ -324,8 +330,8 @@ impl<'r> Engine<'r> {
                 match kind {
                     // §3.5.2.3: "the attribute and all values are replaced".
                     OpKind::Replace | OpKind::Remove => Ok(value::non_empty_list(items)),
-                    // §3.5.2.1: "a new value is added"; §3.5.2.1: a value already there
-                    // is not added again.
+                    // §3.5.2.1: "a new value is added"; one already there is not
+                    // added twice.
                     OpKind::Add => Ok(add_items(attr, value::list(attr, current), items)),
                 }
             }
@@ -450,7 +456,10 @@ impl<'r> Engine<'r> {
                 let list = value::list(attr, current);
                 let mut kept = Vec::with_capacity(list.len());
                 for mut element in list {
-                    if !filter.as_ref().is_none_or(|f| self.matches(target, f, &element)) {
+                    if !filter
+                        .as_ref()
+                        .is_none_or(|f| self.matches(target, f, &element))
+                    {
                         kept.push(element);
                         continue;
                     }
@@ -555,10 +564,9 @@ fn required_value(op: &PatchOp) -> Result<&Value, ScimError> {
 /// whether they had a value before.
 fn check_mutability(target: &Target<'_>) -> Result<(), ScimError> {
     match target {
-        Target::Attr(t) if t.read_only() => Err(ScimError::Mutability(format!(
-            "{} is readOnly",
-            t.label()
-        ))),
+        Target::Attr(t) if t.read_only() => {
+            Err(ScimError::Mutability(format!("{} is readOnly", t.label())))
+        }
         Target::Members { sub: Some(sub), .. } => Err(ScimError::Mutability(format!(
             "members are added and removed whole; members.{} cannot be changed",
             sub.name
@@ -601,7 +609,10 @@ fn check_filter(attr: &Attribute, filter: &Filter) -> Result<(), ScimError> {
 fn add_items(attr: &Attribute, mut list: Vec<Value>, items: Vec<Value>) -> Option<Value> {
     let mut touched = vec![false; list.len()];
     for item in items {
-        match list.iter().position(|e| value::same_element(attr, e, &item)) {
+        match list
+            .iter()
+            .position(|e| value::same_element(attr, e, &item))
+        {
             Some(i) => {
                 if value::is_primary(&item)
                     && let Some(existing) = list.get_mut(i)

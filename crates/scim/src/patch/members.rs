@@ -65,7 +65,10 @@ fn collect_ids(filter: &Filter, ids: &mut Vec<String>) -> bool {
             path,
             op: CompareOp::Eq,
             value: CompValue::Str(id),
-        } if path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("value") => {
+        } if path.urn.is_none()
+            && path.sub.is_none()
+            && path.name.eq_ignore_ascii_case("value") =>
+        {
             ids.push(id.clone());
             true
         }

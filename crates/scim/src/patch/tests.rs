@@ -100,7 +100,11 @@ fn assert_err(result: Result<impl std::fmt::Debug, ScimError>, scim_type: &str, 
     match result {
         Err(e) => {
             assert_eq!(e.scim_type(), scim_type, "{e:?}");
-            assert!(e.detail().contains(detail), "{:?} lacks {detail:?}", e.detail());
+            assert!(
+                e.detail().contains(detail),
+                "{:?} lacks {detail:?}",
+                e.detail()
+            );
         }
         Ok(v) => panic!("expected {scim_type}, got {v:?}"),
     }
@@ -146,8 +150,10 @@ fn parse_is_lenient_where_idps_need_it() {
     }
     // An empty or null path is no path.
     for path in [json!(""), json!("  "), Value::Null] {
-        let ops = parse_request(&body(json!([{"op": "replace", "path": path, "value": {"title": "x"}}])))
-            .unwrap();
+        let ops = parse_request(&body(
+            json!([{"op": "replace", "path": path, "value": {"title": "x"}}]),
+        ))
+        .unwrap();
         assert!(ops[0].path.is_none());
     }
     // remove needs no value; null is a value.
@@ -162,28 +168,80 @@ fn parse_errors() {
     let cases = [
         (json!([]), "invalidSyntax", "must be a JSON object"),
         (json!("add"), "invalidSyntax", "must be a JSON object"),
-        (json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "Operations": [{"op": "add", "path": "title", "value": "x"}]}), "invalidSyntax", "\"schemas\" must contain \"urn:ietf:params:scim:api:messages:2.0:PatchOp\""),
-        (json!({"schemas": 7, "Operations": []}), "invalidSyntax", "\"schemas\" must contain"),
-        (json!({"schemas": [PATCH_OP_SCHEMA]}), "invalidSyntax", "needs \"Operations\""),
-        (json!({"Operations": {"op": "add"}}), "invalidSyntax", "must be an array"),
+        (
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+            "invalidSyntax",
+            "\"schemas\" must contain \"urn:ietf:params:scim:api:messages:2.0:PatchOp\"",
+        ),
+        (
+            json!({"schemas": 7, "Operations": []}),
+            "invalidSyntax",
+            "\"schemas\" must contain",
+        ),
+        (
+            json!({"schemas": [PATCH_OP_SCHEMA]}),
+            "invalidSyntax",
+            "needs \"Operations\"",
+        ),
+        (
+            json!({"Operations": {"op": "add"}}),
+            "invalidSyntax",
+            "must be an array",
+        ),
         (body(json!([])), "invalidSyntax", "at least one operation"),
-        (op(json!("add")), "invalidSyntax", "Operations[0]: an operation must be a JSON object"),
-        (op(json!({"path": "title", "value": "x"})), "invalidSyntax", "needs \"op\""),
-        (op(json!({"op": 1, "path": "title", "value": "x"})), "invalidSyntax", "\"op\" must be a string"),
-        (op(json!({"op": "merge", "path": "title", "value": "x"})), "invalidSyntax", "unknown op \"merge\": expected \"add\", \"remove\" or \"replace\""),
-        (op(json!({"op": "add", "path": "title"})), "invalidSyntax", "\"add\" needs a \"value\""),
-        (op(json!({"op": "replace"})), "invalidSyntax", "\"replace\" needs a \"value\""),
-        (op(json!({"op": "add", "path": 5, "value": "x"})), "invalidPath", "\"path\" must be a string"),
-        (op(json!({"op": "add", "path": "emails[type eq", "value": "x"})), "invalidPath", "Operations[0]: invalid path at character"),
+        (
+            op(json!("add")),
+            "invalidSyntax",
+            "Operations[0]: an operation must be a JSON object",
+        ),
+        (
+            op(json!({"path": "title", "value": "x"})),
+            "invalidSyntax",
+            "needs \"op\"",
+        ),
+        (
+            op(json!({"op": 1, "path": "title", "value": "x"})),
+            "invalidSyntax",
+            "\"op\" must be a string",
+        ),
+        (
+            op(json!({"op": "merge", "path": "title", "value": "x"})),
+            "invalidSyntax",
+            "unknown op \"merge\": expected \"add\", \"remove\" or \"replace\"",
+        ),
+        (
+            op(json!({"op": "add", "path": "title"})),
+            "invalidSyntax",
+            "\"add\" needs a \"value\"",
+        ),
+        (
+            op(json!({"op": "replace"})),
+            "invalidSyntax",
+            "\"replace\" needs a \"value\"",
+        ),
+        (
+            op(json!({"op": "add", "path": 5, "value": "x"})),
+            "invalidPath",
+            "\"path\" must be a string",
+        ),
+        (
+            op(json!({"op": "add", "path": "emails[type eq", "value": "x"})),
+            "invalidPath",
+            "Operations[0]: invalid path at character",
+        ),
     ];
     for (request, scim_type, detail) in cases {
         assert_err(parse_request(&request), scim_type, detail);
     }
     // The index names the failing operation; a long op name is cut short.
     let long = "x".repeat(500);
-    let request = body(json!([{"op": "add", "path": "title", "value": "x"}, {"op": long, "value": 1}]));
+    let request =
+        body(json!([{"op": "add", "path": "title", "value": "x"}, {"op": long, "value": 1}]));
     let err = parse_request(&request).unwrap_err();
-    assert!(err.detail().starts_with("Operations[1]: unknown op \"xxx"), "{err:?}");
+    assert!(
+        err.detail().starts_with("Operations[1]: unknown op \"xxx"),
+        "{err:?}"
+    );
     assert!(err.detail().len() < 150, "{err:?}");
 }
 
@@ -213,32 +271,47 @@ fn operation_count_is_limited() {
 
 #[test]
 fn add_simple_attributes() {
-    let doc = ok_user(&jdoe(), json!([
-        {"op": "add", "path": "nickName", "value": "Babs"},
-        {"op": "add", "path": "title", "value": "Guide"},
-        {"op": "add", "path": "title", "value": "Senior Guide"}
-    ]));
+    let doc = ok_user(
+        &jdoe(),
+        json!([
+            {"op": "add", "path": "nickName", "value": "Babs"},
+            {"op": "add", "path": "title", "value": "Guide"},
+            {"op": "add", "path": "title", "value": "Senior Guide"}
+        ]),
+    );
     assert_eq!(doc["nickName"], "Babs");
     // "If the target location specifies a single-valued attribute, the existing value is replaced."
     assert_eq!(doc["title"], "Senior Guide");
     // Adding null adds nothing.
-    let doc = ok_user(&bjensen(), json!([{"op": "add", "path": "title", "value": null}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "add", "path": "title", "value": null}]),
+    );
     assert_eq!(doc, bjensen());
 }
 
 #[test]
 fn add_sub_attribute_and_complex_merge() {
-    let doc = ok_user(&jdoe(), json!([{"op": "add", "path": "name.givenName", "value": "John"}]));
+    let doc = ok_user(
+        &jdoe(),
+        json!([{"op": "add", "path": "name.givenName", "value": "John"}]),
+    );
     assert_eq!(doc["name"], json!({"givenName": "John"}));
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "add", "path": "name", "value": {"GIVENNAME": "Babs", "middleName": "J"}}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "add", "path": "name", "value": {"GIVENNAME": "Babs", "middleName": "J"}}
+        ]),
+    );
     assert_eq!(
         doc["name"],
         json!({"formatted": "Ms. Barbara J Jensen III", "familyName": "Jensen", "givenName": "Babs", "middleName": "J"})
     );
     assert_err(
-        patch_user(&bjensen(), json!([{"op": "add", "path": "name", "value": 5}])),
+        patch_user(
+            &bjensen(),
+            json!([{"op": "add", "path": "name", "value": 5}]),
+        ),
         "invalidValue",
         "name takes an object of sub-attributes, got a number",
     );
@@ -248,26 +321,35 @@ fn add_sub_attribute_and_complex_merge() {
 fn add_to_multi_valued_appends_once() {
     // One value or an array; an equal value (ignoring case where the schema does, and
     // "True" vs true) is not added twice.
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "add", "path": "emails", "value": {"value": "b@x.org", "type": "other"}},
-        {"op": "add", "path": "emails", "value": [{"value": "B@X.ORG", "type": "other"}, {"value": "babs@jensen.org", "type": "home"}]},
-        {"op": "add", "path": "phoneNumbers", "value": []}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "add", "path": "emails", "value": {"value": "b@x.org", "type": "other"}},
+            {"op": "add", "path": "emails", "value": [{"value": "B@X.ORG", "type": "other"}, {"value": "babs@jensen.org", "type": "home"}]},
+            {"op": "add", "path": "phoneNumbers", "value": []}
+        ]),
+    );
     let emails = doc["emails"].as_array().unwrap();
     assert_eq!(emails.len(), 3);
     assert_eq!(emails[2], json!({"value": "b@x.org", "type": "other"}));
     assert_eq!(doc["phoneNumbers"], bjensen()["phoneNumbers"]);
     // Into an absent attribute.
-    let doc = ok_user(&jdoe(), json!([{"op": "add", "path": "emails", "value": [{"value": "j@x.org", "type": "work"}]}]));
+    let doc = ok_user(
+        &jdoe(),
+        json!([{"op": "add", "path": "emails", "value": [{"value": "j@x.org", "type": "work"}]}]),
+    );
     assert_eq!(doc["emails"], json!([{"value": "j@x.org", "type": "work"}]));
 }
 
 #[test]
 fn a_new_primary_demotes_the_others() {
     // RFC 7644 §3.5.2: primary true on a new value sets the others' primary to false.
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "add", "path": "emails", "value": [{"value": "new@x.org", "type": "work", "primary": true}]}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "add", "path": "emails", "value": [{"value": "new@x.org", "type": "work", "primary": true}]}
+        ]),
+    );
     assert_eq!(
         doc["emails"],
         json!([
@@ -277,9 +359,12 @@ fn a_new_primary_demotes_the_others() {
         ])
     );
     // Re-adding an existing value as primary promotes it instead of duplicating it.
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "add", "path": "emails", "value": {"value": "babs@jensen.org", "type": "home", "primary": "True"}}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "add", "path": "emails", "value": {"value": "babs@jensen.org", "type": "home", "primary": "True"}}
+        ]),
+    );
     assert_eq!(
         doc["emails"],
         json!([
@@ -288,30 +373,45 @@ fn a_new_primary_demotes_the_others() {
         ])
     );
     // Through a value filter too.
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "replace", "path": "emails[type eq \"home\"].primary", "value": true}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "replace", "path": "emails[type eq \"home\"].primary", "value": true}
+        ]),
+    );
     assert_eq!(doc["emails"][0]["primary"], false);
     assert_eq!(doc["emails"][1]["primary"], true);
 }
 
 #[test]
 fn add_extension_attributes() {
-    let doc = ok_user(&jdoe(), json!([
-        {"op": "add", "path": format!("{ENT}:department"), "value": "Sales"},
-        {"op": "add", "path": format!("{}:costCenter", ENT.to_lowercase()), "value": "4130"}
-    ]));
-    assert_eq!(doc[ENT], json!({"department": "Sales", "costCenter": "4130"}));
+    let doc = ok_user(
+        &jdoe(),
+        json!([
+            {"op": "add", "path": format!("{ENT}:department"), "value": "Sales"},
+            {"op": "add", "path": format!("{}:costCenter", ENT.to_lowercase()), "value": "4130"}
+        ]),
+    );
+    assert_eq!(
+        doc[ENT],
+        json!({"department": "Sales", "costCenter": "4130"})
+    );
     // A bare extension URN path with an object merges into the extension.
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "add", "path": ENT, "value": {"division": "Theme Park", "Department": "Rides", "nonsense": 1, "manager.value": "m2"}}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "add", "path": ENT, "value": {"division": "Theme Park", "Department": "Rides", "nonsense": 1, "manager.value": "m2"}}
+        ]),
+    );
     assert_eq!(
         doc[ENT],
         json!({"employeeNumber": "701984", "department": "Rides", "manager": {"value": "m2"}, "division": "Theme Park"})
     );
     assert_err(
-        patch_user(&bjensen(), json!([{"op": "add", "path": ENT, "value": "x"}])),
+        patch_user(
+            &bjensen(),
+            json!([{"op": "add", "path": ENT, "value": "x"}]),
+        ),
         "invalidValue",
         "must be an object of its attributes",
     );
@@ -321,20 +421,26 @@ fn add_extension_attributes() {
 
 #[test]
 fn replace_rules() {
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "replace", "path": "displayName", "value": "Barbara"},
-        // Multi-valued without a filter: "the attribute and all values are replaced".
-        {"op": "replace", "path": "emails", "value": [{"value": "only@x.org", "type": "work"}]},
-        // Complex: given sub-attributes replaced, the others left unchanged.
-        {"op": "replace", "path": "name", "value": {"givenName": "Babs"}},
-        // An attribute that does not exist: treated as add.
-        {"op": "replace", "path": "nickName", "value": "B"},
-        // null unassigns (RFC 7643 §2.5).
-        {"op": "replace", "path": "title", "value": null},
-        {"op": "replace", "path": "phoneNumbers", "value": []}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "replace", "path": "displayName", "value": "Barbara"},
+            // Multi-valued without a filter: "the attribute and all values are replaced".
+            {"op": "replace", "path": "emails", "value": [{"value": "only@x.org", "type": "work"}]},
+            // Complex: given sub-attributes replaced, the others left unchanged.
+            {"op": "replace", "path": "name", "value": {"givenName": "Babs"}},
+            // An attribute that does not exist: treated as add.
+            {"op": "replace", "path": "nickName", "value": "B"},
+            // null unassigns (RFC 7643 §2.5).
+            {"op": "replace", "path": "title", "value": null},
+            {"op": "replace", "path": "phoneNumbers", "value": []}
+        ]),
+    );
     assert_eq!(doc["displayName"], "Barbara");
-    assert_eq!(doc["emails"], json!([{"value": "only@x.org", "type": "work"}]));
+    assert_eq!(
+        doc["emails"],
+        json!([{"value": "only@x.org", "type": "work"}])
+    );
     assert_eq!(doc["name"]["givenName"], "Babs");
     assert_eq!(doc["name"]["familyName"], "Jensen");
     assert_eq!(doc["nickName"], "B");
@@ -345,26 +451,50 @@ fn replace_rules() {
 #[test]
 fn replace_with_a_value_filter() {
     // With a sub-attribute: the sub-attribute of every matched element.
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "babs@example.com"}
-    ]));
-    assert_eq!(doc["emails"][0], json!({"value": "babs@example.com", "type": "work", "primary": true}));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "babs@example.com"}
+        ]),
+    );
+    assert_eq!(
+        doc["emails"][0],
+        json!({"value": "babs@example.com", "type": "work", "primary": true})
+    );
     assert_eq!(doc["emails"][1], bjensen()["emails"][1]);
     // Without: the value is merged into the matched elements (type and primary stay).
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "replace", "path": "emails[type eq \"work\"]", "value": {"value": "babs@example.com"}}
-    ]));
-    assert_eq!(doc["emails"][0], json!({"value": "babs@example.com", "type": "work", "primary": true}));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "replace", "path": "emails[type eq \"work\"]", "value": {"value": "babs@example.com"}}
+        ]),
+    );
+    assert_eq!(
+        doc["emails"][0],
+        json!({"value": "babs@example.com", "type": "work", "primary": true})
+    );
     // Filters compare case-insensitively unless caseExact (RFC 7644 §3.4.2.2).
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "replace", "path": "emails[value eq \"BJENSEN@EXAMPLE.COM\"].type", "value": "other"}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "replace", "path": "emails[value eq \"BJENSEN@EXAMPLE.COM\"].type", "value": "other"}
+        ]),
+    );
     assert_eq!(doc["emails"][0]["type"], "other");
     // Every matched element.
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "replace", "path": "emails[value pr].type", "value": "other"}
-    ]));
-    assert!(doc["emails"].as_array().unwrap().iter().all(|e| e["type"] == "other"));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "replace", "path": "emails[value pr].type", "value": "other"}
+        ]),
+    );
+    assert!(
+        doc["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["type"] == "other")
+    );
 }
 
 #[test]
@@ -372,17 +502,37 @@ fn filter_matching_nothing() {
     // add and replace create the element an `eq`-only filter describes (Entra); other
     // filters get noTarget (RFC 7644 §3.5.2.3).
     for op in ["add", "replace"] {
-        let doc = ok_user(&bjensen(), json!([
-            {"op": op, "path": "phoneNumbers[type eq \"mobile\" and primary eq false].value", "value": "555-1"}
-        ]));
-        assert_eq!(doc["phoneNumbers"][1], json!({"type": "mobile", "primary": false, "value": "555-1"}));
-        let doc = ok_user(&jdoe(), json!([
-            {"op": op, "path": "emails[type eq \"work\"]", "value": {"value": "j@x.org", "primary": true}}
-        ]));
-        assert_eq!(doc["emails"], json!([{"type": "work", "value": "j@x.org", "primary": true}]));
-        for filter in ["type ne \"work\"", "type eq \"work\" or type eq \"home\"", "value co \"@\"", "not (type eq \"x\")"] {
+        let doc = ok_user(
+            &bjensen(),
+            json!([
+                {"op": op, "path": "phoneNumbers[type eq \"mobile\" and primary eq false].value", "value": "555-1"}
+            ]),
+        );
+        assert_eq!(
+            doc["phoneNumbers"][1],
+            json!({"type": "mobile", "primary": false, "value": "555-1"})
+        );
+        let doc = ok_user(
+            &jdoe(),
+            json!([
+                {"op": op, "path": "emails[type eq \"work\"]", "value": {"value": "j@x.org", "primary": true}}
+            ]),
+        );
+        assert_eq!(
+            doc["emails"],
+            json!([{"type": "work", "value": "j@x.org", "primary": true}])
+        );
+        for filter in [
+            "type ne \"work\"",
+            "type eq \"work\" or type eq \"home\"",
+            "value co \"@\"",
+            "not (type eq \"x\")",
+        ] {
             assert_err(
-                patch_user(&jdoe(), json!([{"op": op, "path": format!("emails[{filter}].value"), "value": "x"}])),
+                patch_user(
+                    &jdoe(),
+                    json!([{"op": op, "path": format!("emails[{filter}].value"), "value": "x"}]),
+                ),
                 "noTarget",
                 "does not describe a new one",
             );
@@ -390,10 +540,13 @@ fn filter_matching_nothing() {
     }
     // remove: matched values are removed, and none matched is a no-op (§3.5.2.2 names no
     // failure; retries must succeed).
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "remove", "path": "emails[type eq \"other\"]"},
-        {"op": "remove", "path": "ims[type eq \"aim\"].value"}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "remove", "path": "emails[type eq \"other\"]"},
+            {"op": "remove", "path": "ims[type eq \"aim\"].value"}
+        ]),
+    );
     assert_eq!(doc, bjensen());
 }
 
@@ -401,34 +554,46 @@ fn filter_matching_nothing() {
 
 #[test]
 fn remove_rules() {
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "remove", "path": "title"},
-        {"op": "remove", "path": "name.formatted"},
-        {"op": "remove", "path": "phoneNumbers"},
-        {"op": "remove", "path": format!("{ENT}:department")},
-        {"op": "remove", "path": "nickName"}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "remove", "path": "title"},
+            {"op": "remove", "path": "name.formatted"},
+            {"op": "remove", "path": "phoneNumbers"},
+            {"op": "remove", "path": format!("{ENT}:department")},
+            {"op": "remove", "path": "nickName"}
+        ]),
+    );
     assert!(doc.get("title").is_none());
-    assert_eq!(doc["name"], json!({"familyName": "Jensen", "givenName": "Barbara"}));
+    assert_eq!(
+        doc["name"],
+        json!({"familyName": "Jensen", "givenName": "Barbara"})
+    );
     assert!(doc.get("phoneNumbers").is_none());
     assert!(doc[ENT].get("department").is_none());
     // A complex attribute whose last sub-attribute goes is unassigned; so is an
     // extension whose last attribute goes.
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "remove", "path": "name.formatted"},
-        {"op": "remove", "path": "name.familyName"},
-        {"op": "remove", "path": "NAME.GIVENNAME"},
-        {"op": "remove", "path": format!("{ENT}:employeeNumber")},
-        {"op": "remove", "path": format!("{ENT}:department")},
-        {"op": "remove", "path": format!("{ENT}:manager")}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "remove", "path": "name.formatted"},
+            {"op": "remove", "path": "name.familyName"},
+            {"op": "remove", "path": "NAME.GIVENNAME"},
+            {"op": "remove", "path": format!("{ENT}:employeeNumber")},
+            {"op": "remove", "path": format!("{ENT}:department")},
+            {"op": "remove", "path": format!("{ENT}:manager")}
+        ]),
+    );
     assert!(doc.get("name").is_none());
     assert!(doc.get(ENT).is_none());
     // The whole extension by its URN.
     let doc = ok_user(&bjensen(), json!([{"op": "remove", "path": ENT}]));
     assert!(doc.get(ENT).is_none());
     assert_err(
-        patch_user(&bjensen(), json!([{"op": "remove", "path": "urn:ietf:params:scim:schemas:core:2.0:User"}])),
+        patch_user(
+            &bjensen(),
+            json!([{"op": "remove", "path": "urn:ietf:params:scim:schemas:core:2.0:User"}]),
+        ),
         "invalidPath",
         "is the resource itself",
     );
@@ -436,46 +601,95 @@ fn remove_rules() {
 
 #[test]
 fn remove_with_a_value_filter() {
-    let doc = ok_user(&bjensen(), json!([{"op": "remove", "path": "emails[type eq \"work\"]"}]));
-    assert_eq!(doc["emails"], json!([{"value": "babs@jensen.org", "type": "home"}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "remove", "path": "emails[type eq \"work\"]"}]),
+    );
+    assert_eq!(
+        doc["emails"],
+        json!([{"value": "babs@jensen.org", "type": "home"}])
+    );
     // The last matched value goes: the attribute is unassigned.
-    let doc = ok_user(&bjensen(), json!([{"op": "remove", "path": "emails[value ew \".org\" or value ew \".com\"]"}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "remove", "path": "emails[value ew \".org\" or value ew \".com\"]"}]),
+    );
     assert!(doc.get("emails").is_none());
     // A sub-attribute of the matched elements; an email left without its value goes.
-    let doc = ok_user(&bjensen(), json!([{"op": "remove", "path": "emails[type eq \"work\"].value"}]));
-    assert_eq!(doc["emails"], json!([{"value": "babs@jensen.org", "type": "home"}]));
-    let doc = ok_user(&bjensen(), json!([{"op": "remove", "path": "emails[type eq \"work\"].primary"}]));
-    assert_eq!(doc["emails"][0], json!({"value": "bjensen@example.com", "type": "work"}));
-    let with_address = ok_user(&bjensen(), json!([
-        {"op": "add", "path": "addresses", "value": [{"type": "work", "streetAddress": "100 Universal City Plaza", "locality": "Hollywood"}]}
-    ]));
-    let doc = ok_user(&with_address, json!([{"op": "remove", "path": "addresses[type eq \"work\"].streetAddress"}]));
-    assert_eq!(doc["addresses"], json!([{"type": "work", "locality": "Hollywood"}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "remove", "path": "emails[type eq \"work\"].value"}]),
+    );
+    assert_eq!(
+        doc["emails"],
+        json!([{"value": "babs@jensen.org", "type": "home"}])
+    );
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "remove", "path": "emails[type eq \"work\"].primary"}]),
+    );
+    assert_eq!(
+        doc["emails"][0],
+        json!({"value": "bjensen@example.com", "type": "work"})
+    );
+    let with_address = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "add", "path": "addresses", "value": [{"type": "work", "streetAddress": "100 Universal City Plaza", "locality": "Hollywood"}]}
+        ]),
+    );
+    let doc = ok_user(
+        &with_address,
+        json!([{"op": "remove", "path": "addresses[type eq \"work\"].streetAddress"}]),
+    );
+    assert_eq!(
+        doc["addresses"],
+        json!([{"type": "work", "locality": "Hollywood"}])
+    );
 }
 
 #[test]
 fn remove_listed_values_of_a_multi_valued_attribute() {
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "remove", "path": "emails", "value": [{"value": "BABS@jensen.org"}]}
-    ]));
-    assert_eq!(doc["emails"], json!([{"value": "bjensen@example.com", "type": "work", "primary": true}]));
-    let doc = ok_user(&bjensen(), json!([{"op": "remove", "path": "emails", "value": []}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "remove", "path": "emails", "value": [{"value": "BABS@jensen.org"}]}
+        ]),
+    );
+    assert_eq!(
+        doc["emails"],
+        json!([{"value": "bjensen@example.com", "type": "work", "primary": true}])
+    );
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "remove", "path": "emails", "value": []}]),
+    );
     assert_eq!(doc, bjensen());
-    let doc = ok_user(&bjensen(), json!([{"op": "remove", "path": "emails", "value": null}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "remove", "path": "emails", "value": null}]),
+    );
     assert!(doc.get("emails").is_none());
 }
 
 #[test]
 fn remove_errors() {
     // RFC 7644 §3.5.2.2: no path is noTarget; a required attribute is mutability.
-    assert_err(patch_user(&bjensen(), json!([{"op": "remove"}])), "noTarget", "needs a \"path\"");
+    assert_err(
+        patch_user(&bjensen(), json!([{"op": "remove"}])),
+        "noTarget",
+        "needs a \"path\"",
+    );
     assert_err(
         patch_user(&bjensen(), json!([{"op": "remove", "path": "userName"}])),
         "mutability",
         "userName is required",
     );
     assert_err(
-        patch_user(&bjensen(), json!([{"op": "replace", "path": "userName", "value": null}])),
+        patch_user(
+            &bjensen(),
+            json!([{"op": "replace", "path": "userName", "value": null}]),
+        ),
         "mutability",
         "userName is required",
     );
@@ -490,13 +704,16 @@ fn remove_errors() {
 
 #[test]
 fn names_resolve_case_insensitively_to_canonical_ones() {
-    let doc = ok_user(&jdoe(), json!([
-        {"op": "add", "path": "NICKNAME", "value": "J"},
-        {"op": "add", "path": "Name.FamilyName", "value": "Doe"},
-        {"op": "add", "path": "Emails[Type eq \"work\"].VALUE", "value": "j@x.org"},
-        {"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:User:title", "value": "T"},
-        {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:Manager.Value", "value": "m1"}
-    ]));
+    let doc = ok_user(
+        &jdoe(),
+        json!([
+            {"op": "add", "path": "NICKNAME", "value": "J"},
+            {"op": "add", "path": "Name.FamilyName", "value": "Doe"},
+            {"op": "add", "path": "Emails[Type eq \"work\"].VALUE", "value": "j@x.org"},
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:User:title", "value": "T"},
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:Manager.Value", "value": "m1"}
+        ]),
+    );
     assert_eq!(
         doc,
         json!({
@@ -514,24 +731,92 @@ fn names_resolve_case_insensitively_to_canonical_ones() {
 #[test]
 fn path_errors() {
     let cases = [
-        (json!({"op": "add", "path": "shoeSize", "value": 1}), "invalidPath", "unknown attribute \"shoeSize\""),
-        (json!({"op": "remove", "path": "name.nickname"}), "invalidPath", "unknown attribute"),
-        (json!({"op": "add", "path": "department", "value": "x"}), "invalidPath", "unknown attribute"),
-        (json!({"op": "add", "path": "urn:example:x:Thing:a", "value": "x"}), "invalidPath", "unknown schema"),
-        (json!({"op": "add", "path": "emails[type eq \"work\"].nope", "value": "x"}), "invalidPath", "unknown attribute \"emails.nope\""),
-        (json!({"op": "add", "path": "emails[kind eq \"work\"].value", "value": "x"}), "invalidPath", "\"kind\" in the filter is not a sub-attribute of emails"),
-        (json!({"op": "add", "path": "emails[emails.type eq \"work\"].value", "value": "x"}), "invalidPath", "not a sub-attribute"),
-        (json!({"op": "add", "path": "name[givenName eq \"x\"].familyName", "value": "x"}), "invalidPath", "\"name\" is not one"),
-        (json!({"op": "add", "path": "userName[value eq \"x\"]", "value": "x"}), "invalidPath", "is not one"),
-        (json!({"op": "add", "path": "members", "value": [{"value": "u1"}]}), "invalidPath", "unknown attribute \"members\""),
+        (
+            json!({"op": "add", "path": "shoeSize", "value": 1}),
+            "invalidPath",
+            "unknown attribute \"shoeSize\"",
+        ),
+        (
+            json!({"op": "remove", "path": "name.nickname"}),
+            "invalidPath",
+            "unknown attribute",
+        ),
+        (
+            json!({"op": "add", "path": "department", "value": "x"}),
+            "invalidPath",
+            "unknown attribute",
+        ),
+        (
+            json!({"op": "add", "path": "urn:example:x:Thing:a", "value": "x"}),
+            "invalidPath",
+            "unknown schema",
+        ),
+        (
+            json!({"op": "add", "path": "emails[type eq \"work\"].nope", "value": "x"}),
+            "invalidPath",
+            "unknown attribute \"emails.nope\"",
+        ),
+        (
+            json!({"op": "add", "path": "emails[kind eq \"work\"].value", "value": "x"}),
+            "invalidPath",
+            "\"kind\" in the filter is not a sub-attribute of emails",
+        ),
+        (
+            json!({"op": "add", "path": "emails[emails.type eq \"work\"].value", "value": "x"}),
+            "invalidPath",
+            "not a sub-attribute",
+        ),
+        (
+            json!({"op": "add", "path": "name[givenName eq \"x\"].familyName", "value": "x"}),
+            "invalidPath",
+            "\"name\" is not one",
+        ),
+        (
+            json!({"op": "add", "path": "userName[value eq \"x\"]", "value": "x"}),
+            "invalidPath",
+            "is not one",
+        ),
+        (
+            json!({"op": "add", "path": "members", "value": [{"value": "u1"}]}),
+            "invalidPath",
+            "unknown attribute \"members\"",
+        ),
         // readOnly paths (RFC 7644 §3.5.2: a client MUST NOT modify them).
-        (json!({"op": "replace", "path": "id", "value": "x"}), "mutability", "id is readOnly"),
-        (json!({"op": "remove", "path": "meta"}), "mutability", "meta is readOnly"),
-        (json!({"op": "replace", "path": "meta.lastModified", "value": "2020-01-01T00:00:00Z"}), "mutability", "meta.lastModified is readOnly"),
-        (json!({"op": "add", "path": "groups", "value": [{"value": "g1"}]}), "mutability", "groups is readOnly"),
-        (json!({"op": "remove", "path": "groups[value eq \"g1\"]"}), "mutability", "readOnly"),
-        (json!({"op": "add", "path": "emails[type eq \"work\"].display", "value": "x"}), "mutability", "emails[type eq \"work\"].display is readOnly"),
-        (json!({"op": "replace", "path": format!("{ENT}:manager.displayName"), "value": "x"}), "mutability", "manager.displayName is readOnly"),
+        (
+            json!({"op": "replace", "path": "id", "value": "x"}),
+            "mutability",
+            "id is readOnly",
+        ),
+        (
+            json!({"op": "remove", "path": "meta"}),
+            "mutability",
+            "meta is readOnly",
+        ),
+        (
+            json!({"op": "replace", "path": "meta.lastModified", "value": "2020-01-01T00:00:00Z"}),
+            "mutability",
+            "meta.lastModified is readOnly",
+        ),
+        (
+            json!({"op": "add", "path": "groups", "value": [{"value": "g1"}]}),
+            "mutability",
+            "groups is readOnly",
+        ),
+        (
+            json!({"op": "remove", "path": "groups[value eq \"g1\"]"}),
+            "mutability",
+            "readOnly",
+        ),
+        (
+            json!({"op": "add", "path": "groups[value eq \"g1\"].display", "value": "x"}),
+            "mutability",
+            "groups[value eq \"g1\"].display is readOnly",
+        ),
+        (
+            json!({"op": "replace", "path": format!("{ENT}:manager.displayName"), "value": "x"}),
+            "mutability",
+            "manager.displayName is readOnly",
+        ),
     ];
     for (op, scim_type, detail) in cases {
         assert_err(patch_user(&bjensen(), json!([op])), scim_type, detail);
@@ -540,10 +825,13 @@ fn path_errors() {
 
 #[test]
 fn schemas_path_is_accepted_and_changes_nothing() {
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "add", "path": "schemas", "value": [ENT]},
-        {"op": "replace", "value": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "add", "path": "schemas", "value": [ENT]},
+            {"op": "replace", "value": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}}
+        ]),
+    );
     assert_eq!(doc, bjensen());
 }
 
@@ -551,33 +839,51 @@ fn schemas_path_is_accepted_and_changes_nothing() {
 
 #[test]
 fn no_path_keys_are_paths() {
-    let doc = ok_user(&bjensen(), json!([{"op": "replace", "value": {
-        "displayName": "Barbara",
-        "name.givenName": "Babs",
-        "NAME.familyName": "J",
-        "emails[type eq \"work\"].value": "babs@example.com",
-        format!("{ENT}:department"): "Rides",
-        ENT: {"employeeNumber": "1", "manager": "m2"},
-        "urn:ietf:params:scim:schemas:core:2.0:User:title": "Lead",
-        "urn:ietf:params:scim:schemas:core:2.0:User": {"nickName": "B"},
-        // readOnly and unknown keys are ignored.
-        "id": "x", "meta": {"created": "2020-01-01T00:00:00Z"}, "groups": [{"value": "g"}],
-        "emails[type eq \"work\"].display": "ignored",
-        "shoeSize": 44, "urn:example:x:Thing": {"a": 1}, "emails[": 1, "": 2
-    }}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "replace", "value": {
+            "displayName": "Barbara",
+            "name.givenName": "Babs",
+            "NAME.familyName": "J",
+            "emails[type eq \"work\"].value": "babs@example.com",
+            format!("{ENT}:department"): "Rides",
+            ENT: {"employeeNumber": "1", "manager": "m2"},
+            "urn:ietf:params:scim:schemas:core:2.0:User:title": "Lead",
+            "urn:ietf:params:scim:schemas:core:2.0:User": {"nickName": "B"},
+            // readOnly and unknown keys are ignored.
+            "id": "x", "meta": {"created": "2020-01-01T00:00:00Z"}, "groups": [{"value": "g"}],
+            format!("{ENT}:manager.displayName"): "ignored",
+            "shoeSize": 44, "urn:example:x:Thing": {"a": 1}, "emails[": 1, "": 2
+        }}]),
+    );
     assert_eq!(doc["displayName"], "Barbara");
-    assert_eq!(doc["name"], json!({"formatted": "Ms. Barbara J Jensen III", "familyName": "J", "givenName": "Babs"}));
-    assert_eq!(doc["emails"][0], json!({"value": "babs@example.com", "type": "work", "primary": true}));
+    assert_eq!(
+        doc["name"],
+        json!({"formatted": "Ms. Barbara J Jensen III", "familyName": "J", "givenName": "Babs"})
+    );
+    assert_eq!(
+        doc["emails"][0],
+        json!({"value": "babs@example.com", "type": "work", "primary": true})
+    );
     assert_eq!(doc["title"], "Lead");
     assert_eq!(doc["nickName"], "B");
-    assert_eq!(doc[ENT], json!({"employeeNumber": "1", "department": "Rides", "manager": {"value": "m2"}}));
+    assert_eq!(
+        doc[ENT],
+        json!({"employeeNumber": "1", "department": "Rides", "manager": {"value": "m2"}})
+    );
     for key in ["id", "meta", "groups", "shoeSize", "urn:example:x:Thing"] {
         assert!(doc.get(key).is_none(), "{key}");
     }
     // Multi-valued attributes: add appends, replace replaces.
-    let added = ok_user(&bjensen(), json!([{"op": "add", "value": {"emails": [{"value": "n@x.org"}]}}]));
+    let added = ok_user(
+        &bjensen(),
+        json!([{"op": "add", "value": {"emails": [{"value": "n@x.org"}]}}]),
+    );
     assert_eq!(added["emails"].as_array().unwrap().len(), 3);
-    let replaced = ok_user(&bjensen(), json!([{"op": "replace", "value": {"emails": [{"value": "n@x.org"}]}}]));
+    let replaced = ok_user(
+        &bjensen(),
+        json!([{"op": "replace", "value": {"emails": [{"value": "n@x.org"}]}}]),
+    );
     assert_eq!(replaced["emails"], json!([{"value": "n@x.org"}]));
     assert_err(
         patch_user(&bjensen(), json!([{"op": "replace", "value": "x"}])),
@@ -598,12 +904,18 @@ fn no_path_keys_are_paths() {
 
 #[test]
 fn password_stays_in_the_document_for_normalize() {
-    let doc = ok_user(&bjensen(), json!([{"op": "replace", "value": {"password": "t1meMa$heen"}}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "replace", "value": {"password": "t1meMa$heen"}}]),
+    );
     assert_eq!(doc["password"], "t1meMa$heen");
     let incoming = normalized(ResourceKind::User, &doc);
     assert_eq!(incoming.password.as_deref(), Some("t1meMa$heen"));
     assert!(!incoming.doc.contains_key("password"));
-    let doc = ok_user(&bjensen(), json!([{"op": "replace", "path": "password", "value": "x"}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "replace", "path": "password", "value": "x"}]),
+    );
     assert_eq!(doc["password"], "x");
 }
 
@@ -624,12 +936,18 @@ fn manager_forms() {
         let doc = ok_user(&bjensen(), json!([op]));
         assert_eq!(doc[ENT]["manager"], json!({"value": "m2"}), "{op}");
     }
-    let doc = ok_user(&bjensen(), json!([{"op": "replace", "path": path, "value": {"value": id}}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "replace", "path": path, "value": {"value": id}}]),
+    );
     assert_eq!(doc, bjensen());
     let doc = ok_user(&jdoe(), json!([{"op": "add", "path": path, "value": id}]));
     assert_eq!(doc[ENT], json!({"manager": {"value": id}}));
     assert_err(
-        patch_user(&bjensen(), json!([{"op": "replace", "path": path, "value": [{"value": "a"}, {"value": "b"}]}])),
+        patch_user(
+            &bjensen(),
+            json!([{"op": "replace", "path": path, "value": [{"value": "a"}, {"value": "b"}]}]),
+        ),
         "invalidValue",
         "takes one object of sub-attributes, got an array of 2",
     );
@@ -641,27 +959,73 @@ fn manager_forms() {
 fn members_become_member_changes() {
     let u = |ids: &[&str]| MemberChange::Add(ids.iter().map(|i| member(i)).collect());
     let cases = [
-        (json!([{"op": "add", "path": "members", "value": [{"value": "u1"}, {"value": "u2", "display": "Two"}]}]), vec![u(&["u1", "u2"])]),
-        (json!([{"op": "add", "path": "members", "value": {"value": "u1"}}]), vec![u(&["u1"])]),
-        (json!([{"op": "add", "path": "members", "value": []}]), vec![]),
-        (json!([{"op": "add", "value": {"members": [{"value": "u1"}]}}]), vec![u(&["u1"])]),
-        (json!([{"op": "replace", "value": {"members": [{"value": "u1"}]}}]), vec![MemberChange::RemoveAll, u(&["u1"])]),
-        (json!([{"op": "remove", "path": "members[value eq \"u1\"]"}]), vec![ids(&["u1"])]),
-        (json!([{"op": "remove", "path": "members[value eq \"u1\" or VALUE eq \"u2\" or (value eq \"u3\")]"}]), vec![ids(&["u1", "u2", "u3"])]),
-        (json!([{"op": "remove", "path": "members", "value": [{"value": "u1"}, {"value": "u2"}]}]), vec![ids(&["u1", "u2"])]),
-        (json!([{"op": "remove", "path": "members", "value": []}]), vec![]),
-        (json!([{"op": "remove", "path": "members"}]), vec![MemberChange::RemoveAll]),
-        (json!([{"op": "remove", "path": "members", "value": null}]), vec![MemberChange::RemoveAll]),
-        (json!([{"op": "replace", "path": "members", "value": [{"value": "u1"}]}]), vec![MemberChange::RemoveAll, u(&["u1"])]),
-        (json!([{"op": "replace", "path": "members", "value": []}]), vec![MemberChange::RemoveAll]),
-        (json!([{"op": "replace", "path": "members[value eq \"u1\"]", "value": {"value": "u2"}}]), vec![ids(&["u1"]), u(&["u2"])]),
+        (
+            json!([{"op": "add", "path": "members", "value": [{"value": "u1"}, {"value": "u2", "display": "Two"}]}]),
+            vec![u(&["u1", "u2"])],
+        ),
+        (
+            json!([{"op": "add", "path": "members", "value": {"value": "u1"}}]),
+            vec![u(&["u1"])],
+        ),
+        (
+            json!([{"op": "add", "path": "members", "value": []}]),
+            vec![],
+        ),
+        (
+            json!([{"op": "add", "value": {"members": [{"value": "u1"}]}}]),
+            vec![u(&["u1"])],
+        ),
+        (
+            json!([{"op": "replace", "value": {"members": [{"value": "u1"}]}}]),
+            vec![MemberChange::RemoveAll, u(&["u1"])],
+        ),
+        (
+            json!([{"op": "remove", "path": "members[value eq \"u1\"]"}]),
+            vec![ids(&["u1"])],
+        ),
+        (
+            json!([{"op": "remove", "path": "members[value eq \"u1\" or VALUE eq \"u2\" or (value eq \"u3\")]"}]),
+            vec![ids(&["u1", "u2", "u3"])],
+        ),
+        (
+            json!([{"op": "remove", "path": "members", "value": [{"value": "u1"}, {"value": "u2"}]}]),
+            vec![ids(&["u1", "u2"])],
+        ),
+        (
+            json!([{"op": "remove", "path": "members", "value": []}]),
+            vec![],
+        ),
+        (
+            json!([{"op": "remove", "path": "members"}]),
+            vec![MemberChange::RemoveAll],
+        ),
+        (
+            json!([{"op": "remove", "path": "members", "value": null}]),
+            vec![MemberChange::RemoveAll],
+        ),
+        (
+            json!([{"op": "replace", "path": "members", "value": [{"value": "u1"}]}]),
+            vec![MemberChange::RemoveAll, u(&["u1"])],
+        ),
+        (
+            json!([{"op": "replace", "path": "members", "value": []}]),
+            vec![MemberChange::RemoveAll],
+        ),
+        (
+            json!([{"op": "replace", "path": "members[value eq \"u1\"]", "value": {"value": "u2"}}]),
+            vec![ids(&["u1"]), u(&["u2"])],
+        ),
         (
             json!([{"op": "remove", "path": "members[type eq \"Group\"]"}]),
-            vec![MemberChange::RemoveMatching(crate::filter::parse("type eq \"Group\"").unwrap())],
+            vec![MemberChange::RemoveMatching(
+                crate::filter::parse("type eq \"Group\"").unwrap(),
+            )],
         ),
         (
             json!([{"op": "remove", "path": "members[value eq \"u1\" and type eq \"User\"]"}]),
-            vec![MemberChange::RemoveMatching(crate::filter::parse("value eq \"u1\" and type eq \"User\"").unwrap())],
+            vec![MemberChange::RemoveMatching(
+                crate::filter::parse("value eq \"u1\" and type eq \"User\"").unwrap(),
+            )],
         ),
         // In request order.
         (
@@ -679,12 +1043,20 @@ fn members_become_member_changes() {
         assert_eq!(doc, group(), "{ops}: the document never holds members");
     }
     // type comes out canonical.
-    let (_, changes) = ok_group(json!([{"op": "add", "path": "members", "value": [{"value": "g1", "type": "group"}, {"value": "u1", "TYPE": "User"}]}]));
+    let (_, changes) = ok_group(
+        json!([{"op": "add", "path": "members", "value": [{"value": "g1", "type": "group"}, {"value": "u1", "TYPE": "User"}]}]),
+    );
     assert_eq!(
         changes,
         [MemberChange::Add(vec![
-            MemberRef { value: "g1".into(), kind: Some("Group".into()) },
-            MemberRef { value: "u1".into(), kind: Some("User".into()) },
+            MemberRef {
+                value: "g1".into(),
+                kind: Some("Group".into())
+            },
+            MemberRef {
+                value: "u1".into(),
+                kind: Some("User".into())
+            },
         ])]
     );
 }
@@ -692,17 +1064,61 @@ fn members_become_member_changes() {
 #[test]
 fn member_errors() {
     let cases = [
-        (json!({"op": "add", "path": "members", "value": [{"display": "x"}]}), "invalidValue", "members.value is required"),
-        (json!({"op": "add", "path": "members", "value": [{"value": 5}]}), "invalidValue", "members.value is required"),
-        (json!({"op": "add", "path": "members", "value": [{"value": " "}]}), "invalidValue", "members.value is required"),
-        (json!({"op": "add", "path": "members", "value": ["u1"]}), "invalidValue", "each member must be an object"),
-        (json!({"op": "remove", "path": "members", "value": [{"id": "u1"}]}), "invalidValue", "members.value is required"),
-        (json!({"op": "add", "value": {"members": [{}]}}), "invalidValue", "members.value is required"),
-        (json!({"op": "add", "path": "members[value eq \"u1\"]", "value": [{"value": "u1"}]}), "invalidPath", "add members with the path \"members\""),
-        (json!({"op": "remove", "path": "members[nope eq \"u1\"]"}), "invalidPath", "not a sub-attribute of members"),
-        (json!({"op": "replace", "path": "members.value", "value": "u1"}), "mutability", "members.value cannot be changed"),
-        (json!({"op": "remove", "path": "members[value eq \"u1\"].display"}), "mutability", "members.display cannot be changed"),
-        (json!({"op": "add", "path": "groups", "value": [{"value": "g"}]}), "invalidPath", "unknown attribute \"groups\""),
+        (
+            json!({"op": "add", "path": "members", "value": [{"display": "x"}]}),
+            "invalidValue",
+            "members.value is required",
+        ),
+        (
+            json!({"op": "add", "path": "members", "value": [{"value": 5}]}),
+            "invalidValue",
+            "members.value is required",
+        ),
+        (
+            json!({"op": "add", "path": "members", "value": [{"value": " "}]}),
+            "invalidValue",
+            "members.value is required",
+        ),
+        (
+            json!({"op": "add", "path": "members", "value": ["u1"]}),
+            "invalidValue",
+            "each member must be an object",
+        ),
+        (
+            json!({"op": "remove", "path": "members", "value": [{"id": "u1"}]}),
+            "invalidValue",
+            "members.value is required",
+        ),
+        (
+            json!({"op": "add", "value": {"members": [{}]}}),
+            "invalidValue",
+            "members.value is required",
+        ),
+        (
+            json!({"op": "add", "path": "members[value eq \"u1\"]", "value": [{"value": "u1"}]}),
+            "invalidPath",
+            "add members with the path \"members\"",
+        ),
+        (
+            json!({"op": "remove", "path": "members[nope eq \"u1\"]"}),
+            "invalidPath",
+            "not a sub-attribute of members",
+        ),
+        (
+            json!({"op": "replace", "path": "members.value", "value": "u1"}),
+            "mutability",
+            "members.value cannot be changed",
+        ),
+        (
+            json!({"op": "remove", "path": "members[value eq \"u1\"].display"}),
+            "mutability",
+            "members.display cannot be changed",
+        ),
+        (
+            json!({"op": "add", "path": "groups", "value": [{"value": "g"}]}),
+            "invalidPath",
+            "unknown attribute \"groups\"",
+        ),
     ];
     for (op, scim_type, detail) in cases {
         assert_err(patch_group(&group(), json!([op])), scim_type, detail);
@@ -735,7 +1151,11 @@ fn a_failing_operation_changes_nothing() {
     ])))
     .unwrap();
     let mut doc = obj(group());
-    assert_err(apply(&r, rt, &mut doc, &ops), "invalidValue", "Operations[2]: members.value");
+    assert_err(
+        apply(&r, rt, &mut doc, &ops),
+        "invalidValue",
+        "Operations[2]: members.value",
+    );
     assert_eq!(Value::Object(doc), group());
 }
 
@@ -743,10 +1163,19 @@ fn a_failing_operation_changes_nothing() {
 
 #[test]
 fn okta_deactivate_and_password() {
-    let doc = ok_user(&bjensen(), json!([{"op": "replace", "value": {"active": false}}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "replace", "value": {"active": false}}]),
+    );
     assert_eq!(doc["active"], false);
-    let doc = ok_user(&bjensen(), json!([{"op": "replace", "value": {"password": "OktaSecret1"}}]));
-    assert_eq!(normalized(ResourceKind::User, &doc).password.as_deref(), Some("OktaSecret1"));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "replace", "value": {"password": "OktaSecret1"}}]),
+    );
+    assert_eq!(
+        normalized(ResourceKind::User, &doc).password.as_deref(),
+        Some("OktaSecret1")
+    );
 }
 
 #[test]
@@ -754,7 +1183,10 @@ fn okta_group_rename_ignores_id() {
     let (doc, changes) = ok_group(json!([
         {"op": "replace", "value": {"id": "abf4dd94-a4c0-4f67-89c9-76b03340cb9b", "displayName": "Test SCIMv2"}}
     ]));
-    assert_eq!(doc, json!({"displayName": "Test SCIMv2", "externalId": "eng"}));
+    assert_eq!(
+        doc,
+        json!({"displayName": "Test SCIMv2", "externalId": "eng"})
+    );
     assert!(changes.is_empty());
 }
 
@@ -763,7 +1195,12 @@ fn okta_group_members() {
     let (_, changes) = ok_group(json!([
         {"op": "add", "path": "members", "value": [{"value": "23a35c27-23d3-4c03-b4c5-6443c09e7173", "display": "test.user@okta.local"}]}
     ]));
-    assert_eq!(changes, [MemberChange::Add(vec![member("23a35c27-23d3-4c03-b4c5-6443c09e7173")])]);
+    assert_eq!(
+        changes,
+        [MemberChange::Add(vec![member(
+            "23a35c27-23d3-4c03-b4c5-6443c09e7173"
+        )])]
+    );
     let (_, changes) = ok_group(json!([
         {"op": "remove", "path": "members[value eq \"89bb1940-b905-4575-9e7f-6f887cfb368e\"]"}
     ]));
@@ -774,54 +1211,87 @@ fn okta_group_members() {
 
 #[test]
 fn entra_booleans_as_strings_end_to_end() {
-    let doc = ok_user(&bjensen(), json!([{"op": "Replace", "path": "active", "value": "False"}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "Replace", "path": "active", "value": "False"}]),
+    );
     assert_eq!(doc["active"], "False");
     assert_eq!(normalized(ResourceKind::User, &doc).doc["active"], false);
-    let doc = ok_user(&jdoe(), json!([
-        {"op": "Add", "path": "roles", "value": [{"primary": "True", "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]}
-    ]));
-    assert_eq!(normalized(ResourceKind::User, &doc).doc["roles"][0]["primary"], true);
+    let doc = ok_user(
+        &jdoe(),
+        json!([
+            {"op": "Add", "path": "roles", "value": [{"primary": "True", "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]}
+        ]),
+    );
+    assert_eq!(
+        normalized(ResourceKind::User, &doc).doc["roles"][0]["primary"],
+        true
+    );
 }
 
 #[test]
 fn entra_value_filter_paths_create_missing_elements() {
     // Entra sends Add (and Replace) on a typed element the user may not have yet.
-    let doc = ok_user(&jdoe(), json!([
-        {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "jdoe@contoso.com"},
-        {"op": "Add", "path": "addresses[type eq \"work\"].streetAddress", "value": "1 Main St"},
-        {"op": "Add", "path": "addresses[type eq \"work\"].locality", "value": "Springfield"},
-        {"op": "Replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555 0100"}
-    ]));
-    assert_eq!(doc["emails"], json!([{"type": "work", "value": "jdoe@contoso.com"}]));
-    assert_eq!(doc["addresses"], json!([{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield"}]));
-    assert_eq!(doc["phoneNumbers"], json!([{"type": "mobile", "value": "+1 555 0100"}]));
+    let doc = ok_user(
+        &jdoe(),
+        json!([
+            {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "jdoe@contoso.com"},
+            {"op": "Add", "path": "addresses[type eq \"work\"].streetAddress", "value": "1 Main St"},
+            {"op": "Add", "path": "addresses[type eq \"work\"].locality", "value": "Springfield"},
+            {"op": "Replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555 0100"}
+        ]),
+    );
+    assert_eq!(
+        doc["emails"],
+        json!([{"type": "work", "value": "jdoe@contoso.com"}])
+    );
+    assert_eq!(
+        doc["addresses"],
+        json!([{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield"}])
+    );
+    assert_eq!(
+        doc["phoneNumbers"],
+        json!([{"type": "mobile", "value": "+1 555 0100"}])
+    );
     // And on a user that has one, Add replaces the value in place (Entra's update).
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "Replace", "path": "title", "value": "tester"},
-        {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "new@contoso.com"}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "Replace", "path": "title", "value": "tester"},
+            {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "new@contoso.com"}
+        ]),
+    );
     assert_eq!(doc["title"], "tester");
-    assert_eq!(doc["emails"][0], json!({"value": "new@contoso.com", "type": "work", "primary": true}));
+    assert_eq!(
+        doc["emails"][0],
+        json!({"value": "new@contoso.com", "type": "work", "primary": true})
+    );
     assert_eq!(doc["emails"].as_array().unwrap().len(), 2);
 }
 
 #[test]
 fn entra_reference_user_update() {
     // Microsoft's SCIM reference request: update a multi-valued and a sub-attribute.
-    let doc = ok_user(&bjensen(), json!([
-        {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "updatedEmail@microsoft.com"},
-        {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"}
-    ]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "updatedEmail@microsoft.com"},
+            {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"}
+        ]),
+    );
     assert_eq!(doc["emails"][0]["value"], "updatedEmail@microsoft.com");
     assert_eq!(doc["name"]["familyName"], "updatedFamilyName");
     // Microsoft's validator also sends the no-path form with dotted and URN keys.
-    let doc = ok_user(&jdoe(), json!([{"op": "Add", "value": {
-        "nickName": "Babs",
-        "name.givenName": "Barbara",
-        "emails[type eq \"work\"].value": "babs@contoso.com",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "701984",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager": "26118915-6090-4610-87e4-49d8ca9f808d"
-    }}]));
+    let doc = ok_user(
+        &jdoe(),
+        json!([{"op": "Add", "value": {
+            "nickName": "Babs",
+            "name.givenName": "Barbara",
+            "emails[type eq \"work\"].value": "babs@contoso.com",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "701984",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager": "26118915-6090-4610-87e4-49d8ca9f808d"
+        }}]),
+    );
     let stored = normalized(ResourceKind::User, &doc).doc;
     assert_eq!(
         Value::Object(stored),
@@ -839,10 +1309,16 @@ fn entra_reference_user_update() {
 #[test]
 fn entra_manager_add_and_remove() {
     let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
-    let doc = ok_user(&jdoe(), json!([
-        {"op": "Add", "path": path, "value": "26118915-6090-4610-87e4-49d8ca9f808d"}
-    ]));
-    assert_eq!(doc[ENT]["manager"], json!({"value": "26118915-6090-4610-87e4-49d8ca9f808d"}));
+    let doc = ok_user(
+        &jdoe(),
+        json!([
+            {"op": "Add", "path": path, "value": "26118915-6090-4610-87e4-49d8ca9f808d"}
+        ]),
+    );
+    assert_eq!(
+        doc[ENT]["manager"],
+        json!({"value": "26118915-6090-4610-87e4-49d8ca9f808d"})
+    );
     for op in [
         json!({"op": "Remove", "path": path}),
         json!({"op": "Remove", "path": path, "value": [{"value": "26118915-6090-4610-87e4-49d8ca9f808d"}]}),
@@ -852,7 +1328,10 @@ fn entra_manager_add_and_remove() {
         assert!(after.get(ENT).is_none(), "{op}");
     }
     let after = ok_user(&bjensen(), json!([{"op": "Remove", "path": path}]));
-    assert_eq!(after[ENT], json!({"employeeNumber": "701984", "department": "Tour Operations"}));
+    assert_eq!(
+        after[ENT],
+        json!({"employeeNumber": "701984", "department": "Tour Operations"})
+    );
 }
 
 #[test]
@@ -860,7 +1339,10 @@ fn entra_group_members_and_rename() {
     let (_, changes) = ok_group(json!([
         {"op": "Add", "path": "members", "value": [{"$ref": null, "value": "f648f8d5ea4e4cd38e9c"}]}
     ]));
-    assert_eq!(changes, [MemberChange::Add(vec![member("f648f8d5ea4e4cd38e9c")])]);
+    assert_eq!(
+        changes,
+        [MemberChange::Add(vec![member("f648f8d5ea4e4cd38e9c")])]
+    );
     // Remove with path members and a value removes those members, not all of them.
     let (_, changes) = ok_group(json!([
         {"op": "Remove", "path": "members", "value": [{"$ref": null, "value": "f648f8d5ea4e4cd38e9c"}, {"value": "a1"}]}
@@ -869,7 +1351,10 @@ fn entra_group_members_and_rename() {
     let (doc, changes) = ok_group(json!([
         {"op": "Replace", "path": "displayName", "value": "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName"}
     ]));
-    assert_eq!(doc["displayName"], "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName");
+    assert_eq!(
+        doc["displayName"],
+        "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName"
+    );
     assert!(changes.is_empty());
 }
 
@@ -878,24 +1363,45 @@ fn entra_group_members_and_rename() {
 #[test]
 fn google_replace_profile_without_path() {
     // Google sends whole attributes in a no-path replace.
-    let doc = ok_user(&bjensen(), json!([{"op": "replace", "value": {
-        "name": {"givenName": "Barbara", "familyName": "Jensen-Smith"},
-        "emails": [{"value": "barbara@example.com", "type": "work", "primary": true}],
-        "active": true,
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Rides", "manager": {"value": "m9"}}
-    }}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "replace", "value": {
+            "name": {"givenName": "Barbara", "familyName": "Jensen-Smith"},
+            "emails": [{"value": "barbara@example.com", "type": "work", "primary": true}],
+            "active": true,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Rides", "manager": {"value": "m9"}}
+        }}]),
+    );
     let stored = normalized(ResourceKind::User, &doc).doc;
-    assert_eq!(stored["name"], json!({"formatted": "Ms. Barbara J Jensen III", "familyName": "Jensen-Smith", "givenName": "Barbara"}));
-    assert_eq!(stored["emails"], json!([{"value": "barbara@example.com", "type": "work", "primary": true}]));
-    assert_eq!(stored[ENT], json!({"employeeNumber": "701984", "department": "Rides", "manager": {"value": "m9"}}));
+    assert_eq!(
+        stored["name"],
+        json!({"formatted": "Ms. Barbara J Jensen III", "familyName": "Jensen-Smith", "givenName": "Barbara"})
+    );
+    assert_eq!(
+        stored["emails"],
+        json!([{"value": "barbara@example.com", "type": "work", "primary": true}])
+    );
+    assert_eq!(
+        stored[ENT],
+        json!({"employeeNumber": "701984", "department": "Rides", "manager": {"value": "m9"}})
+    );
 }
 
 #[test]
 fn google_suspend_and_restore() {
-    let doc = ok_user(&bjensen(), json!([{"op": "replace", "path": "active", "value": false}]));
+    let doc = ok_user(
+        &bjensen(),
+        json!([{"op": "replace", "path": "active", "value": false}]),
+    );
     assert_eq!(normalized(ResourceKind::User, &doc).doc["active"], false);
-    let doc = ok_user(&doc, json!([{"op": "replace", "path": "active", "value": true}]));
-    assert_eq!(Value::Object(normalized(ResourceKind::User, &doc).doc), bjensen());
+    let doc = ok_user(
+        &doc,
+        json!([{"op": "replace", "path": "active", "value": true}]),
+    );
+    assert_eq!(
+        Value::Object(normalized(ResourceKind::User, &doc).doc),
+        bjensen()
+    );
 }
 
 // ---------------------------------------------------------------- end to end
@@ -905,14 +1411,21 @@ fn apply_then_normalize_stays_canonical() {
     // A PATCH of a stored document, normalised, is what PUT would have stored: running
     // it again changes nothing.
     let ops = json!([
-        {"op": "add", "path": "emails", "value": [{"Value": "n@x.org", "TYPE": "other", "display": "ro"}]},
+        {"op": "add", "path": "emails", "value": [{"Value": "n@x.org", "TYPE": "other", "display": "N"}]},
         {"op": "replace", "path": "name", "value": {"givenName": "B", "unknownSub": 1}},
         {"op": "remove", "path": "phoneNumbers[type eq \"work\"]"}
     ]);
     let once = normalized(ResourceKind::User, &ok_user(&bjensen(), ops.clone())).doc;
-    assert_eq!(once["emails"][2], json!({"value": "n@x.org", "type": "other"}));
+    assert_eq!(
+        once["emails"][2],
+        json!({"value": "n@x.org", "display": "N", "type": "other"})
+    );
     assert!(once.get("phoneNumbers").is_none());
-    let twice = normalized(ResourceKind::User, &ok_user(&Value::Object(once.clone()), ops)).doc;
+    let twice = normalized(
+        ResourceKind::User,
+        &ok_user(&Value::Object(once.clone()), ops),
+    )
+    .doc;
     assert_eq!(once, twice);
 }
 
@@ -920,11 +1433,28 @@ fn apply_then_normalize_stays_canonical() {
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let names = prop::sample::select(vec![
-        "userName", "name", "givenName", "name.givenName", "emails", "value", "type", "primary",
-        "members", "groups", "id", "meta", "active", "password", "schemas", "display", "$ref",
+        "userName",
+        "name",
+        "givenName",
+        "name.givenName",
+        "emails",
+        "value",
+        "type",
+        "primary",
+        "members",
+        "groups",
+        "id",
+        "meta",
+        "active",
+        "password",
+        "schemas",
+        "display",
+        "$ref",
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-        "emails[type eq \"work\"].value", "displayName", "x",
+        "emails[type eq \"work\"].value",
+        "displayName",
+        "x",
     ])
     .prop_map(str::to_string);
     let leaf = prop_oneof![
@@ -946,13 +1476,34 @@ fn arb_json() -> impl Strategy<Value = Value> {
 fn arb_path() -> impl Strategy<Value = Value> {
     prop_oneof![
         prop::sample::select(vec![
-            "userName", "name", "name.givenName", "NAME.familyname", "emails", "emails.value",
-            "emails[type eq \"work\"]", "emails[type eq \"work\"].value", "emails[value co \"@\"].primary",
-            "emails[type eq \"work\" and primary eq true].value", "emails[not (type pr)]",
-            "addresses[type eq \"work\"].streetAddress", "phoneNumbers", "roles", "active", "title",
-            "members", "members[value eq \"u1\"]", "members[value eq \"a\" or value eq \"b\"]",
-            "members[type eq \"User\"]", "members.value", "groups", "id", "meta.created", "schemas",
-            "password", "displayName", "externalId",
+            "userName",
+            "name",
+            "name.givenName",
+            "NAME.familyname",
+            "emails",
+            "emails.value",
+            "emails[type eq \"work\"]",
+            "emails[type eq \"work\"].value",
+            "emails[value co \"@\"].primary",
+            "emails[type eq \"work\" and primary eq true].value",
+            "emails[not (type pr)]",
+            "addresses[type eq \"work\"].streetAddress",
+            "phoneNumbers",
+            "roles",
+            "active",
+            "title",
+            "members",
+            "members[value eq \"u1\"]",
+            "members[value eq \"a\" or value eq \"b\"]",
+            "members[type eq \"User\"]",
+            "members.value",
+            "groups",
+            "id",
+            "meta.created",
+            "schemas",
+            "password",
+            "displayName",
+            "externalId",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",

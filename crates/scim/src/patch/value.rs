@@ -181,10 +181,7 @@ fn truthy(value: &Value) -> Option<bool> {
 
 /// Whether an element says `primary: true`.
 pub(super) fn is_primary(element: &Value) -> bool {
-    element
-        .get("primary")
-        .and_then(truthy)
-        .unwrap_or(false)
+    element.get("primary").and_then(truthy).unwrap_or(false)
 }
 
 /// RFC 7644 §3.5.2: a value added or set with `primary: true` makes the server set
@@ -218,13 +215,7 @@ pub(super) fn same_element(attr: &Attribute, a: &Value, b: &Value) -> bool {
             .keys()
             .chain(y.keys())
             .filter(|k| k.as_str() != "primary")
-            .all(|k| {
-                same_scalar(
-                    find_attr(&attr.sub_attributes, k),
-                    x.get(k),
-                    y.get(k),
-                )
-            }),
+            .all(|k| same_scalar(find_attr(&attr.sub_attributes, k), x.get(k), y.get(k))),
         _ => same_scalar(Some(attr), Some(a), Some(b)),
     }
 }
