@@ -12,6 +12,7 @@ use scim::patch::MemberChange;
 use scim::resource::Incoming;
 use scim::schema::{Registry, ResourceKind};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Who is making a request: the organization the token belongs to, and the token's
@@ -158,9 +159,7 @@ impl Directory {
         Ok(stored)
     }
 
-    /// PUT: replaces a resource's attributes (Okta's update path). Group members are
-    /// replaced when the body carries `members` and kept when it does not, so a rename
-    /// by PUT never empties a group by accident.
+    /// PUT: replaces a resource's attributes (Okta's update path), group members included.
     pub async fn replace(
         &self,
         actor: &Actor,
@@ -183,8 +182,11 @@ impl Directory {
         let stored = resources::update(&mut tx, table(kind), &actor.org_id, &current, &write, &now)
             .await
             .map_err(|e| map_write_error(kind, &incoming.doc, e))?;
-        if let Some(list) = &incoming.members {
-            let changes = vec![MemberChange::RemoveAll, MemberChange::Add(list.clone())];
+        if kind == ResourceKind::Group {
+            // RFC 7644 §3.5.1: PUT replaces every attribute; a PUT without `members`
+            // leaves the group empty (as Microsoft's reference collection checks).
+            let list = incoming.members.clone().unwrap_or_default();
+            let changes = vec![MemberChange::RemoveAll, MemberChange::Add(list)];
             apply_member_changes(&mut tx, &self.registry, &actor.org_id, id, &changes).await?;
         }
         let view = self.view(&mut tx, kind, stored, true).await?;
@@ -275,11 +277,20 @@ impl Directory {
         with_refs: bool,
     ) -> Result<Vec<View>, Error> {
         let ids: Vec<String> = stored.iter().map(|s| s.id.clone()).collect();
-        let (mut members, mut groups) = (Vec::new(), Vec::new());
+        let mut members: HashMap<String, Vec<Member>> = HashMap::new();
+        let mut groups: HashMap<String, Vec<Membership>> = HashMap::new();
         if with_refs {
             match kind {
-                ResourceKind::Group => members = members::of_groups(tx, &ids).await?,
-                ResourceKind::User => groups = members::of_members(tx, &ids).await?,
+                ResourceKind::Group => {
+                    for m in members::of_groups(tx, &ids).await? {
+                        members.entry(m.group_id.clone()).or_default().push(m);
+                    }
+                }
+                ResourceKind::User => {
+                    for g in members::of_members(tx, &ids).await? {
+                        groups.entry(g.member_id.clone()).or_default().push(g);
+                    }
+                }
             }
         }
         Ok(stored
@@ -287,26 +298,12 @@ impl Directory {
             .map(|s| {
                 let (m, g) = match (with_refs, kind) {
                     (false, _) => (None, None),
-                    (true, ResourceKind::Group) => (
-                        Some(
-                            members
-                                .iter()
-                                .filter(|m| m.group_id == s.id)
-                                .cloned()
-                                .collect(),
-                        ),
-                        None,
-                    ),
-                    (true, ResourceKind::User) => (
-                        None,
-                        Some(
-                            groups
-                                .iter()
-                                .filter(|g| g.member_id == s.id)
-                                .cloned()
-                                .collect(),
-                        ),
-                    ),
+                    (true, ResourceKind::Group) => {
+                        (Some(members.remove(&s.id).unwrap_or_default()), None)
+                    }
+                    (true, ResourceKind::User) => {
+                        (None, Some(groups.remove(&s.id).unwrap_or_default()))
+                    }
                 };
                 View {
                     kind,

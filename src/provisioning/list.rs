@@ -90,7 +90,7 @@ impl Directory {
         let filter = p
             .filter
             .as_ref()
-            .map(|f| filter_sql::compile(&self.registry, rt, dialect, f))
+            .map(|f| filter_sql::compile(&self.registry, rt, dialect, &actor.org_id, f))
             .transpose()?;
         let sort = p
             .sort_by

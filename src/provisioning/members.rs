@@ -81,8 +81,16 @@ pub(super) async fn apply_member_changes(
             MemberChange::RemoveMatching(filter) => {
                 // Rare (IdPs remove by value); evaluating in memory keeps the SQL simple.
                 let rt = registry.resource_type(scim::schema::ResourceKind::Group);
-                // eval passes full paths (`members.value`) for value-filter elements.
-                let case_exact = |p: &scim::filter::AttrPath| registry.case_exact(rt, p);
+                // The filter is the inside of `members[...]`, evaluated on one element:
+                // its paths (`type`) are sub-attributes of `members`.
+                let case_exact = |p: &scim::filter::AttrPath| {
+                    let full = scim::filter::AttrPath {
+                        urn: None,
+                        name: "members".into(),
+                        sub: Some(p.name.clone()),
+                    };
+                    registry.case_exact(rt, &full)
+                };
                 let current = members::of_groups(tx, &[group_id.to_owned()]).await?;
                 let ids: Vec<String> = current
                     .into_iter()

@@ -20,17 +20,22 @@ use scim::schema::{AttrType, Registry, Resolved, ResourceKind, ResourceTypeDef};
 /// The alias the resource table must have in the enclosing query.
 pub const ALIAS: &str = "r";
 
-/// Compiles `filter` for resources of `rt` into a condition on table alias `r`.
+/// Compiles `filter` for resources of `rt` of the organization `org_id` into a condition
+/// on table alias `r` (the enclosing query restricts `r.org_id` itself). Subqueries on side
+/// tables name the organization as a bound value rather than through `r`: uncorrelated,
+/// they start from their `(org_id, ...)` index, and PostgreSQL can turn them into a join.
 pub fn compile(
     registry: &Registry,
     rt: &ResourceTypeDef,
     dialect: Dialect,
+    org_id: &str,
     filter: &Filter,
 ) -> Result<Q, ScimError> {
     let ctx = Ctx {
         registry,
         rt,
         dialect,
+        org_id,
     };
     let mut q = Q::default();
     ctx.filter(&mut q, filter, &Scope::Resource)?;
@@ -48,6 +53,7 @@ pub fn sort_expr(
         registry,
         rt,
         dialect,
+        org_id: "",
     };
     let resolved = ctx.resolve(path)?;
     let target = ctx.target(&resolved)?;
@@ -100,6 +106,7 @@ struct Ctx<'a> {
     registry: &'a Registry,
     rt: &'a ResourceTypeDef,
     dialect: Dialect,
+    org_id: &'a str,
 }
 
 /// Where a path is evaluated: on the resource, or on one element of a multi-valued
@@ -523,7 +530,9 @@ impl Ctx<'_> {
         match side {
             Side::Emails => {
                 // Starts from the (org_id, value_norm) index, never a scan of users.
-                q.push("r.seq IN (SELECT e.user_seq FROM scim_user_emails e WHERE e.org_id = r.org_id AND ");
+                q.push("r.seq IN (SELECT e.user_seq FROM scim_user_emails e WHERE e.org_id = ")
+                    .push_bind(self.org_id)
+                    .push(" AND ");
                 self.scalar(q, "e.value_norm", true, AttrType::String, cmp)?;
                 q.push(")");
             }
@@ -608,18 +617,23 @@ impl Ctx<'_> {
     }
 }
 
-/// Opens `r.id IN (SELECT ... WHERE ` over membership rows; the condition and `)` follow.
+/// Opens `r.seq IN (SELECT ... WHERE ` over membership rows; the condition and `)` follow.
 /// The IN form starts from an index on the membership table (member → groups for
 /// `members.value eq`, group → members for `groups.value eq`), never a scan of resources.
+/// It yields `seq`, not `id`: `r.seq IN (...)` is a lookup on the `(org_id, seq)` index
+/// that the enclosing `r.org_id = ?` already uses, where SQLite, lacking statistics,
+/// would rather walk the organization's rows than probe the `id` index.
 fn membership_prefix(side: Side) -> &'static str {
     match side {
         Side::Members => {
-            "r.id IN (SELECT gm.group_id FROM scim_group_members gm \
+            "r.seq IN (SELECT rg.seq FROM scim_group_members gm \
+             JOIN scim_groups rg ON rg.id = gm.group_id \
              LEFT JOIN scim_users mu ON mu.id = gm.member_id \
              LEFT JOIN scim_groups mg ON mg.id = gm.member_id WHERE "
         }
         _ => {
-            "r.id IN (SELECT gm.member_id FROM scim_group_members gm \
+            "r.seq IN (SELECT ru.seq FROM scim_group_members gm \
+             JOIN scim_users ru ON ru.id = gm.member_id \
              JOIN scim_groups g ON g.id = gm.group_id WHERE "
         }
     }

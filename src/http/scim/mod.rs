@@ -17,6 +17,8 @@ use resources::{groups, users};
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/Users", get(users::list).post(users::create))
+        // Entra's reference collection sends `/Users/?filter=...`.
+        .route("/Users/", get(users::list).post(users::create))
         .route("/Users/.search", post(users::search))
         .route(
             "/Users/{id}",
@@ -26,6 +28,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(users::delete),
         )
         .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/", get(groups::list).post(groups::create))
         .route("/Groups/.search", post(groups::search))
         .route(
             "/Groups/{id}",

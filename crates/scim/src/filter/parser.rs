@@ -414,6 +414,12 @@ impl<'a> Parser<'a> {
                     ));
                 }
                 let inner = self.value_filter(tok.start)?;
+                let inner = match self.value_path_comparison()? {
+                    // Entra sends `emails[type eq "work"].value eq "x"`, outside the RFC
+                    // grammar; it means `emails[type eq "work" and value eq "x"]`.
+                    Some(cmp) => Filter::And(Box::new(inner), Box::new(cmp)),
+                    None => inner,
+                };
                 Ok(Filter::ValuePath {
                     path,
                     filter: Box::new(inner),
@@ -437,6 +443,30 @@ impl<'a> Parser<'a> {
             _ => Err(SyntaxError::new(
                 tok.start,
                 format!("expected {EXPECTED_OPERATOR} {}", self.after_found(&tok)),
+            )),
+        }
+    }
+
+    /// `.sub op value` (or `.sub pr`) right after a value path's `]`, in filters only.
+    fn value_path_comparison(&mut self) -> Result<Option<Filter>, SyntaxError> {
+        if self.grammar != Grammar::Filter {
+            return Ok(None);
+        }
+        let tok = self.peek_owned()?;
+        let Some(sub) = tok.text.strip_prefix('.').filter(|_| tok.kind == TokenKind::Word) else {
+            return Ok(None);
+        };
+        self.next_token()?;
+        let word = Token {
+            kind: TokenKind::Word,
+            text: sub,
+            start: tok.start + 1,
+        };
+        match self.attr_expr(&word)? {
+            f @ (Filter::Compare { .. } | Filter::Present(_)) => Ok(Some(f)),
+            _ => Err(SyntaxError::new(
+                tok.start,
+                "expected an operator after the sub-attribute of a value path",
             )),
         }
     }
@@ -965,6 +995,24 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(parse(input).unwrap(), want, "{input}");
         }
+    }
+
+    #[test]
+    fn entra_value_path_with_a_trailing_comparison() {
+        let f = parse(r#"emails[type eq "work"].value eq "a@b.c""#).unwrap();
+        assert_eq!(
+            f,
+            Filter::ValuePath {
+                path: path("emails"),
+                filter: Box::new(Filter::And(
+                    Box::new(cmp(path("type"), CompareOp::Eq, s("work"))),
+                    Box::new(cmp(path("value"), CompareOp::Eq, s("a@b.c"))),
+                )),
+            }
+        );
+        assert!(parse(r#"emails[type eq "work"].value"#).is_err());
+        assert!(parse(r#"emails[type eq "work"].value eq"#).is_err());
+        assert!(crate::path::parse_path(r#"emails[type eq "work"].value eq "x""#).is_err());
     }
 
     #[test]
