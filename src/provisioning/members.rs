@@ -98,7 +98,6 @@ pub(super) async fn apply_member_changes(
                         let element = json!({
                             "value": m.member_id,
                             "type": m.member_type,
-                            "display": m.display,
                         });
                         scim::filter::eval(filter, &element, &case_exact)
                     })

@@ -11,8 +11,6 @@ pub struct Member {
     pub member_id: String,
     /// "User" or "Group".
     pub member_type: String,
-    /// The member's display name (user displayName or userName, group displayName).
-    pub display: Option<String>,
 }
 
 /// A group a user belongs to.
@@ -87,12 +85,8 @@ pub async fn of_groups(tx: &mut Tx, group_ids: &[String]) -> Result<Vec<Member>,
             continue;
         }
         let mut q = Q::new(
-            "SELECT gm.group_id, gm.member_id, gm.member_type, \
-             COALESCE(mu.display_name, mu.user_name, mg.display_name) AS display \
-             FROM scim_group_members gm \
-             LEFT JOIN scim_users mu ON mu.id = gm.member_id \
-             LEFT JOIN scim_groups mg ON mg.id = gm.member_id \
-             WHERE gm.group_id IN (",
+            "SELECT gm.group_id, gm.member_id, gm.member_type \
+             FROM scim_group_members gm WHERE gm.group_id IN (",
         );
         for (i, id) in chunk.iter().enumerate() {
             if i > 0 {
@@ -106,7 +100,6 @@ pub async fn of_groups(tx: &mut Tx, group_ids: &[String]) -> Result<Vec<Member>,
                 group_id: row.text("group_id")?,
                 member_id: row.text("member_id")?,
                 member_type: row.text("member_type")?,
-                display: row.opt_text("display")?,
             });
         }
     }

@@ -210,8 +210,11 @@ async fn count_above_the_maximum_is_clamped_to_max_results(app: TestApp) {
     assert_eq!(resources(&r.body).len(), max);
 }
 
-/// Follows `nextCursor` from `first` until there is none; returns ids in order.
+/// Follows `nextCursor` from `first` until there is none, repeating the other query
+/// parameters as RFC 9865 asks; returns ids in order.
 async fn walk_cursor(app: &TestApp, first: &str) -> Vec<String> {
+    let (path, query) = first.split_once('?').unwrap();
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
     let mut ids = Vec::new();
     let mut url = first.to_owned();
     for _ in 0..100 {
@@ -222,7 +225,11 @@ async fn walk_cursor(app: &TestApp, first: &str) -> Vec<String> {
         match r.body["nextCursor"].as_str() {
             Some(next) => {
                 assert!(!next.is_empty());
-                url = with_query(first.split('?').next().unwrap(), &[("count", "3"), ("cursor", next)]);
+                let next_params: Vec<(&str, &str)> = params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), if k == "cursor" { next } else { v.as_str() }))
+                    .collect();
+                url = with_query(path, &next_params);
             }
             None => return ids,
         }

@@ -185,7 +185,7 @@ pub fn schemas(registry: &Registry, base_url: &str) -> Vec<Map<String, Value>> {
 mod tests {
     use super::*;
     use crate::schema::{
-        ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, ROLLCALL_USER_SCHEMA, SCHEMA_SCHEMA, USER_SCHEMA,
+        ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, SCHEMA_SCHEMA, USER_SCHEMA,
     };
 
     const BASE: &str = "http://host/scim/v2/";
@@ -266,8 +266,7 @@ mod tests {
                 "description": "User Account",
                 "schema": USER_SCHEMA,
                 "schemaExtensions": [
-                    {"schema": ENTERPRISE_USER_SCHEMA, "required": false},
-                    {"schema": ROLLCALL_USER_SCHEMA, "required": false}
+                    {"schema": ENTERPRISE_USER_SCHEMA, "required": false}
                 ],
                 "meta": {
                     "resourceType": "ResourceType",

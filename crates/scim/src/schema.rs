@@ -339,10 +339,10 @@ impl Registry {
                 name: "User",
                 endpoint: "/Users",
                 schema: USER_SCHEMA,
-                extensions: vec![
-                    (ENTERPRISE_USER_SCHEMA, false),
-                    (ROLLCALL_USER_SCHEMA, false),
-                ],
+                // The rollcall extension (scim-schemas/rollcall-user.json) is served under
+                // /Schemas but joins the User type only when teams are provisioned from it:
+                // advertised before, IdPs and testers would write values that do nothing.
+                extensions: vec![(ENTERPRISE_USER_SCHEMA, false)],
             },
             ResourceTypeDef {
                 kind: ResourceKind::Group,
@@ -579,13 +579,7 @@ mod tests {
         let user = r.resource_type(ResourceKind::User);
         assert_eq!(user.endpoint, "/Users");
         assert_eq!(user.schema, USER_SCHEMA);
-        assert_eq!(
-            user.extensions,
-            vec![
-                (ENTERPRISE_USER_SCHEMA, false),
-                (ROLLCALL_USER_SCHEMA, false)
-            ]
-        );
+        assert_eq!(user.extensions, vec![(ENTERPRISE_USER_SCHEMA, false)]);
         let group = r.resource_type(ResourceKind::Group);
         assert_eq!(group.endpoint, "/Groups");
         assert!(group.extensions.is_empty());

@@ -84,15 +84,13 @@ pub fn resource(registry: &Registry, base: &str, view: &View, p: &Projection) ->
                 } else {
                     ResourceKind::User
                 };
-                let mut v = json!({
+                // No `display`: it is optional (RFC 7643 §4.2), IdPs don't read it, and
+                // clients that compare what they wrote with what they read expect none.
+                json!({
                     "value": m.member_id,
                     "$ref": location(base, kind, &m.member_id),
                     "type": m.member_type,
-                });
-                if let (Some(d), Some(obj)) = (&m.display, v.as_object_mut()) {
-                    obj.insert("display".into(), d.clone().into());
-                }
-                v
+                })
             })
             .collect();
         extra.push(("members", Value::Array(list)));

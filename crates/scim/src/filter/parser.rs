@@ -1112,8 +1112,8 @@ mod tests {
                 "not to the sub-attribute \"emails.value\"",
             ),
             (
-                r#"emails[type eq "work"].value eq "x""#,
-                "only allowed in PATCH paths",
+                r#"emails[type eq "work"].value"#,
+                "expected an operator",
             ),
             (
                 r#"not userName eq "x""#,
