@@ -348,7 +348,8 @@ mod tests {
 
     #[test]
     fn finds_numbers_and_strings_without_parsing() {
-        let body = br#"{"totalResults":100000,"itemsPerPage":100,"nextCursor":"czEwMA","x":"a\"b"}"#;
+        let body =
+            br#"{"totalResults":100000,"itemsPerPage":100,"nextCursor":"czEwMA","x":"a\"b"}"#;
         assert_eq!(json_int(body, "totalResults"), Some(100_000));
         assert_eq!(json_int(body, "itemsPerPage"), Some(100));
         assert_eq!(json_int(body, "startIndex"), None);
@@ -360,7 +361,10 @@ mod tests {
 
     #[test]
     fn quantiles_use_the_nearest_rank() {
-        let l = Latencies::new((1..=100).map(|m| m * 1000).collect(), Duration::from_secs(1));
+        let l = Latencies::new(
+            (1..=100).map(|m| m * 1000).collect(),
+            Duration::from_secs(1),
+        );
         let s = l.summary();
         assert_eq!(s.requests, 100);
         assert_eq!(s.per_second, 100.0);
@@ -380,13 +384,22 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn drive_returns_results_in_order_and_stops_on_errors() {
-        let run = drive(8, Amount::Requests(1000), None, |i| async move { Ok(i * 2) })
-            .await
-            .unwrap();
+        let run = drive(
+            8,
+            Amount::Requests(1000),
+            None,
+            |i| async move { Ok(i * 2) },
+        )
+        .await
+        .unwrap();
         assert_eq!(run.results, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
         assert_eq!(run.latencies.summary().requests, 1000);
         let err = drive(8, Amount::Requests(1000), None, |i| async move {
-            if i == 500 { Err(format!("boom {i}")) } else { Ok(()) }
+            if i == 500 {
+                Err(format!("boom {i}"))
+            } else {
+                Ok(())
+            }
         })
         .await
         .unwrap_err();

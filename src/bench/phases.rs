@@ -128,7 +128,10 @@ impl<'a> Phases<'a> {
         let filter = self.with_cpu(self.filter_gets(users, amount)).await?.0;
         self.note_rss(&mut peak_rss, "filter GETs");
 
-        eprintln!("bench: {name}: paging with startIndex, {} pages", args.page_samples);
+        eprintln!(
+            "bench: {name}: paging with startIndex, {} pages",
+            args.page_samples
+        );
         let index_paging = self.index_paging(users, args.page_samples).await?;
         eprintln!("bench: {name}: paging with cursors through all {users} users");
         let cursor_paging = self.cursor_paging(users).await?;
@@ -212,16 +215,23 @@ impl<'a> Phases<'a> {
         phase: impl Future<Output = Result<(Latencies, T), BenchError>>,
     ) -> Result<(Throughput, T), BenchError> {
         let own = std::process::id();
-        let before = (self.server.cpu_time(), server::cpu_time(own));
+        let sample = || {
+            Some((
+                self.server.cpu_time()?,
+                server::cpu_time(own)?,
+                server::machine_busy_time()?,
+            ))
+        };
+        let before = sample();
         let (latencies, value) = phase.await?;
-        let after = (self.server.cpu_time(), server::cpu_time(own));
+        let after = sample();
         let summary = latencies.summary();
         let cpu = match (before, after) {
-            ((Some(s0), Some(c0)), (Some(s1), Some(c1))) => Some(Cpu::new(
-                s1.saturating_sub(s0),
-                c1.saturating_sub(c0),
-                &summary,
-            )),
+            (Some((s0, c0, m0)), Some((s1, c1, m1))) => {
+                let (server, client) = (s1.saturating_sub(s0), c1.saturating_sub(c0));
+                let others = m1.saturating_sub(m0).saturating_sub(server + client);
+                Some(Cpu::new(server, client, others, &summary))
+            }
             _ => None,
         };
         Ok((Throughput { summary, cpu }, value))
@@ -325,7 +335,10 @@ impl<'a> Phases<'a> {
             move |i| warm(i + FILTER_URLS / 2),
         )
         .await?;
-        let run = load::drive(self.connections, amount, Some("filter GETs"), move |i| op(i)).await?;
+        let run = load::drive(self.connections, amount, Some("filter GETs"), move |i| {
+            op(i)
+        })
+        .await?;
         Ok((run.latencies, ()))
     }
 
@@ -421,9 +434,9 @@ impl<'a> Phases<'a> {
             let body = format!(
                 r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Bench group of {size}","externalId":"bench-{size}"}}"#
             );
-            let request = self
-                .client
-                .send_json(Method::POST, &self.client.scim_url("/Groups"), body);
+            let request =
+                self.client
+                    .send_json(Method::POST, &self.client.scim_url("/Groups"), body);
             let (body, _) = call(request, CREATED, "POST /Groups")
                 .await
                 .map_err(BenchError::Request)?;
@@ -490,7 +503,12 @@ impl<'a> Phases<'a> {
     }
 
     /// One PATCH as Entra sends it: `{"op":"Add"|"Remove","path":"members","value":[...]}`.
-    async fn patch_members(&self, url: &str, op: &str, users: &[Uuid]) -> Result<Duration, BenchError> {
+    async fn patch_members(
+        &self,
+        url: &str,
+        op: &str,
+        users: &[Uuid],
+    ) -> Result<Duration, BenchError> {
         let body = members_patch(op, users);
         let t0 = Instant::now();
         call(
@@ -554,7 +572,9 @@ fn user_body(i: usize) -> String {
 /// `{"schemas":[PatchOp],"Operations":[{"op":op,"path":"members","value":[{"value":id},...]}]}`
 fn members_patch(op: &str, users: &[Uuid]) -> String {
     let mut body = String::with_capacity(128 + users.len() * 50);
-    body.push_str(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":""#);
+    body.push_str(
+        r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":""#,
+    );
     body.push_str(op);
     body.push_str(r#"","path":"members","value":["#);
     let mut buffer = Uuid::encode_buffer();
@@ -596,6 +616,9 @@ mod tests {
         let ids = [Uuid::new_v4(), Uuid::new_v4()];
         let patch: serde_json::Value = serde_json::from_str(&members_patch("Add", &ids)).unwrap();
         assert_eq!(patch["Operations"][0]["op"], "Add");
-        assert_eq!(patch["Operations"][0]["value"][1]["value"], ids[1].to_string());
+        assert_eq!(
+            patch["Operations"][0]["value"][1]["value"],
+            ids[1].to_string()
+        );
     }
 }

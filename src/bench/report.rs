@@ -65,10 +65,12 @@ pub struct Cpu {
     /// Cores the server kept busy on average (CPU time / wall time).
     pub server_cores: f64,
     pub client_cores: f64,
+    /// Cores busy with anything else on the machine (PostgreSQL, other work): noise.
+    pub other_cores: f64,
 }
 
 impl Cpu {
-    pub fn new(server: Duration, client: Duration, s: &Summary) -> Cpu {
+    pub fn new(server: Duration, client: Duration, others: Duration, s: &Summary) -> Cpu {
         let per_request = |d: Duration| {
             if s.requests == 0 {
                 0.0
@@ -90,6 +92,7 @@ impl Cpu {
             client_us_per_request: per_request(client),
             server_cores: cores(server),
             client_cores: cores(client),
+            other_cores: cores(others),
         }
     }
 }
@@ -235,7 +238,13 @@ fn verdict(applies: bool, met: bool) -> &'static str {
 
 fn backend_markdown(out: &mut String, r: &BackendReport) {
     let sqlite = r.backend == "SQLite";
-    let t = |text: &str| if sqlite { text.to_owned() } else { "—".into() };
+    let t = |text: &str| {
+        if sqlite {
+            text.to_owned()
+        } else {
+            "—".into()
+        }
+    };
     let _ = writeln!(
         out,
         "\n## {}: {} users, {} connections\n",
@@ -276,7 +285,11 @@ fn backend_markdown(out: &mut String, r: &BackendReport) {
         let sample = if p.pages == p.of_pages {
             format!("all {} pages", int(p.pages))
         } else {
-            format!("{} of {} pages, evenly spread", int(p.pages), int(p.of_pages))
+            format!(
+                "{} of {} pages, evenly spread",
+                int(p.pages),
+                int(p.of_pages)
+            )
         };
         row(
             format!("{name} ({sample})"),
@@ -361,7 +374,10 @@ fn groups_rows(row: &mut impl FnMut(String, String, String, &str), g: &GroupsRep
                 s.add.mean_ms <= target::PATCH_BATCH_MS && growth <= target::PATCH_GROWTH,
             )
         } else {
-            ("≤ 10 ms".to_owned(), s.add.mean_ms <= target::PATCH_BATCH_MS)
+            (
+                "≤ 10 ms".to_owned(),
+                s.add.mean_ms <= target::PATCH_BATCH_MS,
+            )
         };
         row(
             format!(
@@ -394,7 +410,11 @@ fn groups_rows(row: &mut impl FnMut(String, String, String, &str), g: &GroupsRep
                 g.batch,
                 int(s.members)
             ),
-            format!("add {} / remove {}", batch(&s.add_lean), batch(&s.remove_lean)),
+            format!(
+                "add {} / remove {}",
+                batch(&s.add_lean),
+                batch(&s.remove_lean)
+            ),
             "—".into(),
             "",
         );
@@ -417,13 +437,13 @@ fn cpu_table(out: &mut String, r: &BackendReport) {
     let _ = writeln!(
         out,
         "\nCPU time per request (server: the `rollcall serve` process; client: this \
-         benchmark process):\n"
+         benchmark process; other processes: the rest of the machine, PostgreSQL included):\n"
     );
     let _ = writeln!(
         out,
-        "| Phase | Requests/s | Server µs/request | Client µs/request | Server cores busy | Client cores busy |"
+        "| Phase | Requests/s | Server µs/request | Client µs/request | Server cores busy | Client cores busy | Other processes, cores |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for (name, t) in [
         ("POST /Users", &r.seed),
         ("GET /healthz", &r.healthz),
@@ -433,12 +453,13 @@ fn cpu_table(out: &mut String, r: &BackendReport) {
         if let Some(c) = &t.cpu {
             let _ = writeln!(
                 out,
-                "| {name} | {} | {} | {} | {:.2} | {:.2} |",
+                "| {name} | {} | {} | {} | {:.2} | {:.2} | {:.2} |",
                 int(t.summary.per_second as usize),
                 c.server_us_per_request,
                 c.client_us_per_request,
                 c.server_cores,
-                c.client_cores
+                c.client_cores,
+                c.other_cores
             );
         }
     }
@@ -539,7 +560,7 @@ fn int(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

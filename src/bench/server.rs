@@ -19,9 +19,8 @@ impl Workspace {
     pub fn create(parent: Option<&Path>) -> Result<Workspace, BenchError> {
         let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
         let dir = parent.join(format!("rollcall-bench-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            BenchError::Setup(format!("cannot create {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| BenchError::Setup(format!("cannot create {}: {e}", dir.display())))?;
         Ok(Workspace { dir })
     }
 
@@ -110,7 +109,10 @@ impl PgDatabase {
     pub async fn drop_database(self) -> Result<(), BenchError> {
         let admin = connect_admin(&self.server).await?;
         let dropped = admin
-            .execute_raw(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .execute_raw(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
             .await
             .map_err(|e| BenchError::Setup(format!("cannot drop database {}: {e}", self.name)));
         admin.close().await;
@@ -360,6 +362,27 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
+/// CPU time the whole machine spent busy (all cores, all processes) since boot: the
+/// `cpu` line of `/proc/stat` without idle and iowait, in ticks of 1/100 s.
+pub fn machine_busy_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let busy: u64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    Some(Duration::from_millis(busy * 10))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,7 +395,10 @@ mod tests {
             "postgres://postgres@127.0.0.1:5432/x"
         );
         let s = server_url("postgresql://u:p@h/postgres?sslmode=disable").unwrap();
-        assert_eq!(with_database(&s, "x"), "postgresql://u:p@h/x?sslmode=disable");
+        assert_eq!(
+            with_database(&s, "x"),
+            "postgresql://u:p@h/x?sslmode=disable"
+        );
         let s = server_url("postgres://u@h:1/").unwrap();
         assert_eq!(with_database(&s, "db"), "postgres://u@h:1/db");
         assert!(server_url("sqlite:x.db").is_err());
@@ -384,6 +410,7 @@ mod tests {
         let pid = std::process::id();
         assert!(proc_status_kib(pid, "VmHWM").unwrap() > 0);
         assert!(cpu_time(pid).is_some());
+        assert!(machine_busy_time().is_some());
         assert_eq!(proc_status_kib(pid, "NoSuchKey"), None);
     }
 }

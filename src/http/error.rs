@@ -126,6 +126,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(SCIM_CONTENT_TYPE),
         );
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The body was refused unread: what is left of it would be taken for the next
+            // request, so the client must not reuse this connection (RFC 9112 §9.6).
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,

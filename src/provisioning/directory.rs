@@ -116,7 +116,10 @@ impl Directory {
             let add = members_to_add(&mut tx, &actor.org_id, &id, list).await?;
             members::add(&mut tx, &actor.org_id, &id, &add).await?;
         }
-        let view = self.view(&mut tx, kind, stored, true).await?;
+        // A new user is in no group yet: nothing to load.
+        let view = self
+            .view(&mut tx, kind, stored, kind == ResourceKind::Group)
+            .await?;
         tx.commit().await?;
         Ok(view)
     }

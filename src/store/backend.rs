@@ -2,8 +2,8 @@
 
 use super::StoreError;
 use super::sql::{Dialect, Q, Row, SqlValue};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres};
 use sqlx::Connection as _;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres};
 use sqlx::sqlite::{
     Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -74,10 +74,16 @@ impl Store {
                 PgConnectOptions::from_str(url).map_err(|e| StoreError::Connect(e.to_string()))?;
             // One direct connection first: a pool only reports "timed out", hiding
             // "connection refused" or "database does not exist".
-            let probe = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&opts))
-                .await
-                .map_err(|_| StoreError::Connect(format!("{} did not answer within 10 s", redact_url(url))))?
-                .map_err(|e| StoreError::Connect(format!("{}: {e}", redact_url(url))))?;
+            let probe =
+                tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&opts))
+                    .await
+                    .map_err(|_| {
+                        StoreError::Connect(format!(
+                            "{} did not answer within 10 s",
+                            redact_url(url)
+                        ))
+                    })?
+                    .map_err(|e| StoreError::Connect(format!("{}: {e}", redact_url(url))))?;
             let _ = probe.close().await;
             let pool = PgPoolOptions::new()
                 .max_connections(16)

@@ -53,6 +53,7 @@ pub fn sort_expr(
         registry,
         rt,
         dialect,
+        // Sorting never reaches a side table, the only user of the org id.
         org_id: "",
     };
     let resolved = ctx.resolve(path)?;
@@ -174,10 +175,41 @@ fn invalid(msg: String) -> ScimError {
 
 impl Ctx<'_> {
     fn resolve(&self, path: &AttrPath) -> Result<Resolved<'_>, ScimError> {
-        self.registry.resolve(self.rt, path).map_err(|e| match e {
-            ScimError::InvalidFilter(_) => e,
-            other => invalid(format!("invalid filter: {}", other.detail())),
-        })
+        let resolved = self.registry.resolve(self.rt, path).or_else(|e| {
+            // Entra filters `manager eq "id"` without the enterprise URN: an unqualified
+            // name that only an extension defines is taken from that extension.
+            let found = self.rt.extensions.iter().find_map(|(urn, _)| {
+                let qualified = AttrPath {
+                    urn: Some((*urn).to_owned()),
+                    ..path.clone()
+                };
+                self.registry.resolve(self.rt, &qualified).ok()
+            });
+            match (path.urn.as_ref(), found) {
+                (None, Some(r)) => Ok(r),
+                _ => Err(match e {
+                    ScimError::InvalidFilter(_) => e,
+                    other => invalid(format!("invalid filter: {}", other.detail())),
+                }),
+            }
+        })?;
+        // A single-valued complex attribute compared as a whole means its `value`
+        // (`manager eq "id"`), as RFC 7644 §3.4.2.2 says of multi-valued ones.
+        if resolved.sub.is_none()
+            && !resolved.attr.multi_valued
+            && resolved.attr.kind == AttrType::Complex
+            && let Some(value) = resolved
+                .attr
+                .sub_attributes
+                .iter()
+                .find(|s| s.name == "value")
+        {
+            return Ok(Resolved {
+                sub: Some(value),
+                ..resolved
+            });
+        }
+        Ok(resolved)
     }
 
     fn filter(&self, q: &mut Q, f: &Filter, scope: &Scope<'_>) -> Result<(), ScimError> {
@@ -695,7 +727,7 @@ fn check_op(
     if !ok {
         return Err(invalid(format!(
             "invalid filter: operator {} is not supported on {path}",
-            op_name(op)
+            op.as_str()
         )));
     }
     if !value_ok {
@@ -704,20 +736,6 @@ fn check_op(
         )));
     }
     Ok(())
-}
-
-fn op_name(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "eq",
-        CompareOp::Ne => "ne",
-        CompareOp::Co => "co",
-        CompareOp::Sw => "sw",
-        CompareOp::Ew => "ew",
-        CompareOp::Gt => "gt",
-        CompareOp::Ge => "ge",
-        CompareOp::Lt => "lt",
-        CompareOp::Le => "le",
-    }
 }
 
 /// The value to bind, normalised like the stored data.

@@ -77,7 +77,10 @@ async fn bulk_ids_link_operations_in_any_order(app: TestApp) {
     for b in ["g1", "u1", "u2"] {
         let op = by_bulk_id(b);
         assert_eq!(op["status"], "201", "{op}");
-        assert!(op["version"].as_str().is_some_and(|v| v.starts_with("W/")), "{op}");
+        assert!(
+            op["version"].as_str().is_some_and(|v| v.starts_with("W/")),
+            "{op}"
+        );
     }
     let alice = id_from_location(by_bulk_id("u1"));
     let bob = id_from_location(by_bulk_id("u2"));
@@ -94,7 +97,10 @@ async fn bulk_ids_link_operations_in_any_order(app: TestApp) {
         .map(|m| m["value"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(members, set(&[&alice, &bob]));
-    assert_eq!(app.get(&format!("/Users/{bob}")).await.body["title"], "Guide");
+    assert_eq!(
+        app.get(&format!("/Users/{bob}")).await.body["title"],
+        "Guide"
+    );
     let r = filter(&app, "/Users", &format!(r#"groups.value eq "{group}""#)).await;
     assert_eq!(r.body["totalResults"], 2);
 }
@@ -113,7 +119,11 @@ async fn fail_on_errors_stops_after_that_many_errors(app: TestApp) {
     let r = app.post("/Bulk", &body).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let results = r.body["Operations"].as_array().unwrap();
-    assert_eq!(results.len(), 2, "processing must stop at the first error: {results:?}");
+    assert_eq!(
+        results.len(),
+        2,
+        "processing must stop at the first error: {results:?}"
+    );
     assert_eq!(results[0]["status"], "201");
     assert_eq!(results[1]["status"], "400");
     assert_eq!(results[1]["response"]["scimType"], "invalidValue");
@@ -130,7 +140,10 @@ async fn fail_on_errors_stops_after_that_many_errors(app: TestApp) {
     }
     let r = app.post("/Bulk", &bulk(ops)).await;
     let results = r.body["Operations"].as_array().unwrap();
-    let statuses: Vec<&str> = results.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["201", "400", "409", "201"], "{results:?}");
     assert_eq!(results[2]["response"]["scimType"], "uniqueness");
     assert_eq!(user_count(&app).await, 3);
@@ -145,7 +158,10 @@ async fn more_than_max_operations_is_413(app: TestApp) {
     let r = app.post("/Bulk", &bulk(ops)).await;
     crate::support::assert_scim_error(&r, StatusCode::PAYLOAD_TOO_LARGE, None);
     assert!(
-        r.body["detail"].as_str().unwrap().contains(&max.to_string()),
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&max.to_string()),
         "the detail should state the limit: {:?}",
         r.body
     );

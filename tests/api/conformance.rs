@@ -14,7 +14,13 @@ async fn replay_family(app: &TestApp, family: &str) {
             Err(e) => failures.push(e),
         }
     }
-    assert!(failures.is_empty(), "{} of {} {family} sequences failed:\n\n{}", failures.len(), files.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} {family} sequences failed:\n\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
 }
 
 async fn okta_sequences(app: TestApp) {

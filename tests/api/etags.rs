@@ -8,7 +8,10 @@ use serde_json::json;
 
 async fn etag_header_is_meta_version_and_changes_on_update(app: TestApp) {
     let r = app
-        .post("/Users", &json!({"schemas": [USER_SCHEMA], "userName": "etag@example.com"}))
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA], "userName": "etag@example.com"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let id = r.body["id"].as_str().unwrap().to_owned();
@@ -36,7 +39,10 @@ async fn etag_header_is_meta_version_and_changes_on_update(app: TestApp) {
     let gid = app.create_group("Team", &[&id]).await;
     let g1 = app.get(&format!("/Groups/{gid}")).await;
     let g1v = g1.header("etag").unwrap().to_owned();
-    assert_eq!(app.delete(&format!("/Users/{id}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/Users/{id}")).await.status,
+        StatusCode::NO_CONTENT
+    );
     let g2 = app.get(&format!("/Groups/{gid}")).await;
     assert_ne!(g2.header("etag").unwrap(), g1v);
     assert_eq!(g2.body["meta"]["version"], g2.header("etag").unwrap());
@@ -44,6 +50,7 @@ async fn etag_header_is_meta_version_and_changes_on_update(app: TestApp) {
 
 async fn if_match_mismatch_is_412_and_changes_nothing(app: TestApp) {
     let id = app.create_user("guarded@example.com").await;
+    let before = app.get(&format!("/Users/{id}")).await.body;
     let stale = "W/\"999\"";
     let put = app
         .request_with(
@@ -56,8 +63,15 @@ async fn if_match_mismatch_is_412_and_changes_nothing(app: TestApp) {
         .await;
     assert_scim_error(&put, StatusCode::PRECONDITION_FAILED, None);
     let got = app.get(&format!("/Users/{id}")).await;
-    assert!(got.body.get("title").is_none(), "PUT applied despite 412: {:?}", got.body);
-    assert_eq!(got.body["meta"]["version"], "W/\"1\"");
+    assert!(
+        got.body.get("title").is_none(),
+        "PUT applied despite 412: {:?}",
+        got.body
+    );
+    assert_eq!(
+        got.body, before,
+        "a refused PUT changes nothing, not even meta"
+    );
 
     let del = app
         .request_with(
@@ -69,7 +83,10 @@ async fn if_match_mismatch_is_412_and_changes_nothing(app: TestApp) {
         )
         .await;
     assert_scim_error(&del, StatusCode::PRECONDITION_FAILED, None);
-    assert_eq!(app.get(&format!("/Users/{id}")).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/Users/{id}")).await.status,
+        StatusCode::OK
+    );
 }
 
 async fn matching_if_match_applies_the_change(app: TestApp) {
@@ -139,8 +156,11 @@ async fn if_none_match_with_the_current_version_is_304(app: TestApp) {
     assert!(cached.body.is_null(), "304 has no body: {:?}", cached.body);
     assert_eq!(cached.header("etag"), Some(etag.as_str()));
 
-    app.put(&format!("/Users/{id}"), &json!({"userName": "cached@example.com", "title": "t"}))
-        .await;
+    app.put(
+        &format!("/Users/{id}"),
+        &json!({"userName": "cached@example.com", "title": "t"}),
+    )
+    .await;
     let changed = app
         .request_with(
             Method::GET,

@@ -43,7 +43,10 @@ async fn seed(app: &TestApp) -> (Vec<String>, Vec<String>) {
         })
         .collect();
     let r = app
-        .post("/Bulk", &json!({"schemas": [BULK_REQUEST], "Operations": ops}))
+        .post(
+            "/Bulk",
+            &json!({"schemas": [BULK_REQUEST], "Operations": ops}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let groups = r.body["Operations"]

@@ -1,14 +1,18 @@
 //! API tests: a real server over real HTTP, on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod helpers;
-mod users;
-mod filters;
-mod support;
-mod indexes;
+mod bulk;
+mod cli;
 mod conformance;
-mod patch;
-mod replay;
-mod reads;
+mod errors;
 mod etags;
+mod filters;
+mod helpers;
+mod indexes;
+mod large_groups;
+mod patch;
+mod reads;
+mod replay;
+mod support;
+mod users;
 mod writes;

@@ -15,7 +15,10 @@ fn ops(operations: Value) -> Value {
 async fn okta_deactivates_and_reactivates_with_a_no_path_replace(app: TestApp) {
     let id = app.create_user("dana@example.com").await;
     let r = app
-        .patch(&format!("/Users/{id}"), &ops(json!([{"op": "replace", "value": {"active": false}}])))
+        .patch(
+            &format!("/Users/{id}"),
+            &ops(json!([{"op": "replace", "value": {"active": false}}])),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["active"], false);
@@ -25,7 +28,10 @@ async fn okta_deactivates_and_reactivates_with_a_no_path_replace(app: TestApp) {
     assert_eq!(found.body["totalResults"], 1);
     assert_eq!(found.body["Resources"][0]["id"], id);
     let r = app
-        .patch(&format!("/Users/{id}"), &ops(json!([{"op": "replace", "value": {"active": true}}])))
+        .patch(
+            &format!("/Users/{id}"),
+            &ops(json!([{"op": "replace", "value": {"active": true}}])),
+        )
         .await;
     assert_eq!(r.body["active"], true);
 }
@@ -103,9 +109,16 @@ async fn entra_sets_the_manager_as_a_bare_id_and_dotted_urn_keys(app: TestApp) {
     assert_eq!(r.body[ENTERPRISE]["manager"]["value"], boss);
     assert_eq!(r.body[ENTERPRISE]["department"], "Finance");
     assert_eq!(r.body["name"]["familyName"], "Grant");
-    assert!(r.body["schemas"].as_array().unwrap().contains(&json!(ENTERPRISE)));
+    assert!(
+        r.body["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(ENTERPRISE))
+    );
     let by_dept = app
-        .get(&format!("/Users?filter={ENTERPRISE}:department%20eq%20%22finance%22"))
+        .get(&format!(
+            "/Users?filter={ENTERPRISE}:department%20eq%20%22finance%22"
+        ))
         .await;
     assert_eq!(by_dept.body["totalResults"], 1);
 }
@@ -202,18 +215,36 @@ async fn a_failing_operation_leaves_everything_unchanged(app: TestApp) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
     assert_eq!(r.body["scimType"], "invalidValue");
     let after = app.get(&format!("/Groups/{gid}")).await;
-    assert_eq!(after.body, before.body, "a failed PATCH must change nothing");
+    assert_eq!(
+        after.body, before.body,
+        "a failed PATCH must change nothing"
+    );
 }
 
 async fn bad_patches_get_scim_errors(app: TestApp) {
     let id = app.create_user("i@example.com").await;
     let cases = [
-        (json!({"schemas": [PATCH_OP], "Operations": [{"op": "frobnicate", "path": "title", "value": "x"}]}), "invalidSyntax"),
-        (ops(json!([{"op": "replace", "path": "nosuchattr", "value": "x"}])), "invalidPath"),
-        (ops(json!([{"op": "replace", "path": "emails[type eq", "value": "x"}])), "invalidPath"),
-        (ops(json!([{"op": "replace", "path": "id", "value": "x"}])), "mutability"),
+        (
+            json!({"schemas": [PATCH_OP], "Operations": [{"op": "frobnicate", "path": "title", "value": "x"}]}),
+            "invalidSyntax",
+        ),
+        (
+            ops(json!([{"op": "replace", "path": "nosuchattr", "value": "x"}])),
+            "invalidPath",
+        ),
+        (
+            ops(json!([{"op": "replace", "path": "emails[type eq", "value": "x"}])),
+            "invalidPath",
+        ),
+        (
+            ops(json!([{"op": "replace", "path": "id", "value": "x"}])),
+            "mutability",
+        ),
         (ops(json!([{"op": "remove"}])), "noTarget"),
-        (ops(json!([{"op": "replace", "path": "active", "value": "maybe"}])), "invalidValue"),
+        (
+            ops(json!([{"op": "replace", "path": "active", "value": "maybe"}])),
+            "invalidValue",
+        ),
         (json!([1, 2]), "invalidSyntax"),
     ];
     for (body, scim_type) in cases {
@@ -222,7 +253,10 @@ async fn bad_patches_get_scim_errors(app: TestApp) {
         assert_eq!(r.body["scimType"], scim_type, "{body}: {:?}", r.body);
     }
     let user = app.get(&format!("/Users/{id}")).await;
-    assert_eq!(user.body["meta"]["version"], "W/\"1\"", "nothing was changed");
+    assert_eq!(
+        user.body["meta"]["version"], "W/\"1\"",
+        "nothing was changed"
+    );
 }
 
 async fn patch_honours_if_match(app: TestApp) {
@@ -231,7 +265,9 @@ async fn patch_honours_if_match(app: TestApp) {
         .request_with(
             reqwest::Method::PATCH,
             &format!("/Users/{id}"),
-            Some(&ops(json!([{"op": "replace", "path": "title", "value": "CTO"}]))),
+            Some(&ops(
+                json!([{"op": "replace", "path": "title", "value": "CTO"}]),
+            )),
             Some(&app.token),
             &[("If-Match", "W/\"7\"")],
         )
@@ -242,7 +278,9 @@ async fn patch_honours_if_match(app: TestApp) {
         .request_with(
             reqwest::Method::PATCH,
             &format!("/Users/{id}"),
-            Some(&ops(json!([{"op": "replace", "path": "title", "value": "CTO"}]))),
+            Some(&ops(
+                json!([{"op": "replace", "path": "title", "value": "CTO"}]),
+            )),
             Some(&app.token),
             &[("If-Match", "W/\"1\"")],
         )

@@ -55,11 +55,20 @@ async fn attributes_parameter_returns_only_what_was_asked(app: TestApp) {
     let r = app
         .get(&format!("/Users/{id}?attributes={ENTERPRISE}:department"))
         .await;
-    assert_eq!(r.body[ENTERPRISE], json!({"department": "Sales"}), "{:?}", r.body);
+    assert_eq!(
+        r.body[ENTERPRISE],
+        json!({"department": "Sales"}),
+        "{:?}",
+        r.body
+    );
     assert!(r.body.get("userName").is_none(), "{:?}", r.body);
 
     // On lists too, for every resource.
-    post_user(&app, json!({"userName": "second@example.com", "title": "x"})).await;
+    post_user(
+        &app,
+        json!({"userName": "second@example.com", "title": "x"}),
+    )
+    .await;
     let r = app.get("/Users?attributes=userName").await;
     assert_eq!(r.body["totalResults"], 2);
     for u in resources(&r.body) {
@@ -70,16 +79,24 @@ async fn attributes_parameter_returns_only_what_was_asked(app: TestApp) {
 async fn excluded_attributes_drop_what_was_excluded(app: TestApp) {
     let id = full_user(&app, "bjensen@example.com").await;
     let r = app
-        .get(&format!("/Users/{id}?excludedAttributes=emails,name,{ENTERPRISE}"))
+        .get(&format!(
+            "/Users/{id}?excludedAttributes=emails,name,{ENTERPRISE}"
+        ))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     for gone in ["emails", "name", ENTERPRISE] {
-        assert!(r.body.get(gone).is_none(), "{gone} should be excluded: {:?}", r.body);
+        assert!(
+            r.body.get(gone).is_none(),
+            "{gone} should be excluded: {:?}",
+            r.body
+        );
     }
     assert_eq!(r.body["userName"], "bjensen@example.com");
     assert_eq!(r.body["title"], "Guide");
     // `id` is returned always, whatever is excluded (RFC 7643 §3.1).
-    let r = app.get(&format!("/Users/{id}?excludedAttributes=id,title")).await;
+    let r = app
+        .get(&format!("/Users/{id}?excludedAttributes=id,title"))
+        .await;
     assert_eq!(r.body["id"], id.as_str());
     assert!(r.body.get("title").is_none());
 
@@ -192,7 +209,9 @@ async fn index_paging_walks_every_user_once_in_a_stable_order(app: TestApp) {
         "{:?}",
         r.body
     );
-    let r = app.get("/Users?count=0&filter=userName%20sw%20%22p1%22").await;
+    let r = app
+        .get("/Users?count=0&filter=userName%20sw%20%22p1%22")
+        .await;
     assert_eq!(r.body["totalResults"], 1);
     let r = app.get("/Users?count=many").await;
     assert_scim_error(&r, StatusCode::BAD_REQUEST, Some("invalidValue"));
@@ -260,7 +279,11 @@ async fn cursor_paging_walks_every_user_exactly_once(app: TestApp) {
     let mut seen = list_of(&r.body, "id");
     let late = app.create_user("late@cursor.test").await;
     let next = r.body["nextCursor"].as_str().unwrap().to_owned();
-    let mut rest = walk_cursor(&app, &with_query("/Users", &[("count", "3"), ("cursor", &next)])).await;
+    let mut rest = walk_cursor(
+        &app,
+        &with_query("/Users", &[("count", "3"), ("cursor", &next)]),
+    )
+    .await;
     seen.append(&mut rest);
     let unique: BTreeSet<_> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "duplicates: {seen:?}");
@@ -270,9 +293,15 @@ async fn cursor_paging_walks_every_user_exactly_once(app: TestApp) {
     assert!(seen.contains(&late));
 
     // Sorted cursor paging also walks all, in order.
-    let sorted = walk_cursor(&app, "/Users?cursor=&count=3&sortBy=userName&sortOrder=descending").await;
+    let sorted = walk_cursor(
+        &app,
+        "/Users?cursor=&count=3&sortBy=userName&sortOrder=descending",
+    )
+    .await;
     assert_eq!(sorted.len(), 9);
-    let r = app.get("/Users?sortBy=userName&sortOrder=descending&count=100").await;
+    let r = app
+        .get("/Users?sortBy=userName&sortOrder=descending&count=100")
+        .await;
     assert_eq!(sorted, list_of(&r.body, "id"));
 
     for bad in ["garbage", "czE5eA", "!!!", "bzEw"] {
@@ -284,14 +313,20 @@ async fn cursor_paging_walks_every_user_exactly_once(app: TestApp) {
 
 async fn every_resource_carries_meta_and_create_returns_location(app: TestApp) {
     let r = app
-        .post("/Users", &json!({"schemas": [USER_SCHEMA], "userName": "meta@example.com"}))
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA], "userName": "meta@example.com"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let id = r.body["id"].as_str().unwrap().to_owned();
     let user_location = format!("{}/Users/{id}", app.base);
     assert_eq!(r.header("location"), Some(user_location.as_str()));
     let g = app
-        .post("/Groups", &json!({"schemas": [GROUP_SCHEMA], "displayName": "Meta", "members": [{"value": id}]}))
+        .post(
+            "/Groups",
+            &json!({"schemas": [GROUP_SCHEMA], "displayName": "Meta", "members": [{"value": id}]}),
+        )
         .await;
     assert_eq!(g.status, StatusCode::CREATED, "{:?}", g.body);
     let gid = g.body["id"].as_str().unwrap().to_owned();
@@ -303,24 +338,50 @@ async fn every_resource_carries_meta_and_create_returns_location(app: TestApp) {
         assert_eq!(meta["resourceType"], kind, "{v}");
         assert_eq!(meta["location"], location, "{v}");
         for ts in ["created", "lastModified"] {
-            let t = meta[ts].as_str().unwrap_or_else(|| panic!("no meta.{ts}: {v}"));
+            let t = meta[ts]
+                .as_str()
+                .unwrap_or_else(|| panic!("no meta.{ts}: {v}"));
             time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
                 .unwrap_or_else(|e| panic!("meta.{ts} {t:?} is not RFC 3339: {e}"));
         }
-        assert!(meta["version"].as_str().is_some_and(|s| s.starts_with("W/\"")), "{v}");
+        assert!(
+            meta["version"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("W/\"")),
+            "{v}"
+        );
     };
     check(&r.body, "User", &user_location);
     check(&g.body, "Group", &group_location);
-    check(&app.get(&format!("/Users/{id}")).await.body, "User", &user_location);
-    check(&app.get(&format!("/Groups/{gid}")).await.body, "Group", &group_location);
-    check(&app.get("/Users").await.body["Resources"][0], "User", &user_location);
-    check(&app.get("/Groups").await.body["Resources"][0], "Group", &group_location);
+    check(
+        &app.get(&format!("/Users/{id}")).await.body,
+        "User",
+        &user_location,
+    );
+    check(
+        &app.get(&format!("/Groups/{gid}")).await.body,
+        "Group",
+        &group_location,
+    );
+    check(
+        &app.get("/Users").await.body["Resources"][0],
+        "User",
+        &user_location,
+    );
+    check(
+        &app.get("/Groups").await.body["Resources"][0],
+        "Group",
+        &group_location,
+    );
     // The user lists the group it belongs to.
     let u = app.get(&format!("/Users/{id}")).await;
     assert_eq!(u.body["groups"][0]["value"], gid.as_str(), "{:?}", u.body);
     assert_eq!(u.body["groups"][0]["display"], "Meta");
     let put = app
-        .put(&format!("/Users/{id}"), &json!({"userName": "meta@example.com", "title": "t"}))
+        .put(
+            &format!("/Users/{id}"),
+            &json!({"userName": "meta@example.com", "title": "t"}),
+        )
         .await;
     check(&put.body, "User", &user_location);
     assert_eq!(put.body["meta"]["created"], r.body["meta"]["created"]);
@@ -332,8 +393,16 @@ async fn search_endpoints_take_a_search_request_body(app: TestApp) {
         json!({"userName": "alice@example.com", "externalId": "shared-1", "name": {"familyName": "Zeta"}}),
     )
     .await;
-    post_user(&app, json!({"userName": "bob@example.com", "name": {"familyName": "Alpha"}})).await;
-    post_user(&app, json!({"userName": "carol@example.com", "name": {"familyName": "Mu"}})).await;
+    post_user(
+        &app,
+        json!({"userName": "bob@example.com", "name": {"familyName": "Alpha"}}),
+    )
+    .await;
+    post_user(
+        &app,
+        json!({"userName": "carol@example.com", "name": {"familyName": "Mu"}}),
+    )
+    .await;
     let g = app
         .post(
             "/Groups",
@@ -365,7 +434,11 @@ async fn search_endpoints_take_a_search_request_body(app: TestApp) {
         ["alice@example.com", "carol@example.com"]
     );
     let first = &r.body["Resources"][0];
-    assert_eq!(keys(first), set(&["id", "schemas", "userName", "name"]), "{first}");
+    assert_eq!(
+        keys(first),
+        set(&["id", "schemas", "userName", "name"]),
+        "{first}"
+    );
 
     let r = app
         .post(

@@ -75,7 +75,10 @@ pub fn with_query(path: &str, params: &[(&str, &str)]) -> String {
 /// `GET {endpoint}?filter=...`, asserting 200.
 pub async fn filter(app: &TestApp, endpoint: &str, filter: &str) -> Resp {
     let r = app
-        .get(&with_query(endpoint, &[("filter", filter), ("count", "1000")]))
+        .get(&with_query(
+            endpoint,
+            &[("filter", filter), ("count", "1000")],
+        ))
         .await;
     assert_eq!(r.status, StatusCode::OK, "filter {filter}: {:?}", r.body);
     r
@@ -118,10 +121,14 @@ pub fn set(items: &[&str]) -> BTreeSet<String> {
 pub fn assert_scim_error(r: &Resp, status: StatusCode, scim_type: Option<&str>) {
     assert_eq!(r.status, status, "{:?}", r.body);
     assert_eq!(r.body["schemas"][0], ERROR_SCHEMA, "{:?}", r.body);
-    assert_eq!(r.body["status"], status.as_u16().to_string(), "{:?}", r.body);
-    match scim_type {
-        Some(t) => assert_eq!(r.body["scimType"], t, "{:?}", r.body),
-        None => {}
+    assert_eq!(
+        r.body["status"],
+        status.as_u16().to_string(),
+        "{:?}",
+        r.body
+    );
+    if let Some(t) = scim_type {
+        assert_eq!(r.body["scimType"], t, "{:?}", r.body);
     }
     assert!(
         r.body["detail"].as_str().is_some_and(|d| !d.is_empty()),

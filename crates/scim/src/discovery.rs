@@ -184,9 +184,7 @@ pub fn schemas(registry: &Registry, base_url: &str) -> Vec<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{
-        ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, SCHEMA_SCHEMA, USER_SCHEMA,
-    };
+    use crate::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, SCHEMA_SCHEMA, USER_SCHEMA};
 
     const BASE: &str = "http://host/scim/v2/";
 

@@ -453,7 +453,11 @@ impl<'a> Parser<'a> {
             return Ok(None);
         }
         let tok = self.peek_owned()?;
-        let Some(sub) = tok.text.strip_prefix('.').filter(|_| tok.kind == TokenKind::Word) else {
+        let Some(sub) = tok
+            .text
+            .strip_prefix('.')
+            .filter(|_| tok.kind == TokenKind::Word)
+        else {
             return Ok(None);
         };
         self.next_token()?;
@@ -1111,10 +1115,7 @@ mod tests {
                 r#"emails.value[type eq "x"]"#,
                 "not to the sub-attribute \"emails.value\"",
             ),
-            (
-                r#"emails[type eq "work"].value"#,
-                "expected an operator",
-            ),
+            (r#"emails[type eq "work"].value"#, "expected an operator"),
             (
                 r#"not userName eq "x""#,
                 r#"expected "(" after "not" (negation is written not (filter)), found "userName""#,
