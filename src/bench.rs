@@ -90,6 +90,9 @@ pub struct BenchArgs {
     /// Seed for the random choice of users to look up
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Keep the data directory and the PostgreSQL database afterwards, to investigate
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Why the benchmark could not run to the end.
@@ -178,7 +181,7 @@ async fn run_backend(
     args: &BenchArgs,
     backend: Backend,
 ) -> Result<BackendReport, BenchError> {
-    let workspace = Workspace::create(args.work_dir.as_deref())?;
+    let workspace = Workspace::create(args.work_dir.as_deref(), args.keep)?;
     eprintln!(
         "bench: {}: data directory {}",
         backend.label(),
@@ -193,6 +196,14 @@ async fn run_backend(
             let db = PgDatabase::create(&args.pg_url).await?;
             eprintln!("bench: PostgreSQL: database {}", db.name());
             let result = measure_backend(exe, args, backend, &workspace, &db.url()).await;
+            if args.keep {
+                eprintln!(
+                    "bench: PostgreSQL: kept database {} (drop it with DROP DATABASE {} WITH (FORCE))",
+                    db.name(),
+                    db.name()
+                );
+                return result;
+            }
             let dropped = db.drop_database().await;
             let report = result?;
             dropped?;
@@ -233,7 +244,7 @@ fn group_plan(args: &BenchArgs) -> Option<GroupPlan> {
 }
 
 async fn run_rss(exe: &Path, args: &BenchArgs, users: usize) -> Result<RssReport, BenchError> {
-    let workspace = Workspace::create(args.work_dir.as_deref())?;
+    let workspace = Workspace::create(args.work_dir.as_deref(), args.keep)?;
     eprintln!(
         "bench: memory mode, {users} users on SQLite in {}",
         workspace.dir().display()

@@ -20,6 +20,8 @@ const BASELINE_REQUESTS: usize = 20_000;
 const WARM_UP: usize = 1_000;
 /// Distinct filter URLs prepared in advance (picked at random among all users).
 const FILTER_URLS: usize = 65_536;
+/// How often long phases print their progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 const OK: &[StatusCode] = &[StatusCode::OK];
 const CREATED: &[StatusCode] = &[StatusCode::CREATED];
@@ -360,10 +362,12 @@ impl<'a> Phases<'a> {
             let page = page_of(k % samples);
             let url = format!("{base}?startIndex={}&count={PAGE}", page * PAGE + 1);
             async move {
+                let t0 = Instant::now();
                 let (body, _) = call(client.get(&url), OK, "GET /Users?startIndex").await?;
+                let took = t0.elapsed();
                 let expected = (users - page * PAGE).min(PAGE) as u64;
                 match json_int(body.as_ref(), "itemsPerPage") {
-                    Some(n) if n == expected => Ok(()),
+                    Some(n) if n == expected => Ok(took),
                     other => Err(format!(
                         "GET {url}: itemsPerPage {other:?}, expected {expected}"
                     )),
@@ -374,11 +378,12 @@ impl<'a> Phases<'a> {
         let warm = op.clone();
         load::drive(1, Amount::Requests(samples.min(10)), None, move |k| warm(k)).await?;
         let run = load::drive(1, Amount::Requests(samples), None, move |k| op(k)).await?;
-        Ok(PagingReport {
-            pages: samples,
-            of_pages: pages,
-            per_page: run.latencies.summary(),
-        })
+        Ok(PagingReport::new(
+            samples,
+            pages,
+            run.latencies.summary(),
+            &run.results,
+        ))
     }
 
     /// RFC 9865: `cursor=` then each `nextCursor` until there is none; every user once.
@@ -413,11 +418,8 @@ impl<'a> Phases<'a> {
                 "cursor paging returned {seen} users, expected {users}"
             )));
         }
-        Ok(PagingReport {
-            pages: times.len(),
-            of_pages: times.len(),
-            per_page: Latencies::from_durations(&times, started.elapsed()).summary(),
-        })
+        let summary = Latencies::from_durations(&times, started.elapsed()).summary();
+        Ok(PagingReport::new(times.len(), times.len(), summary, &times))
     }
 
     /// Entra-style member PATCHes into groups of each size, and reading those groups.
@@ -448,8 +450,18 @@ impl<'a> Phases<'a> {
                 .scim_url(&format!("/Groups/{group}?excludedAttributes=members"));
             let entra = self.client.scim_url(&format!("/Groups/{group}"));
             let too_few = || BenchError::Request(format!("too few users for a group of {size}"));
-            for batch in ids.get(..size).ok_or_else(too_few)?.chunks(PAGE) {
+            let mut last_note = Instant::now();
+            for (k, batch) in ids
+                .get(..size)
+                .ok_or_else(too_few)?
+                .chunks(PAGE)
+                .enumerate()
+            {
                 self.patch_members(&lean, "Add", batch).await?;
+                if last_note.elapsed() >= PROGRESS_EVERY {
+                    eprintln!("bench:   {} / {size} members", (k + 1) * PAGE);
+                    last_note = Instant::now();
+                }
             }
             let seeded_seconds = created.elapsed().as_secs_f64();
 

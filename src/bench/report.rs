@@ -113,6 +113,32 @@ pub struct PagingReport {
     /// Pages the whole list has.
     pub of_pages: usize,
     pub per_page: Summary,
+    /// Mean time of the first tenth of the pages read (the shallowest).
+    pub first_tenth_mean_ms: f64,
+    /// Mean time of the last tenth (the deepest): OFFSET paging slows down here.
+    pub last_tenth_mean_ms: f64,
+}
+
+impl PagingReport {
+    /// From the time of each page, in page order.
+    pub fn new(pages: usize, of_pages: usize, per_page: Summary, times: &[Duration]) -> Self {
+        let tenth = (times.len() / 10).max(1);
+        let mean_ms = |part: &[Duration]| {
+            if part.is_empty() {
+                0.0
+            } else {
+                let ms = part.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0;
+                (ms / part.len() as f64 * 1000.0).round() / 1000.0
+            }
+        };
+        PagingReport {
+            pages,
+            of_pages,
+            per_page,
+            first_tenth_mean_ms: mean_ms(&times[..tenth.min(times.len())]),
+            last_tenth_mean_ms: mean_ms(&times[times.len().saturating_sub(tenth)..]),
+        }
+    }
 }
 
 /// Member PATCHes and reads at one group size.
@@ -293,7 +319,12 @@ fn backend_markdown(out: &mut String, r: &BackendReport) {
         };
         row(
             format!("{name} ({sample})"),
-            per_page(&p.per_page),
+            format!(
+                "{} · first tenth {} · last tenth {}",
+                per_page(&p.per_page),
+                ms(p.first_tenth_mean_ms),
+                ms(p.last_tenth_mean_ms)
+            ),
             t("≤ 5 ms per page"),
             verdict(sqlite, p.per_page.mean_ms <= target::PAGE_MS),
         );
@@ -433,6 +464,9 @@ fn groups_rows(row: &mut impl FnMut(String, String, String, &str), g: &GroupsRep
     }
 }
 
+/// Above this, other work on the machine skewed a phase noticeably.
+const NOISY_CORES: f64 = 0.25;
+
 fn cpu_table(out: &mut String, r: &BackendReport) {
     let _ = writeln!(
         out,
@@ -460,6 +494,29 @@ fn cpu_table(out: &mut String, r: &BackendReport) {
                 c.server_cores,
                 c.client_cores,
                 c.other_cores
+            );
+        }
+    }
+    // PostgreSQL is one of the "other processes", so only SQLite runs can tell.
+    if r.backend == "SQLite" {
+        let noisy: Vec<String> = [
+            ("POST /Users", &r.seed),
+            ("GET /healthz", &r.healthz),
+            ("GET /ServiceProviderConfig", &r.service_provider_config),
+            ("GET /Users?filter", &r.filter),
+        ]
+        .iter()
+        .filter_map(|(name, t)| {
+            let other = t.cpu.as_ref()?.other_cores;
+            (other > NOISY_CORES).then(|| format!("{name} ({other:.2} cores)"))
+        })
+        .collect();
+        if !noisy.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n**The machine was not quiet**: other processes were busy during {}; \
+                 those figures are pessimistic.",
+                noisy.join(", ")
             );
         }
     }

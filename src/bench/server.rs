@@ -8,20 +8,22 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
-/// A temporary directory for the server's data and log, removed when dropped.
+/// A temporary directory for the server's data and log, removed when dropped unless
+/// kept.
 #[derive(Debug)]
 pub struct Workspace {
     dir: PathBuf,
+    keep: bool,
 }
 
 impl Workspace {
     /// Creates `rollcall-bench-<random>` under `parent` (or the system temp directory).
-    pub fn create(parent: Option<&Path>) -> Result<Workspace, BenchError> {
+    pub fn create(parent: Option<&Path>, keep: bool) -> Result<Workspace, BenchError> {
         let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
         let dir = parent.join(format!("rollcall-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)
             .map_err(|e| BenchError::Setup(format!("cannot create {}: {e}", dir.display())))?;
-        Ok(Workspace { dir })
+        Ok(Workspace { dir, keep })
     }
 
     /// The directory.
@@ -50,7 +52,15 @@ impl Workspace {
 
 impl Drop for Workspace {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.keep {
+            eprintln!(
+                "bench: kept {} (server.log; a new token: `rollcall --data-dir {0} \
+                 --database-url URL token create --org Bench`)",
+                self.dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -59,6 +69,9 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// Appends the end of the server's log to an error, since the workspace (and the log
 /// with it) is about to be removed.
 pub fn with_log(e: BenchError, workspace: &Workspace) -> BenchError {
+    if workspace.keep {
+        return e;
+    }
     let tail = log_tail(&workspace.log_path(), 15);
     if tail.is_empty() {
         e

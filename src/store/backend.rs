@@ -3,10 +3,11 @@
 use super::StoreError;
 use super::sql::{Dialect, Q, Row, SqlValue};
 use sqlx::Connection as _;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres};
 use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    Sqlite, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Column as _, Row as _, TypeInfo as _, ValueRef as _};
 use std::str::FromStr;
@@ -35,6 +36,16 @@ pub struct Store {
 enum TxInner {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
     Postgres(sqlx::Transaction<'static, Postgres>),
+    /// Reads run in autocommit on a pooled connection: no BEGIN/ROLLBACK round trips on
+    /// the hot lookup path. Each statement still sees one consistent snapshot.
+    SqliteRead(PoolConnection<Sqlite>),
+    PostgresRead(PoolConnection<Postgres>),
+}
+
+/// The connection a statement runs on.
+enum Conn<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
 }
 
 /// A transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -128,14 +139,11 @@ impl Store {
         Ok(Tx { inner })
     }
 
-    /// Begins a read-only transaction: one consistent snapshot for a page and its count.
+    /// A connection for reading (autocommit, from the reader pool on SQLite).
     pub async fn read(&self) -> Result<Tx, StoreError> {
         let inner = match &self.pools {
-            Pools::Sqlite { readers, .. } => TxInner::Sqlite(readers.begin().await?),
-            Pools::Postgres(pool) => TxInner::Postgres(
-                pool.begin_with("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    .await?,
-            ),
+            Pools::Sqlite { readers, .. } => TxInner::SqliteRead(readers.acquire().await?),
+            Pools::Postgres(pool) => TxInner::PostgresRead(pool.acquire().await?),
         };
         Ok(Tx { inner })
     }
@@ -170,47 +178,57 @@ impl Tx {
     /// The dialect of the backend this transaction runs on.
     pub fn dialect(&self) -> Dialect {
         match self.inner {
-            TxInner::Sqlite(_) => Dialect::Sqlite,
-            TxInner::Postgres(_) => Dialect::Postgres,
+            TxInner::Sqlite(_) | TxInner::SqliteRead(_) => Dialect::Sqlite,
+            TxInner::Postgres(_) | TxInner::PostgresRead(_) => Dialect::Postgres,
         }
     }
 
-    /// Commits.
+    /// Commits (nothing to do for a read connection).
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.inner {
             TxInner::Sqlite(tx) => tx.commit().await?,
             TxInner::Postgres(tx) => tx.commit().await?,
+            TxInner::SqliteRead(_) | TxInner::PostgresRead(_) => {}
         }
         Ok(())
     }
 
+    fn conn(&mut self) -> Conn<'_> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => Conn::Sqlite(&mut *tx),
+            TxInner::SqliteRead(c) => Conn::Sqlite(&mut **c),
+            TxInner::Postgres(tx) => Conn::Postgres(&mut *tx),
+            TxInner::PostgresRead(c) => Conn::Postgres(&mut **c),
+        }
+    }
+
     /// Runs a statement and returns the number of rows it changed.
     pub async fn execute(&mut self, q: Q) -> Result<u64, StoreError> {
-        match &mut self.inner {
-            TxInner::Sqlite(tx) => {
+        match self.conn() {
+            Conn::Sqlite(tx) => {
                 let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
-                Ok(query.execute(&mut **tx).await?.rows_affected())
+                Ok(query.execute(&mut *tx).await?.rows_affected())
             }
-            TxInner::Postgres(tx) => {
+            Conn::Postgres(tx) => {
                 let (sql, args) = q.into_numbered();
                 let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
-                Ok(query.execute(&mut **tx).await?.rows_affected())
+                Ok(query.execute(&mut *tx).await?.rows_affected())
             }
         }
     }
 
     /// Runs a query and returns all its rows.
     pub async fn fetch_all(&mut self, q: Q) -> Result<Vec<Row>, StoreError> {
-        match &mut self.inner {
-            TxInner::Sqlite(tx) => {
+        match self.conn() {
+            Conn::Sqlite(tx) => {
                 let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
-                let rows = query.fetch_all(&mut **tx).await?;
+                let rows = query.fetch_all(&mut *tx).await?;
                 rows.iter().map(sqlite_row).collect()
             }
-            TxInner::Postgres(tx) => {
+            Conn::Postgres(tx) => {
                 let (sql, args) = q.into_numbered();
                 let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
-                let rows = query.fetch_all(&mut **tx).await?;
+                let rows = query.fetch_all(&mut *tx).await?;
                 rows.iter().map(pg_row).collect()
             }
         }
@@ -218,21 +236,21 @@ impl Tx {
 
     /// Runs a query and returns its first row, if any.
     pub async fn fetch_optional(&mut self, q: Q) -> Result<Option<Row>, StoreError> {
-        match &mut self.inner {
-            TxInner::Sqlite(tx) => {
+        match self.conn() {
+            Conn::Sqlite(tx) => {
                 let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
                 query
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await?
                     .as_ref()
                     .map(sqlite_row)
                     .transpose()
             }
-            TxInner::Postgres(tx) => {
+            Conn::Postgres(tx) => {
                 let (sql, args) = q.into_numbered();
                 let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
                 query
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await?
                     .as_ref()
                     .map(pg_row)
