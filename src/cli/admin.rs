@@ -4,7 +4,7 @@ use super::{CliError, OrgCommand, TokenCommand};
 use crate::clock::format_timestamp;
 use crate::config::Config;
 use crate::secrets;
-use crate::store::{Store, StoreError, orgs, tokens};
+use crate::store::{Store, orgs, tokens};
 
 async fn open(config: &Config) -> Result<Store, CliError> {
     let store = Store::connect(config.database_url()).await?;
@@ -34,27 +34,10 @@ pub(super) async fn org(config: Config, cmd: OrgCommand) -> Result<(), CliError>
     let store = open(&config).await?;
     match cmd {
         OrgCommand::Create { name, seats } => {
-            let name = name.trim().to_owned();
-            if name.is_empty() {
-                return Err(CliError("the organization name cannot be empty".into()));
-            }
-            let org = orgs::Org {
-                id: uuid::Uuid::new_v4().to_string(),
-                name,
-                seats: seats.map(i64::from),
-                created: now(),
-            };
-            let mut tx = store.write().await?;
-            match orgs::insert(&mut tx, &org).await {
-                Err(StoreError::Conflict { .. }) => {
-                    return Err(CliError(format!(
-                        "an organization named {:?} already exists",
-                        org.name
-                    )));
-                }
-                other => other?,
-            }
-            tx.commit().await?;
+            let (org, _) =
+                crate::provisioning::orgs::create_org(&store, &name, seats.map(i64::from), &now())
+                    .await
+                    .map_err(|e| CliError(e.to_string()))?;
             println!("{}", org.id);
         }
     }

@@ -23,6 +23,10 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// Refused by the organization's rules (e.g. no free seat with seat overflow
+    /// `reject`). Not 409: IdPs read a 409 on create as "already exists" and link.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]
@@ -43,6 +47,7 @@ impl From<provisioning::Error> for ApiError {
             provisioning::Error::Scim(e) => ApiError::Scim(e),
             provisioning::Error::NotFound(m) => ApiError::NotFound(m),
             provisioning::Error::PreconditionFailed(m) => ApiError::PreconditionFailed(m),
+            provisioning::Error::SeatLimit(m) => ApiError::Forbidden(m),
             provisioning::Error::Store(e) => e.into(),
             provisioning::Error::Internal(m) => ApiError::Internal(m),
         }
@@ -76,6 +81,7 @@ impl ApiError {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, None, m.clone()),
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, None, m.clone()),
             ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, None, m.clone()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, None, m.clone()),
             ApiError::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, None, m.clone()),
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, None, m.clone()),
             ApiError::UnsupportedMediaType(m) => (

@@ -1,6 +1,7 @@
 //! Single-resource operations: create, get, replace (PUT), patch, delete.
 
 use super::members::{apply_member_changes, members_to_add};
+use super::rules;
 use super::write::{hash_password, resource_write, table};
 use super::{Error, if_match_holds};
 use crate::clock::{Clock, format_timestamp};
@@ -116,6 +117,10 @@ impl Directory {
             let add = members_to_add(&mut tx, &actor.org_id, &id, list).await?;
             members::add(&mut tx, &actor.org_id, &id, &add).await?;
         }
+        // A new group is mapped to nothing yet; a new user wants the default team.
+        if kind == ResourceKind::User {
+            rules::reconcile_users(&mut tx, &actor.org_id, std::slice::from_ref(&id), &now).await?;
+        }
         // A new user is in no group yet: nothing to load.
         let view = self
             .view(&mut tx, kind, stored, kind == ResourceKind::Group)
@@ -190,7 +195,13 @@ impl Directory {
             // leaves the group empty (as Microsoft's reference collection checks).
             let list = incoming.members.clone().unwrap_or_default();
             let changes = vec![MemberChange::RemoveAll, MemberChange::Add(list)];
-            apply_member_changes(&mut tx, &self.registry, &actor.org_id, id, &changes).await?;
+            let mapped = rules::group_is_mapped(&mut tx, id).await?;
+            let effects =
+                apply_member_changes(&mut tx, &self.registry, &actor.org_id, id, &changes, mapped)
+                    .await?;
+            rules::reconcile_users(&mut tx, &actor.org_id, &effects.affected, &now).await?;
+        } else {
+            rules::reconcile_users(&mut tx, &actor.org_id, &[id.to_owned()], &now).await?;
         }
         let view = self.view(&mut tx, kind, stored, true).await?;
         tx.commit().await?;
@@ -228,10 +239,28 @@ impl Directory {
                 .await
                 .map_err(|e| map_write_error(kind, &incoming.doc, e))?;
         }
-        let members_changed =
-            apply_member_changes(&mut tx, &self.registry, &actor.org_id, id, &outcome.members)
-                .await?;
-        if members_changed && !doc_changed {
+        let mapped = kind == ResourceKind::Group
+            && !outcome.members.is_empty()
+            && rules::group_is_mapped(&mut tx, id).await?;
+        let effects = apply_member_changes(
+            &mut tx,
+            &self.registry,
+            &actor.org_id,
+            id,
+            &outcome.members,
+            mapped,
+        )
+        .await?;
+        match kind {
+            ResourceKind::Group => {
+                rules::reconcile_users(&mut tx, &actor.org_id, &effects.affected, &now).await?;
+            }
+            ResourceKind::User if doc_changed => {
+                rules::reconcile_users(&mut tx, &actor.org_id, &[id.to_owned()], &now).await?;
+            }
+            ResourceKind::User => {}
+        }
+        if effects.changed && !doc_changed {
             resources::touch(&mut tx, table(kind), id, &now).await?;
             stored.version += 1;
             stored.updated = now.clone();
@@ -252,7 +281,20 @@ impl Directory {
         let now = self.now();
         let mut tx = self.store.write().await?;
         self.current(&mut tx, actor, kind, id, if_match).await?;
+        // Deprovisioning: the memberships go (and their seats free) in this transaction.
+        let affected = match kind {
+            ResourceKind::User => vec![id.to_owned()],
+            ResourceKind::Group if rules::group_is_mapped(&mut tx, id).await? => {
+                members::of_groups(&mut tx, &[id.to_owned()])
+                    .await?
+                    .into_iter()
+                    .map(|m| m.member_id)
+                    .collect()
+            }
+            ResourceKind::Group => Vec::new(),
+        };
         resources::delete(&mut tx, table(kind), &actor.org_id, id, &now).await?;
+        rules::reconcile_users(&mut tx, &actor.org_id, &affected, &now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -61,23 +61,52 @@ pub(super) async fn members_to_add(
     Ok(out)
 }
 
-/// Applies member changes in order. Returns whether any row changed.
+/// What member changes did.
+#[derive(Debug, Default)]
+pub(super) struct MemberEffects {
+    /// Whether any row changed.
+    pub changed: bool,
+    /// Members added or removed (only collected when asked: a mapped group's members'
+    /// team memberships depend on it).
+    pub affected: Vec<String>,
+}
+
+/// Applies member changes in order.
 pub(super) async fn apply_member_changes(
     tx: &mut Tx,
     registry: &Registry,
     org_id: &str,
     group_id: &str,
     changes: &[MemberChange],
-) -> Result<bool, Error> {
-    let mut changed = false;
+    track: bool,
+) -> Result<MemberEffects, Error> {
+    let mut effects = MemberEffects::default();
     for change in changes {
         let n = match change {
             MemberChange::Add(refs) => {
                 let add = members_to_add(tx, org_id, group_id, refs).await?;
+                if track {
+                    effects
+                        .affected
+                        .extend(add.iter().map(|(id, _)| id.clone()));
+                }
                 members::add(tx, org_id, group_id, &add).await?
             }
-            MemberChange::Remove(ids) => members::remove(tx, group_id, ids).await?,
-            MemberChange::RemoveAll => members::remove_all(tx, group_id).await?,
+            MemberChange::Remove(ids) => {
+                if track {
+                    effects.affected.extend(ids.iter().cloned());
+                }
+                members::remove(tx, group_id, ids).await?
+            }
+            MemberChange::RemoveAll => {
+                if track {
+                    let current = members::of_groups(tx, &[group_id.to_owned()]).await?;
+                    effects
+                        .affected
+                        .extend(current.into_iter().map(|m| m.member_id));
+                }
+                members::remove_all(tx, group_id).await?
+            }
             MemberChange::RemoveMatching(filter) => {
                 // Rare (IdPs remove by value); evaluating in memory keeps the SQL simple.
                 let rt = registry.resource_type(scim::schema::ResourceKind::Group);
@@ -103,10 +132,15 @@ pub(super) async fn apply_member_changes(
                     })
                     .map(|m| m.member_id)
                     .collect();
+                if track {
+                    effects.affected.extend(ids.iter().cloned());
+                }
                 members::remove(tx, group_id, &ids).await?
             }
         };
-        changed |= n > 0;
+        effects.changed |= n > 0;
     }
-    Ok(changed)
+    effects.affected.sort_unstable();
+    effects.affected.dedup();
+    Ok(effects)
 }

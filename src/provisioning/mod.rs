@@ -5,6 +5,8 @@
 mod directory;
 mod list;
 mod members;
+pub mod orgs;
+pub mod rules;
 mod write;
 
 pub use directory::{Actor, Directory, View};
@@ -25,6 +27,9 @@ pub enum Error {
     /// `If-Match` did not match the current version.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// A team is full and the org rejects provisioning beyond its seats.
+    #[error("{0}")]
+    SeatLimit(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -10,6 +10,7 @@ pub mod members;
 pub mod orgs;
 pub mod resources;
 pub mod sql;
+pub mod teams;
 pub mod tokens;
 
 pub use backend::{Store, Tx, redact_url};

@@ -3,10 +3,8 @@
 
 use crate::helpers::{Backend, TestApp};
 use reqwest::StatusCode;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
 /// `rollcall ARGS` with a clean environment, run from `dir`.
 fn rollcall(dir: &Path) -> Command {
@@ -87,52 +85,6 @@ fn is_uuid(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok()
 }
 
-/// A `rollcall serve` child, killed when dropped.
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `rollcall --data-dir DIR serve --listen 127.0.0.1:0` and learns its port from
-/// the JSON log line announcing it.
-fn serve(dir: &Path, data_dir: &Path) -> Server {
-    let mut child = rollcall(dir)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("ROLLCALL_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if let Some(address) = parsed["fields"]["address"].as_str() {
-                let _ = tx.send(address.to_owned());
-            }
-            // Keep draining so the server never blocks on a full pipe.
-        }
-    });
-    let mut server = Server {
-        child,
-        address: String::new(),
-    };
-    server.address = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve should log the address it listens on");
-    server
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn org_and_token_from_the_cli_authenticate_against_serve() {
     let dir = tempfile::tempdir().unwrap();
@@ -172,7 +124,7 @@ async fn org_and_token_from_the_cli_authenticate_against_serve() {
         "{token:?}"
     );
 
-    let server = serve(dir.path(), &data);
+    let server = crate::helpers::serve_process(&mut rollcall(dir.path()), &data, &[]);
     let client = reqwest::Client::new();
     let users = format!("http://{}/scim/v2/Users", server.address);
     let r = client.get(&users).bearer_auth(&token).send().await.unwrap();

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use rollcall::app::App;
 use rollcall::config::{Config, Overrides};
-use rollcall::store::{Store, orgs, tokens};
+use rollcall::store::{Store, tokens};
 use serde_json::Value;
 
 /// Which database a test runs on.
@@ -134,15 +134,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// Creates an organization and a SCIM token for it, as the CLI does.
 pub async fn create_org_and_token(database_url: &str, name: &str) -> (String, String) {
     let store = Store::connect(database_url).await.unwrap();
-    let org = orgs::Org {
-        id: uuid::Uuid::new_v4().to_string(),
-        name: name.to_owned(),
-        seats: None,
-        created: "2026-01-01T00:00:00.000Z".into(),
-    };
+    let (org, _) =
+        rollcall::provisioning::orgs::create_org(&store, name, None, "2026-01-01T00:00:00.000Z")
+            .await
+            .unwrap();
     let token = rollcall::secrets::new_token(rollcall::secrets::SCIM_TOKEN_PREFIX).unwrap();
     let mut tx = store.write().await.unwrap();
-    orgs::insert(&mut tx, &org).await.unwrap();
     tokens::insert(
         &mut tx,
         &tokens::TokenInfo {
@@ -266,6 +263,55 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         r.body["id"].as_str().unwrap().to_owned()
     }
+}
+
+/// A `rollcall serve` child process, killed when dropped.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    /// `127.0.0.1:PORT`
+    pub address: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd --data-dir DIR EXTRA... serve --listen 127.0.0.1:0` (cmd is the rollcall
+/// binary) and learns its port from the JSON log line announcing it.
+pub fn serve_process(
+    cmd: &mut std::process::Command,
+    data_dir: &std::path::Path,
+    extra: &[&str],
+) -> ServerProcess {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("ROLLCALL_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let parsed: Value = serde_json::from_str(&line).unwrap_or_default();
+            if let Some(address) = parsed["fields"]["address"].as_str() {
+                let _ = tx.send(address.to_owned());
+            }
+            // Keep draining so the server never blocks on a full pipe.
+        }
+    });
+    let address = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("serve should log the address it listens on");
+    ServerProcess { child, address }
 }
 
 /// Generates `#[tokio::test]`s running each listed `async fn(TestApp)` on SQLite and on

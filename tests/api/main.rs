@@ -13,6 +13,7 @@ mod large_groups;
 mod patch;
 mod reads;
 mod replay;
+mod seats;
 mod support;
 mod users;
 mod writes;

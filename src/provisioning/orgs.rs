@@ -1,0 +1,87 @@
+//! Creating an organization with what provisioning needs from the start: a subscription
+//! of its seats, an initial team named after it, and that team as the default team, so
+//! a user created over SCIM lands in it.
+
+use super::Error;
+use crate::store::orgs::{self, Org};
+use crate::store::teams::{self, OrgSettings, Overflow, Subscription, Team};
+use crate::store::{Store, StoreError};
+
+/// Why an organization could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateOrgError {
+    #[error("an organization named {0:?} already exists")]
+    NameTaken(String),
+    #[error("the organization name cannot be empty")]
+    EmptyName,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<CreateOrgError> for Error {
+    fn from(e: CreateOrgError) -> Self {
+        match e {
+            CreateOrgError::Store(s) => Error::Store(s),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Creates an organization, its subscription of `seats` seats (unlimited when None), its
+/// initial team, and settings making that team the default. One transaction.
+pub async fn create_org(
+    store: &Store,
+    name: &str,
+    seats: Option<i64>,
+    now: &str,
+) -> Result<(Org, Team), CreateOrgError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(CreateOrgError::EmptyName);
+    }
+    let org = Org {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.to_owned(),
+        seats,
+        created: now.to_owned(),
+    };
+    let subscription = Subscription {
+        id: uuid::Uuid::new_v4().to_string(),
+        org_id: org.id.clone(),
+        label: format!("{name} subscription"),
+        plan: "standard".to_owned(),
+        // No --seats: no limit (i64::MAX keeps the arithmetic simple).
+        seats: seats.unwrap_or(i64::MAX),
+        created: now.to_owned(),
+    };
+    let team = Team {
+        id: uuid::Uuid::new_v4().to_string(),
+        org_id: org.id.clone(),
+        name: name.to_owned(),
+        description: String::new(),
+        login_type: "email".to_owned(),
+        subscription_id: subscription.id.clone(),
+        reserved_seats: None,
+        created: now.to_owned(),
+    };
+    let mut tx = store.write().await?;
+    match orgs::insert(&mut tx, &org).await {
+        Err(StoreError::Conflict { .. }) => return Err(CreateOrgError::NameTaken(org.name)),
+        other => other?,
+    }
+    teams::insert_subscription(&mut tx, &subscription).await?;
+    teams::insert_team(&mut tx, &team).await?;
+    teams::put_settings(
+        &mut tx,
+        &org.id,
+        &OrgSettings {
+            initial_team_id: Some(team.id.clone()),
+            default_team_id: Some(team.id.clone()),
+            seat_overflow: Overflow::Waitlist,
+            idp_managed_teams: false,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((org, team))
+}

@@ -1,0 +1,264 @@
+//! The provisioning rules of DESIGN.md: a user's wanted memberships are the union of the
+//! mapped groups they are in and the org's default team; after every change the
+//! difference is applied, seats are taken or waited for, and freed seats go to the
+//! waitlist first come, first served. Runs inside the caller's transaction.
+
+use super::Error;
+use crate::store::Tx;
+use crate::store::teams::{self, Membership, Overflow, Team};
+use crate::store::{Q, StoreError};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a reconciliation changed, for emails, webhooks and the audit log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Memberships that got a seat (new, or promoted from the waitlist).
+    pub granted: Vec<Membership>,
+    /// New memberships waiting for a seat.
+    pub waitlisted: Vec<Membership>,
+    /// Memberships removed (and whether each held a seat).
+    pub removed: Vec<(Membership, bool)>,
+    /// Memberships whose role or source changed: (before, after).
+    pub changed: Vec<(Membership, Membership)>,
+}
+
+/// Source priority: what a membership is recorded as coming from when several apply.
+fn source_rank(source: &str) -> u8 {
+    match source {
+        "group" => 3,
+        "attribute" => 2,
+        "default" => 1,
+        _ => 0,
+    }
+}
+
+fn role_rank(role: &str) -> u8 {
+    u8::from(role == "admin")
+}
+
+/// Recomputes the memberships of `user_ids` (deleted or inactive users want none).
+pub async fn reconcile_users(
+    tx: &mut Tx,
+    org_id: &str,
+    user_ids: &[String],
+    now: &str,
+) -> Result<Changes, Error> {
+    let mut changes = Changes::default();
+    if user_ids.is_empty() {
+        return Ok(changes);
+    }
+    let settings = teams::settings(tx, org_id).await?;
+    let active = active_users(tx, org_id, user_ids).await?;
+
+    // Wanted: (user, team) -> (role, source).
+    let mut wanted: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    let mut want = |user: &str, team: &str, role: &str, source: &str| {
+        let entry = wanted
+            .entry((user.to_owned(), team.to_owned()))
+            .or_insert_with(|| (role.to_owned(), source.to_owned()));
+        // Highest role wins; the most specific source names it.
+        if role_rank(role) > role_rank(&entry.0) {
+            entry.0 = role.to_owned();
+        }
+        if source_rank(source) > source_rank(&entry.1) {
+            entry.1 = source.to_owned();
+        }
+    };
+    for (user, team, role) in teams::mapped_team_roles(tx, user_ids).await? {
+        if active.contains(&user) {
+            want(&user, &team, &role, "group");
+        }
+    }
+    if let Some(default_team) = &settings.default_team_id {
+        for user in user_ids.iter().filter(|u| active.contains(*u)) {
+            want(user, default_team, "user", "default");
+        }
+    }
+
+    let current = teams::memberships_of_users(tx, user_ids).await?;
+    let mut removed = Vec::new();
+    let mut kept: BTreeSet<(String, String)> = BTreeSet::new();
+    for m in current {
+        let key = (m.user_id.clone(), m.team_id.clone());
+        let manual_kept = m.source == "manual" && !settings.idp_managed_teams;
+        match wanted.get(&key) {
+            _ if manual_kept => {
+                kept.insert(key);
+            }
+            Some((role, source)) => {
+                if &m.role != role || &m.source != source {
+                    teams::update_membership(tx, &m.id, role, source).await?;
+                    let after = Membership {
+                        role: role.clone(),
+                        source: source.clone(),
+                        ..m.clone()
+                    };
+                    changes.changed.push((m, after));
+                }
+                kept.insert(key);
+            }
+            None => removed.push(m),
+        }
+    }
+
+    // Removals first, then the waitlist gets the freed seats, then newcomers queue.
+    let mut freed_subscriptions = BTreeSet::new();
+    if !removed.is_empty() {
+        let ids: Vec<String> = removed.iter().map(|m| m.id.clone()).collect();
+        teams::delete_memberships(tx, &ids).await?;
+        for m in removed {
+            let held = m.state != "awaiting_seat";
+            if held && let Some(team) = team(tx, org_id, &m.team_id).await? {
+                freed_subscriptions.insert(team.subscription_id);
+            }
+            changes.removed.push((m, held));
+        }
+    }
+    for subscription in &freed_subscriptions {
+        changes
+            .granted
+            .extend(fill_waitlist(tx, subscription, now).await?);
+    }
+
+    let mut additions: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
+    for ((user, team), (role, source)) in wanted {
+        if !kept.contains(&(user.clone(), team.clone())) {
+            additions
+                .entry(team)
+                .or_default()
+                .push((user, role, source));
+        }
+    }
+    for (team_id, users) in additions {
+        let Some(team) = team(tx, org_id, &team_id).await? else {
+            continue;
+        };
+        let pool = teams::lock_pool(tx, &team.subscription_id).await?;
+        let mut free = teams::free_seats(tx, &team, pool).await?;
+        // Someone already waiting for this team comes before a newcomer.
+        let queue_ahead = !teams::waiting(tx, &team.subscription_id, waiting_scope(&team), 1)
+            .await?
+            .is_empty();
+        for (user, role, source) in users {
+            let seat = free > 0 && !queue_ahead;
+            if !seat && settings.seat_overflow == Overflow::Reject {
+                return Err(seat_limit(tx, &team, pool).await);
+            }
+            let m = Membership {
+                id: uuid::Uuid::new_v4().to_string(),
+                team_id: team.id.clone(),
+                user_id: user,
+                role,
+                source,
+                state: if seat { "invited" } else { "awaiting_seat" }.to_owned(),
+            };
+            teams::insert_membership(tx, org_id, &m, now).await?;
+            if seat {
+                free -= 1;
+                changes.granted.push(m);
+            } else {
+                changes.waitlisted.push(m);
+            }
+        }
+    }
+    Ok(changes)
+}
+
+fn waiting_scope(team: &Team) -> Option<&str> {
+    team.reserved_seats.map(|_| team.id.as_str())
+}
+
+async fn team(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<Team>, StoreError> {
+    teams::get_team(tx, org_id, id).await
+}
+
+/// Grants freed seats of a subscription to its waiting memberships, oldest first.
+pub async fn fill_waitlist(
+    tx: &mut Tx,
+    subscription_id: &str,
+    now: &str,
+) -> Result<Vec<Membership>, Error> {
+    let pool = teams::lock_pool(tx, subscription_id).await?;
+    let mut granted = Vec::new();
+    let all = teams::teams_of_subscription(tx, subscription_id).await?;
+    let mut scopes: Vec<Team> = all
+        .iter()
+        .filter(|t| t.reserved_seats.is_some())
+        .cloned()
+        .collect();
+    // The teams sharing the pool are served as one queue; any one of them stands for it.
+    if let Some(shared) = all.iter().find(|t| t.reserved_seats.is_none()) {
+        scopes.push(shared.clone());
+    }
+    for team in scopes {
+        let free = teams::free_seats(tx, &team, pool).await?;
+        if free == 0 {
+            continue;
+        }
+        for m in teams::waiting(tx, subscription_id, waiting_scope(&team), free).await? {
+            teams::grant_seat(tx, &m.id, now).await?;
+            granted.push(Membership {
+                state: "invited".to_owned(),
+                ..m
+            });
+        }
+    }
+    Ok(granted)
+}
+
+async fn seat_limit(tx: &mut Tx, team: &Team, pool: i64) -> Error {
+    let held = tx
+        .fetch_one(
+            Q::new(&format!(
+                "SELECT COUNT(*) AS n FROM memberships WHERE team_id = ? AND state IN {}",
+                teams::SEAT_STATES
+            ))
+            .bind(team.id.as_str()),
+        )
+        .await
+        .and_then(|r| r.int("n"))
+        .unwrap_or(-1);
+    let capacity = match team.reserved_seats {
+        Some(r) => format!("{r} reserved seats"),
+        None => format!("the shared pool of a {pool}-seat subscription"),
+    };
+    Error::SeatLimit(format!(
+        "team {:?} has no free seat: {held} held of {capacity}; the organization rejects \
+         provisioning beyond its seats (seat overflow: reject)",
+        team.name
+    ))
+}
+
+/// Which of `user_ids` exist in the org and are active.
+async fn active_users(
+    tx: &mut Tx,
+    org_id: &str,
+    user_ids: &[String],
+) -> Result<BTreeSet<String>, StoreError> {
+    let mut out = BTreeSet::new();
+    for chunk in user_ids.chunks(500) {
+        let mut q = Q::new("SELECT id FROM scim_users WHERE org_id = ? AND active = ").bind(org_id);
+        q.push_bind(true).push(" AND id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.as_str());
+        }
+        q.push(")");
+        for row in tx.fetch_all(q).await? {
+            out.insert(row.text("id")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether any mapping names this group (group changes only matter then).
+pub async fn group_is_mapped(tx: &mut Tx, group_id: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .fetch_optional(
+            Q::new("SELECT 1 AS one FROM group_mappings WHERE group_id = ? LIMIT 1").bind(group_id),
+        )
+        .await?
+        .is_some())
+}

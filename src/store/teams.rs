@@ -1,0 +1,415 @@
+//! Teams, subscriptions (seat pools), org settings, memberships and seat counting.
+
+use super::sql::{Q, Row};
+use super::{StoreError, Tx};
+
+/// A team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub description: String,
+    pub login_type: String,
+    pub subscription_id: String,
+    /// Seats reserved for (and capping) this team; None shares the unreserved pool.
+    pub reserved_seats: Option<i64>,
+    pub created: String,
+}
+
+/// A subscription: a pool of seats covering one or more teams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: String,
+    pub org_id: String,
+    pub label: String,
+    pub plan: String,
+    pub seats: i64,
+    pub created: String,
+}
+
+/// What `seat_overflow` says to do when a team is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    Waitlist,
+    Reject,
+}
+
+/// Per-org settings of the provisioning rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgSettings {
+    pub initial_team_id: Option<String>,
+    pub default_team_id: Option<String>,
+    pub seat_overflow: Overflow,
+    pub idp_managed_teams: bool,
+}
+
+/// A membership row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub id: String,
+    pub team_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub source: String,
+    pub state: String,
+}
+
+/// Seat-holding states (every state but `awaiting_seat`).
+pub const SEAT_STATES: &str = "('invited', 'pending_app_login', 'active')";
+
+fn decode_team(r: &Row) -> Result<Team, StoreError> {
+    Ok(Team {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        name: r.text("name")?,
+        description: r.text("description")?,
+        login_type: r.text("login_type")?,
+        subscription_id: r.text("subscription_id")?,
+        reserved_seats: r.opt_int("reserved_seats")?,
+        created: r.text("created_at")?,
+    })
+}
+
+fn decode_membership(r: &Row) -> Result<Membership, StoreError> {
+    Ok(Membership {
+        id: r.text("id")?,
+        team_id: r.text("team_id")?,
+        user_id: r.text("user_id")?,
+        role: r.text("role")?,
+        source: r.text("source")?,
+        state: r.text("state")?,
+    })
+}
+
+const TEAM_COLUMNS: &str =
+    "id, org_id, name, description, login_type, subscription_id, reserved_seats, created_at";
+
+/// Inserts a subscription.
+pub async fn insert_subscription(tx: &mut Tx, s: &Subscription) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(
+            "INSERT INTO subscriptions (id, org_id, label, plan, seats, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id.as_str())
+        .bind(s.org_id.as_str())
+        .bind(s.label.as_str())
+        .bind(s.plan.as_str())
+        .bind(s.seats)
+        .bind(s.created.as_str()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Inserts a team; a name taken in the org (case-insensitively) is a Conflict.
+pub async fn insert_team(tx: &mut Tx, t: &Team) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(
+            "INSERT INTO teams (id, org_id, name, name_norm, description, login_type, \
+             subscription_id, reserved_seats, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(t.id.as_str())
+        .bind(t.org_id.as_str())
+        .bind(t.name.as_str())
+        .bind(t.name.to_lowercase())
+        .bind(t.description.as_str())
+        .bind(t.login_type.as_str())
+        .bind(t.subscription_id.as_str())
+        .bind(t.reserved_seats)
+        .bind(t.created.as_str())
+        .bind(t.created.as_str()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// One team of the org.
+pub async fn get_team(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<Team>, StoreError> {
+    let row = tx
+        .fetch_optional(
+            Q::new(&format!(
+                "SELECT {TEAM_COLUMNS} FROM teams WHERE org_id = ? AND id = ?"
+            ))
+            .bind(org_id)
+            .bind(id),
+        )
+        .await?;
+    row.as_ref().map(decode_team).transpose()
+}
+
+/// Writes the org's settings (insert or replace).
+pub async fn put_settings(tx: &mut Tx, org_id: &str, s: &OrgSettings) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(
+            "INSERT INTO org_settings (org_id, initial_team_id, default_team_id, seat_overflow, \
+             idp_managed_teams) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (org_id) DO UPDATE SET initial_team_id = excluded.initial_team_id, \
+             default_team_id = excluded.default_team_id, seat_overflow = excluded.seat_overflow, \
+             idp_managed_teams = excluded.idp_managed_teams",
+        )
+        .bind(org_id)
+        .bind(s.initial_team_id.clone())
+        .bind(s.default_team_id.clone())
+        .bind(match s.seat_overflow {
+            Overflow::Waitlist => "waitlist",
+            Overflow::Reject => "reject",
+        })
+        .bind(s.idp_managed_teams),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The org's settings (defaults when none were written).
+pub async fn settings(tx: &mut Tx, org_id: &str) -> Result<OrgSettings, StoreError> {
+    let row = tx
+        .fetch_optional(
+            Q::new(
+                "SELECT initial_team_id, default_team_id, seat_overflow, idp_managed_teams \
+                 FROM org_settings WHERE org_id = ?",
+            )
+            .bind(org_id),
+        )
+        .await?;
+    Ok(match row {
+        None => OrgSettings {
+            initial_team_id: None,
+            default_team_id: None,
+            seat_overflow: Overflow::Waitlist,
+            idp_managed_teams: false,
+        },
+        Some(r) => OrgSettings {
+            initial_team_id: r.opt_text("initial_team_id")?,
+            default_team_id: r.opt_text("default_team_id")?,
+            seat_overflow: if r.text("seat_overflow")? == "reject" {
+                Overflow::Reject
+            } else {
+                Overflow::Waitlist
+            },
+            idp_managed_teams: r.bool("idp_managed_teams")?,
+        },
+    })
+}
+
+/// The memberships of the given users.
+pub async fn memberships_of_users(
+    tx: &mut Tx,
+    user_ids: &[String],
+) -> Result<Vec<Membership>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(500) {
+        let mut q = Q::new(
+            "SELECT id, team_id, user_id, role, source, state FROM memberships WHERE user_id IN (",
+        );
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.as_str());
+        }
+        q.push(") ORDER BY user_id, team_id");
+        for row in tx.fetch_all(q).await? {
+            out.push(decode_membership(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Locks the subscription's seat pool until the transaction ends, so two requests racing
+/// for its last seat are serialised (PostgreSQL row lock; SQLite's write transactions
+/// are already exclusive). Returns the pool size.
+pub async fn lock_pool(tx: &mut Tx, subscription_id: &str) -> Result<i64, StoreError> {
+    let d = tx.dialect();
+    let mut q = Q::new("SELECT seats FROM subscriptions WHERE id = ?").bind(subscription_id);
+    q.push(d.for_update());
+    tx.fetch_one(q).await?.int("seats")
+}
+
+/// How many more seats `team` can take now: its reservation left, or the pool left
+/// after every reservation and every seat held by teams that share the pool.
+pub async fn free_seats(tx: &mut Tx, team: &Team, pool: i64) -> Result<i64, StoreError> {
+    match team.reserved_seats {
+        Some(reserved) => {
+            let held = tx
+                .fetch_one(
+                    Q::new(&format!(
+                        "SELECT COUNT(*) AS n FROM memberships WHERE team_id = ? AND state IN {SEAT_STATES}"
+                    ))
+                    .bind(team.id.as_str()),
+                )
+                .await?
+                .int("n")?;
+            Ok((reserved - held).max(0))
+        }
+        None => {
+            let row = tx
+                .fetch_one(
+                    Q::new(&format!(
+                        "SELECT \
+                           (SELECT CAST(COALESCE(SUM(reserved_seats), 0) AS BIGINT) FROM teams WHERE subscription_id = ?) AS reserved, \
+                           (SELECT COUNT(*) FROM memberships m JOIN teams t ON t.id = m.team_id \
+                             WHERE t.subscription_id = ? AND t.reserved_seats IS NULL \
+                             AND m.state IN {SEAT_STATES}) AS held"
+                    ))
+                    .bind(team.subscription_id.as_str())
+                    .bind(team.subscription_id.as_str()),
+                )
+                .await?;
+            Ok((pool - row.int("reserved")? - row.int("held")?).max(0))
+        }
+    }
+}
+
+/// Inserts a membership in the given state (`awaiting_seat` rows get the next wait_seq).
+pub async fn insert_membership(
+    tx: &mut Tx,
+    org_id: &str,
+    m: &Membership,
+    now: &str,
+) -> Result<(), StoreError> {
+    let waiting = m.state == "awaiting_seat";
+    let mut q = Q::new(
+        "INSERT INTO memberships (id, org_id, team_id, user_id, role, source, state, wait_seq, \
+         added_at, invited_at) VALUES (?, ?, ?, ?, ?, ?, ?, ",
+    )
+    .bind(m.id.as_str())
+    .bind(org_id)
+    .bind(m.team_id.as_str())
+    .bind(m.user_id.as_str())
+    .bind(m.role.as_str())
+    .bind(m.source.as_str())
+    .bind(m.state.as_str());
+    if waiting {
+        // First come, first served across every team of a pool; callers hold the pool
+        // lock, so two inserts cannot read the same maximum.
+        q.push("(SELECT COALESCE(MAX(wait_seq), 0) + 1 FROM memberships)");
+    } else {
+        q.push("NULL");
+    }
+    q.push(", ")
+        .push_bind(now)
+        .push(", ")
+        .push_bind(if waiting { None } else { Some(now) });
+    q.push(")");
+    tx.execute(q).await?;
+    Ok(())
+}
+
+/// Deletes memberships by id.
+pub async fn delete_memberships(tx: &mut Tx, ids: &[String]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(500) {
+        let mut q = Q::new("DELETE FROM memberships WHERE id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.as_str());
+        }
+        q.push(")");
+        tx.execute(q).await?;
+    }
+    Ok(())
+}
+
+/// Changes a membership's role and source.
+pub async fn update_membership(
+    tx: &mut Tx,
+    id: &str,
+    role: &str,
+    source: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new("UPDATE memberships SET role = ?, source = ? WHERE id = ?")
+            .bind(role)
+            .bind(source)
+            .bind(id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The longest-waiting memberships of one team (`team_id`), or of every team of the
+/// subscription that shares its pool (`team_id` None), oldest first.
+pub async fn waiting(
+    tx: &mut Tx,
+    subscription_id: &str,
+    team_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Membership>, StoreError> {
+    let mut q = Q::new(
+        "SELECT m.id, m.team_id, m.user_id, m.role, m.source, m.state FROM memberships m \
+         JOIN teams t ON t.id = m.team_id \
+         WHERE t.subscription_id = ? AND m.state = 'awaiting_seat' AND ",
+    )
+    .bind(subscription_id);
+    match team_id {
+        Some(id) => q.push("m.team_id = ").push_bind(id),
+        None => q.push("t.reserved_seats IS NULL"),
+    };
+    q.push(" ORDER BY m.wait_seq LIMIT ").push_bind(limit);
+    let rows = tx.fetch_all(q).await?;
+    rows.iter().map(decode_membership).collect()
+}
+
+/// Gives a waiting membership its seat: it becomes `invited`.
+pub async fn grant_seat(tx: &mut Tx, id: &str, now: &str) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(
+            "UPDATE memberships SET state = 'invited', wait_seq = NULL, invited_at = ? \
+             WHERE id = ? AND state = 'awaiting_seat'",
+        )
+        .bind(now)
+        .bind(id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The teams of a subscription.
+pub async fn teams_of_subscription(
+    tx: &mut Tx,
+    subscription_id: &str,
+) -> Result<Vec<Team>, StoreError> {
+    let rows = tx
+        .fetch_all(
+            Q::new(&format!(
+                "SELECT {TEAM_COLUMNS} FROM teams WHERE subscription_id = ? ORDER BY created_at, id"
+            ))
+            .bind(subscription_id),
+        )
+        .await?;
+    rows.iter().map(decode_team).collect()
+}
+
+/// (user, team, role) wanted through mapped groups the users are in.
+pub async fn mapped_team_roles(
+    tx: &mut Tx,
+    user_ids: &[String],
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(500) {
+        let mut q = Q::new(
+            "SELECT gm.member_id AS user_id, m.team_id, m.team_role FROM scim_group_members gm \
+             JOIN group_mappings m ON m.group_id = gm.group_id \
+             WHERE m.team_id IS NOT NULL AND gm.member_id IN (",
+        );
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.as_str());
+        }
+        q.push(")");
+        for row in tx.fetch_all(q).await? {
+            out.push((
+                row.text("user_id")?,
+                row.text("team_id")?,
+                row.text("team_role")?,
+            ));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,213 @@
+//! Teams and seats: a SCIM user lands in the default team, seats are never over-sold
+//! under concurrency (also with two server processes on one PostgreSQL database), and
+//! deprovisioning hands freed seats to the waitlist first come, first served.
+
+use crate::helpers::{Backend, TestApp, serve_process};
+use reqwest::StatusCode;
+use rollcall::store::{Q, Store};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+async fn store(app: &TestApp) -> Store {
+    Store::connect(&app.database_url).await.unwrap()
+}
+
+/// Sets the pool of the org's subscription.
+async fn set_pool(app: &TestApp, seats: i64) {
+    let s = store(app).await;
+    let mut tx = s.write().await.unwrap();
+    tx.execute(
+        Q::new("UPDATE subscriptions SET seats = ? WHERE org_id = ?")
+            .bind(seats)
+            .bind(app.org_id.as_str()),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    s.close().await;
+}
+
+async fn set_overflow_reject(app: &TestApp) {
+    let s = store(app).await;
+    let mut tx = s.write().await.unwrap();
+    tx.execute(
+        Q::new("UPDATE org_settings SET seat_overflow = 'reject' WHERE org_id = ?")
+            .bind(app.org_id.as_str()),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    s.close().await;
+}
+
+/// user id -> membership state, for the org's default team.
+async fn states(app: &TestApp) -> BTreeMap<String, String> {
+    let s = store(app).await;
+    let mut tx = s.read().await.unwrap();
+    let rows = tx
+        .fetch_all(
+            Q::new(
+                "SELECT m.user_id, m.state FROM memberships m JOIN org_settings o ON o.default_team_id = m.team_id \
+                 WHERE o.org_id = ?",
+            )
+            .bind(app.org_id.as_str()),
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    s.close().await;
+    rows.iter()
+        .map(|r| (r.text("user_id").unwrap(), r.text("state").unwrap()))
+        .collect()
+}
+
+fn count(states: &BTreeMap<String, String>, state: &str) -> usize {
+    states.values().filter(|s| *s == state).count()
+}
+
+async fn a_scim_user_lands_in_the_default_team(app: TestApp) {
+    let id = app.create_user("new@example.com").await;
+    let s = states(&app).await;
+    assert_eq!(s.get(&id).map(String::as_str), Some("invited"), "{s:?}");
+}
+
+/// Creates `n` users concurrently through `bases` (round robin) and returns their ids.
+async fn create_concurrently(app: &TestApp, bases: &[String], n: usize) -> Vec<String> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let client = app.client.clone();
+        let url = format!("{}/Users", bases[i % bases.len()]);
+        let token = app.token.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .header("Content-Type", "application/scim+json")
+                .body(json!({"userName": format!("racer{i}@example.com")}).to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let body: serde_json::Value = r.json().await.unwrap();
+            body["id"].as_str().unwrap().to_owned()
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids
+}
+
+async fn forty_concurrent_creates_into_ten_seats_give_ten_holders(app: TestApp) {
+    set_pool(&app, 10).await;
+    create_concurrently(&app, std::slice::from_ref(&app.base), 40).await;
+    let s = states(&app).await;
+    assert_eq!(s.len(), 40);
+    assert_eq!(count(&s, "invited"), 10, "{s:?}");
+    assert_eq!(count(&s, "awaiting_seat"), 30, "{s:?}");
+}
+
+async fn deprovisioning_three_holders_seats_exactly_three_waiters(app: TestApp) {
+    set_pool(&app, 10).await;
+    let mut ids = Vec::new();
+    for i in 0..14 {
+        ids.push(app.create_user(&format!("u{i:02}@example.com")).await);
+    }
+    let before = states(&app).await;
+    assert_eq!(count(&before, "invited"), 10);
+    // Three ways out: active false (Okta), DELETE, active "False" (Entra).
+    let r = app
+        .patch(&format!("/Users/{}", ids[0]), &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        app.delete(&format!("/Users/{}", ids[1])).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let r = app
+        .patch(&format!("/Users/{}", ids[2]), &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let after = states(&app).await;
+    assert_eq!(count(&after, "invited"), 10, "{after:?}");
+    assert_eq!(count(&after, "awaiting_seat"), 1, "{after:?}");
+    // First come, first served: users 10, 11, 12 got the seats; 13 still waits.
+    for id in &ids[10..13] {
+        assert_eq!(after.get(id).map(String::as_str), Some("invited"));
+    }
+    assert_eq!(
+        after.get(&ids[13]).map(String::as_str),
+        Some("awaiting_seat")
+    );
+    for id in &ids[0..3] {
+        assert!(!after.contains_key(id), "deprovisioned users hold nothing");
+    }
+    // Reactivation recomputes: back in the queue, behind user 13.
+    let r = app
+        .patch(&format!("/Users/{}", ids[0]), &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": true}}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let again = states(&app).await;
+    assert_eq!(
+        again.get(&ids[0]).map(String::as_str),
+        Some("awaiting_seat")
+    );
+}
+
+async fn a_full_team_with_overflow_reject_refuses_the_request_and_changes_nothing(app: TestApp) {
+    set_pool(&app, 1).await;
+    set_overflow_reject(&app).await;
+    app.create_user("first@example.com").await;
+    let r = app
+        .post("/Users", &json!({"userName": "second@example.com"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("Acme") && detail.contains("1 held"),
+        "{detail}"
+    );
+    let found = app
+        .get("/Users?filter=userName%20eq%20%22second@example.com%22")
+        .await;
+    assert_eq!(
+        found.body["totalResults"], 0,
+        "the rejected user must not exist"
+    );
+}
+
+crate::backends!(
+    a_scim_user_lands_in_the_default_team,
+    forty_concurrent_creates_into_ten_seats_give_ten_holders,
+    deprovisioning_three_holders_seats_exactly_three_waiters,
+    a_full_team_with_overflow_reject_refuses_the_request_and_changes_nothing,
+);
+
+/// Two `rollcall serve` processes on one PostgreSQL database, 40 creates spread over both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_database_never_oversell() {
+    let app = crate::helpers::spawn_app(Backend::Postgres).await;
+    set_pool(&app, 10).await;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let servers: Vec<_> = dirs
+        .iter()
+        .map(|d| {
+            serve_process(
+                &mut std::process::Command::new(env!("CARGO_BIN_EXE_rollcall")),
+                d.path(),
+                &["--database-url", &app.database_url],
+            )
+        })
+        .collect();
+    let bases: Vec<String> = servers
+        .iter()
+        .map(|s| format!("http://{}/scim/v2", s.address))
+        .collect();
+    create_concurrently(&app, &bases, 40).await;
+    let s = states(&app).await;
+    assert_eq!(s.len(), 40);
+    assert_eq!(count(&s, "invited"), 10, "{s:?}");
+    assert_eq!(count(&s, "awaiting_seat"), 30, "{s:?}");
+    drop(servers);
+}
