@@ -413,3 +413,34 @@ pub async fn mapped_team_roles(
     }
     Ok(out)
 }
+
+/// A mapping of an IdP group to a team and role (or to an org role).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMapping {
+    pub id: String,
+    pub org_id: String,
+    pub group_id: String,
+    pub team_id: Option<String>,
+    pub team_role: Option<String>,
+    pub org_role: Option<String>,
+    pub created: String,
+}
+
+/// Inserts a group mapping.
+pub async fn insert_mapping(tx: &mut Tx, m: &GroupMapping) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(
+            "INSERT INTO group_mappings (id, org_id, group_id, team_id, team_role, org_role, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(m.id.as_str())
+        .bind(m.org_id.as_str())
+        .bind(m.group_id.as_str())
+        .bind(m.team_id.clone())
+        .bind(m.team_role.clone())
+        .bind(m.org_role.clone())
+        .bind(m.created.as_str()),
+    )
+    .await?;
+    Ok(())
+}

@@ -182,6 +182,7 @@ crate::backends!(
     forty_concurrent_creates_into_ten_seats_give_ten_holders,
     deprovisioning_three_holders_seats_exactly_three_waiters,
     a_full_team_with_overflow_reject_refuses_the_request_and_changes_nothing,
+    mapped_groups_grant_teams_and_removal_takes_them_away,
 );
 
 /// Two `rollcall serve` processes on one PostgreSQL database, 40 creates spread over both.
@@ -210,4 +211,166 @@ async fn two_processes_on_one_postgres_database_never_oversell() {
     assert_eq!(count(&s, "invited"), 10, "{s:?}");
     assert_eq!(count(&s, "awaiting_seat"), 30, "{s:?}");
     drop(servers);
+}
+
+/// Maps a SCIM group to a new team (10 reserved seats) with `role`; returns the team id.
+async fn map_group_to_new_team(app: &TestApp, group_id: &str, team: &str, role: &str) -> String {
+    use rollcall::store::teams;
+    let s = store(app).await;
+    let mut tx = s.write().await.unwrap();
+    let subscription = tx
+        .fetch_one(
+            Q::new("SELECT id FROM subscriptions WHERE org_id = ?").bind(app.org_id.as_str()),
+        )
+        .await
+        .unwrap()
+        .text("id")
+        .unwrap();
+    let team_id = uuid::Uuid::new_v4().to_string();
+    teams::insert_team(
+        &mut tx,
+        &teams::Team {
+            id: team_id.clone(),
+            org_id: app.org_id.clone(),
+            name: team.to_owned(),
+            description: String::new(),
+            login_type: "email".into(),
+            subscription_id: subscription,
+            reserved_seats: Some(10),
+            created: "2026-01-01T00:00:00.000Z".into(),
+        },
+    )
+    .await
+    .unwrap();
+    teams::insert_mapping(
+        &mut tx,
+        &teams::GroupMapping {
+            id: uuid::Uuid::new_v4().to_string(),
+            org_id: app.org_id.clone(),
+            group_id: group_id.to_owned(),
+            team_id: Some(team_id.clone()),
+            team_role: Some(role.to_owned()),
+            org_role: None,
+            created: "2026-01-01T00:00:00.000Z".into(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    s.close().await;
+    team_id
+}
+
+/// user id -> (role, state) in one team.
+async fn team_members(app: &TestApp, team_id: &str) -> BTreeMap<String, (String, String)> {
+    let s = store(app).await;
+    let mut tx = s.read().await.unwrap();
+    let rows = tx
+        .fetch_all(
+            Q::new("SELECT user_id, role, state FROM memberships WHERE team_id = ?").bind(team_id),
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    s.close().await;
+    rows.iter()
+        .map(|r| {
+            (
+                r.text("user_id").unwrap(),
+                (r.text("role").unwrap(), r.text("state").unwrap()),
+            )
+        })
+        .collect()
+}
+
+async fn mapped_groups_grant_teams_and_removal_takes_them_away(app: TestApp) {
+    let ann = app.create_user("ann@example.com").await;
+    let bob = app.create_user("bob@example.com").await;
+    let eng = app.create_group("Engineering", &[]).await;
+    let leads = app.create_group("Eng Leads", &[]).await;
+    let team = map_group_to_new_team(&app, &eng, "Platform", "user").await;
+    {
+        // Same team through a second group, as admin: the highest role wins.
+        let s = store(&app).await;
+        let mut tx = s.write().await.unwrap();
+        rollcall::store::teams::insert_mapping(
+            &mut tx,
+            &rollcall::store::teams::GroupMapping {
+                id: uuid::Uuid::new_v4().to_string(),
+                org_id: app.org_id.clone(),
+                group_id: leads.clone(),
+                team_id: Some(team.clone()),
+                team_role: Some("admin".into()),
+                org_role: None,
+                created: "2026-01-01T00:00:00.000Z".into(),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        s.close().await;
+    }
+    let patch = |members: serde_json::Value, op: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": op, "path": "members", "value": members}]})
+    };
+    let r = app
+        .patch(
+            &format!("/Groups/{eng}"),
+            &patch(json!([{"value": ann}, {"value": bob}]), "Add"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = app
+        .patch(
+            &format!("/Groups/{leads}"),
+            &patch(json!([{"value": ann}]), "Add"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let m = team_members(&app, &team).await;
+    assert_eq!(
+        m.get(&ann),
+        Some(&("admin".to_owned(), "invited".to_owned()))
+    );
+    assert_eq!(
+        m.get(&bob),
+        Some(&("user".to_owned(), "invited".to_owned()))
+    );
+
+    // Leaving the admin group demotes; leaving the last mapped group removes.
+    let r = app
+        .patch(
+            &format!("/Groups/{leads}"),
+            &patch(json!([{"value": ann}]), "Remove"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        team_members(&app, &team)
+            .await
+            .get(&ann)
+            .map(|m| m.0.as_str()),
+        Some("user")
+    );
+    let r = app
+        .patch(
+            &format!("/Groups/{eng}"),
+            &patch(json!([{"value": bob}]), "Remove"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(!team_members(&app, &team).await.contains_key(&bob));
+    // The default team is untouched by group changes.
+    assert_eq!(
+        states(&app).await.get(&bob).map(String::as_str),
+        Some("invited")
+    );
+
+    // Deleting a mapped group deprovisions its members from the team.
+    assert_eq!(
+        app.delete(&format!("/Groups/{eng}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert!(team_members(&app, &team).await.is_empty());
 }
