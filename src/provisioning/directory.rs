@@ -119,7 +119,7 @@ impl Directory {
         }
         // A new group is mapped to nothing yet; a new user wants the default team.
         if kind == ResourceKind::User {
-            rules::reconcile_users(&mut tx, &actor.org_id, std::slice::from_ref(&id), &now).await?;
+            rules::reconcile_new_user(&mut tx, &actor.org_id, &id, &now).await?;
         }
         // A new user is in no group yet: nothing to load.
         let view = self

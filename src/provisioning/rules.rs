@@ -43,6 +43,27 @@ pub async fn reconcile_users(
     user_ids: &[String],
     now: &str,
 ) -> Result<Changes, Error> {
+    reconcile(tx, org_id, user_ids, now, false).await
+}
+
+/// As [`reconcile_users`] for a user created in this transaction: in no group and no
+/// team yet, so only the default team can be wanted (two queries fewer per create).
+pub async fn reconcile_new_user(
+    tx: &mut Tx,
+    org_id: &str,
+    user_id: &str,
+    now: &str,
+) -> Result<Changes, Error> {
+    reconcile(tx, org_id, &[user_id.to_owned()], now, true).await
+}
+
+async fn reconcile(
+    tx: &mut Tx,
+    org_id: &str,
+    user_ids: &[String],
+    now: &str,
+    fresh: bool,
+) -> Result<Changes, Error> {
     let mut changes = Changes::default();
     if user_ids.is_empty() {
         return Ok(changes);
@@ -64,7 +85,12 @@ pub async fn reconcile_users(
             entry.1 = source.to_owned();
         }
     };
-    for (user, team, role) in teams::mapped_team_roles(tx, user_ids).await? {
+    let mapped = if fresh {
+        Vec::new()
+    } else {
+        teams::mapped_team_roles(tx, user_ids).await?
+    };
+    for (user, team, role) in mapped {
         if active.contains(&user) {
             want(&user, &team, &role, "group");
         }
@@ -75,7 +101,11 @@ pub async fn reconcile_users(
         }
     }
 
-    let current = teams::memberships_of_users(tx, user_ids).await?;
+    let current = if fresh {
+        Vec::new()
+    } else {
+        teams::memberships_of_users(tx, user_ids).await?
+    };
     let mut removed = Vec::new();
     let mut kept: BTreeSet<(String, String)> = BTreeSet::new();
     for m in current {
