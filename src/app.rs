@@ -4,6 +4,7 @@
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::outbox::{self, OutboxError};
 use crate::provisioning::Directory;
 use crate::store::{Store, StoreError};
 use std::net::SocketAddr;
@@ -19,6 +20,8 @@ pub enum StartError {
     Schemas(String),
     #[error("cannot listen on {address}: {reason}")]
     Listen { address: SocketAddr, reason: String },
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
 }
 
 /// A built, bound, not yet serving server.
@@ -27,6 +30,8 @@ pub struct App {
     listener: TcpListener,
     address: SocketAddr,
     store: Store,
+    /// Delivers queued emails and webhooks while the server runs.
+    outbox: outbox::Worker,
 }
 
 impl App {
@@ -55,6 +60,15 @@ impl App {
             address: config.listen,
             reason: e.to_string(),
         })?;
+        let outbox = outbox::Worker::new(
+            store.clone(),
+            clock.clone(),
+            outbox::Mailer::from_config(&config)?,
+            outbox::WorkerOptions {
+                poll_interval: config.outbox.poll_interval,
+                ..outbox::WorkerOptions::default()
+            },
+        )?;
         let state = AppState {
             store: store.clone(),
             directory: Directory::new(store.clone(), registry.clone(), clock),
@@ -66,6 +80,7 @@ impl App {
             listener,
             address,
             store,
+            outbox,
         })
     }
 
@@ -79,9 +94,26 @@ impl App {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // The worker stops with the server; it finishes the round in flight first.
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let stop = Arc::new(stop);
+        let worker = self.outbox;
+        let outbox_task = tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await;
+        });
+        let stop_on_signal = stop.clone();
         let result = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stop_on_signal.send_replace(true);
+            })
             .await;
+        stop.send_replace(true);
+        let _ = outbox_task.await;
         self.store.close().await;
         result
     }

@@ -115,6 +115,7 @@ pub enum BenchError {
 /// Runs the benchmark and prints the report on stdout (progress goes to stderr).
 pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     validate(&args)?;
+    load::ensure_crypto_provider();
     let machine = Machine::detect();
     let exe = std::env::current_exe()
         .map_err(|e| BenchError::Setup(format!("cannot find the rollcall binary: {e}")))?;
@@ -128,11 +129,15 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
             BackendChoice::Postgres => &[Backend::Postgres],
             BackendChoice::Both => &[Backend::Sqlite, Backend::Postgres],
         };
+        // Each backend's table is printed as soon as it is measured: a failure on the
+        // next one does not lose it.
+        print!("{}", report::header(&machine));
         let mut reports = Vec::new();
         for &backend in backends {
-            reports.push(run_backend(&exe, &args, backend).await?);
+            let r = run_backend(&exe, &args, backend).await?;
+            print!("{}", report::backend_markdown(&r));
+            reports.push(r);
         }
-        println!("{}", report::markdown(&machine, &reports));
         report::json(&machine, &reports)
     };
     if let Some(path) = &args.json {
@@ -190,12 +195,23 @@ async fn run_backend(
     match backend {
         Backend::Sqlite => {
             let url = workspace.sqlite_url();
-            measure_backend(exe, args, backend, &workspace, &url).await
+            measure_backend(exe, args, backend, &workspace, &url, None).await
         }
         Backend::Postgres => {
             let db = PgDatabase::create(&args.pg_url).await?;
             eprintln!("bench: PostgreSQL: database {}", db.name());
-            let result = measure_backend(exe, args, backend, &workspace, &db.url()).await;
+            let result = async {
+                let analyze = if db.autovacuum_on().await? {
+                    None
+                } else {
+                    eprintln!(
+                        "bench: PostgreSQL: autovacuum is off; running ANALYZE after bulk loads"
+                    );
+                    Some(&db)
+                };
+                measure_backend(exe, args, backend, &workspace, &db.url(), analyze).await
+            }
+            .await;
             if args.keep {
                 eprintln!(
                     "bench: PostgreSQL: kept database {} (drop it with DROP DATABASE {} WITH (FORCE))",
@@ -218,11 +234,12 @@ async fn measure_backend(
     backend: Backend,
     workspace: &Workspace,
     database_url: &str,
+    analyze: Option<&PgDatabase>,
 ) -> Result<BackendReport, BenchError> {
     let token = server::create_org_and_token(exe, workspace, database_url).await?;
     let server = Server::start(exe, workspace, database_url).await?;
     let client = Client::new(&server.base_url(), &token, args.concurrency)?;
-    let result = Phases::new(&client, &server, args)
+    let result = Phases::new(&client, &server, analyze, args)
         .all(backend, args, group_plan(args))
         .await;
     let stopped = server.stop().await;
@@ -253,7 +270,9 @@ async fn run_rss(exe: &Path, args: &BenchArgs, users: usize) -> Result<RssReport
     let token = server::create_org_and_token(exe, &workspace, &url).await?;
     let server = Server::start(exe, &workspace, &url).await?;
     let client = Client::new(&server.base_url(), &token, args.concurrency)?;
-    let result = Phases::new(&client, &server, args).rss(users, args).await;
+    let result = Phases::new(&client, &server, None, args)
+        .rss(users, args)
+        .await;
     let stopped = server.stop().await;
     let mut report = result.map_err(|e| server::with_log(e, &workspace))?;
     stopped?;

@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Limits of the SCIM surface, advertised in `/ServiceProviderConfig` and enforced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +45,23 @@ pub struct Config {
     /// absent, taken from the request's Host header.
     pub public_url: Option<String>,
     pub scim: ScimLimits,
+    pub outbox: OutboxConfig,
 }
+
+/// How queued emails and webhooks leave (see `crate::outbox`).
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// `smtp://[user:pass@]host[:port][?tls=required]` or `smtps://...`; None writes
+    /// `.eml` files under `<data-dir>/outbox/`. Secret: it may carry a password.
+    pub smtp_url: Option<SecretString>,
+    /// The From of every email, e.g. `rollcall <noreply@example.com>`.
+    pub mail_from: String,
+    /// How often an idle worker looks for due rows.
+    pub poll_interval: Duration,
+}
+
+/// The From used when none is configured.
+pub const DEFAULT_MAIL_FROM: &str = "rollcall <rollcall@localhost>";
 
 /// Settings a TOML file may give. Unknown keys are an error.
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +74,9 @@ pub struct FileConfig {
     pub max_results: Option<usize>,
     pub bulk_max_operations: Option<usize>,
     pub bulk_max_payload: Option<usize>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub outbox_poll_ms: Option<u64>,
 }
 
 /// A configuration problem, reported as one line.
@@ -78,6 +98,9 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub public_url: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub outbox_poll_ms: Option<u64>,
 }
 
 impl Config {
@@ -133,12 +156,46 @@ impl Config {
         if let Some(n) = file.bulk_max_payload {
             scim.bulk_max_payload = n.max(1024);
         }
+        let smtp_url = o.smtp_url.clone().or(file.smtp_url);
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError::Invalid {
+                what: "SMTP URL",
+                reason: format!(
+                    "{:?} must start with smtp:// or smtps://",
+                    crate::store::redact_url(url)
+                ),
+            });
+        }
+        let mail_from = o
+            .mail_from
+            .clone()
+            .or(file.mail_from)
+            .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
+        if let Err(e) = mail_from.parse::<lettre::message::Mailbox>() {
+            return Err(ConfigError::Invalid {
+                what: "mail from address",
+                reason: format!("{mail_from:?}: {e}"),
+            });
+        }
+        let outbox = OutboxConfig {
+            smtp_url: smtp_url.map(SecretString::from),
+            mail_from,
+            poll_interval: Duration::from_millis(
+                o.outbox_poll_ms
+                    .or(file.outbox_poll_ms)
+                    .unwrap_or(1000)
+                    .max(10),
+            ),
+        };
         Ok(Config {
             database_url: SecretString::from(database_url),
             data_dir,
             listen,
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             scim,
+            outbox,
         })
     }
 
@@ -219,5 +276,29 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("listen_port"), "{err}");
+    }
+
+    #[test]
+    fn checks_outbox_settings_without_printing_the_smtp_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |smtp: &str, from: &str| {
+            Config::load(&Overrides {
+                data_dir: Some(dir.path().into()),
+                smtp_url: Some(smtp.into()),
+                mail_from: Some(from.into()),
+                ..Overrides::default()
+            })
+        };
+        let err = load("http://u:hunter2@mail.test", "a@b.test")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("smtp://") && !err.contains("hunter2"), "{err}");
+        let err = load("smtp://mail.test", "not an address")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mail from"), "{err}");
+        let c = load("smtps://u:hunter2@mail.test", "Acme <a@b.test>").unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.outbox.poll_interval, Duration::from_secs(1));
     }
 }

@@ -10,8 +10,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// How often long phases print their progress on stderr.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
 /// The SCIM media type, RFC 7644 §3.1.
 pub const SCIM_JSON: HeaderValue = HeaderValue::from_static("application/scim+json");
+
+pub use crate::tls::ensure_crypto_provider;
 
 /// A pooled client that sends the bearer token with every request.
 #[derive(Debug, Clone)]
@@ -159,7 +164,7 @@ pub enum Amount {
 
 /// Sends `op(0)`, `op(1)`, ... from `connections` concurrent tasks until `amount` is
 /// reached; the first error stops all tasks and is returned. With `progress`, prints the
-/// count to stderr every few seconds.
+/// count to stderr every [`PROGRESS_EVERY`].
 pub async fn drive<T, F, Fut>(
     connections: usize,
     amount: Amount,
@@ -214,7 +219,7 @@ where
     let ticker = progress.map(|label| {
         let (label, next) = (label.to_owned(), next.clone());
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            let mut tick = tokio::time::interval(PROGRESS_EVERY);
             tick.tick().await;
             loop {
                 tick.tick().await;

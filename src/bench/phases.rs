@@ -1,10 +1,12 @@
 //! What is measured, phase by phase, against one running server.
 
-use super::load::{self, Amount, Client, Latencies, Summary, call, contains, json_int, json_str};
+use super::load::{
+    self, Amount, Client, Latencies, PROGRESS_EVERY, Summary, call, contains, json_int, json_str,
+};
 use super::report::{
     BackendReport, Cpu, GroupSize, GroupsReport, PagingReport, PeakRss, RssReport, Throughput,
 };
-use super::server::{self, Server};
+use super::server::{self, PgDatabase, Server};
 use super::{Backend, BenchArgs, BenchError};
 use reqwest::{Method, StatusCode};
 use std::future::Future;
@@ -20,8 +22,6 @@ const BASELINE_REQUESTS: usize = 20_000;
 const WARM_UP: usize = 1_000;
 /// Distinct filter URLs prepared in advance (picked at random among all users).
 const FILTER_URLS: usize = 65_536;
-/// How often long phases print their progress.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 const OK: &[StatusCode] = &[StatusCode::OK];
 const CREATED: &[StatusCode] = &[StatusCode::CREATED];
@@ -75,16 +75,24 @@ impl GroupPlan {
 pub struct Phases<'a> {
     client: &'a Client,
     server: &'a Server,
+    /// A PostgreSQL database to `ANALYZE` after bulk changes (autovacuum is off).
+    analyze: Option<&'a PgDatabase>,
     connections: usize,
     group_gets: usize,
     seed: u64,
 }
 
 impl<'a> Phases<'a> {
-    pub fn new(client: &'a Client, server: &'a Server, args: &BenchArgs) -> Phases<'a> {
+    pub fn new(
+        client: &'a Client,
+        server: &'a Server,
+        analyze: Option<&'a PgDatabase>,
+        args: &BenchArgs,
+    ) -> Phases<'a> {
         Phases {
             client,
             server,
+            analyze,
             connections: args.concurrency,
             group_gets: args.group_gets,
             seed: args.seed,
@@ -110,6 +118,7 @@ impl<'a> Phases<'a> {
             .with_cpu(self.seed_users(0, users, "POST /Users"))
             .await?;
         self.note_rss(&mut peak_rss, "seed users");
+        self.settle().await?;
 
         eprintln!("bench: {name}: baselines /healthz and /ServiceProviderConfig");
         let baseline_requests = BASELINE_REQUESTS.min(args.filter_requests);
@@ -127,7 +136,12 @@ impl<'a> Phases<'a> {
             None => Amount::Requests(args.filter_requests),
         };
         eprintln!("bench: {name}: GET /Users?filter=userName eq ...");
-        let filter = self.with_cpu(self.filter_gets(users, amount)).await?.0;
+        let urls = self.filter_urls(users);
+        self.warm_up(&urls).await?;
+        let filter = self
+            .with_cpu(self.filter_gets(urls, 0, amount, Some("filter GETs")))
+            .await?
+            .0;
         self.note_rss(&mut peak_rss, "filter GETs");
 
         eprintln!(
@@ -145,6 +159,7 @@ impl<'a> Phases<'a> {
                 if extra > 0 {
                     eprintln!("bench: {name}: seeding {extra} more users for the group phase");
                     ids.extend(self.seed_users(users, extra, "POST /Users").await?.1);
+                    self.settle().await?;
                 }
                 let mut report = self.groups(name, &plan, &ids).await?;
                 report.extra_users = extra;
@@ -169,6 +184,7 @@ impl<'a> Phases<'a> {
             rss_at_end_mib: self.server.rss_mib(),
             peak_rss_by_phase: peak_rss,
             sqlite_file_mib: None,
+            analyzed: self.analyze.is_some(),
         })
     }
 
@@ -184,8 +200,11 @@ impl<'a> Phases<'a> {
             .await?;
         self.note_rss(&mut peak_rss, "seed users");
         eprintln!("bench: GET /Users?filter=userName eq ...");
+        let urls = self.filter_urls(users);
+        self.warm_up(&urls).await?;
+        let amount = Amount::Requests(args.filter_requests.min(20_000));
         let filter = self
-            .with_cpu(self.filter_gets(users, Amount::Requests(args.filter_requests.min(20_000))))
+            .with_cpu(self.filter_gets(urls, 0, amount, None))
             .await?
             .0;
         eprintln!("bench: paging with startIndex");
@@ -202,6 +221,14 @@ impl<'a> Phases<'a> {
             peak_rss_by_phase: peak_rss,
             sqlite_file_mib: 0.0,
         })
+    }
+
+    /// After bulk changes: what autovacuum would do, where it is off.
+    async fn settle(&self) -> Result<(), BenchError> {
+        match self.analyze {
+            Some(db) => db.analyze().await,
+            None => Ok(()),
+        }
     }
 
     fn note_rss(&self, into: &mut Vec<PeakRss>, after: &'static str) {
@@ -298,13 +325,9 @@ impl<'a> Phases<'a> {
         Ok((run.latencies, ()))
     }
 
-    /// `GET /Users?filter=userName eq "..."` for random existing users.
-    async fn filter_gets(
-        &self,
-        users: usize,
-        amount: Amount,
-    ) -> Result<(Latencies, ()), BenchError> {
-        let urls: Arc<Vec<String>> = Arc::new(
+    /// Filter URLs for random existing users, prepared before the clock starts.
+    fn filter_urls(&self, users: usize) -> Arc<Vec<String>> {
+        Arc::new(
             (0..FILTER_URLS as u64)
                 .map(|k| {
                     let user = load::random(self.seed, k) % users as u64;
@@ -314,12 +337,34 @@ impl<'a> Phases<'a> {
                     ))
                 })
                 .collect(),
-        );
+        )
+    }
+
+    /// Unmeasured filter GETs: open every connection and warm the server's caches.
+    async fn warm_up(&self, urls: &Arc<Vec<String>>) -> Result<(), BenchError> {
+        self.filter_gets(
+            urls.clone(),
+            FILTER_URLS / 2,
+            Amount::Requests(WARM_UP),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `GET /Users?filter=userName eq "..."`, starting at `urls[first]`.
+    async fn filter_gets(
+        &self,
+        urls: Arc<Vec<String>>,
+        first: usize,
+        amount: Amount,
+        progress: Option<&str>,
+    ) -> Result<(Latencies, ()), BenchError> {
         let client = self.client.clone();
-        let op = move |i: usize| {
+        let run = load::drive(self.connections, amount, progress, move |i| {
             let (client, urls) = (client.clone(), urls.clone());
             async move {
-                let url = &urls[i % urls.len()];
+                let url = &urls[(first + i) % urls.len()];
                 let (body, _) = call(client.get(url), OK, "GET /Users?filter").await?;
                 if contains(body.as_ref(), b"\"totalResults\":1,") {
                     Ok(())
@@ -327,18 +372,6 @@ impl<'a> Phases<'a> {
                     Err(format!("GET {url} did not find exactly one user"))
                 }
             }
-        };
-        let op = Arc::new(op);
-        let warm = op.clone();
-        load::drive(
-            self.connections,
-            Amount::Requests(WARM_UP),
-            None,
-            move |i| warm(i + FILTER_URLS / 2),
-        )
-        .await?;
-        let run = load::drive(self.connections, amount, Some("filter GETs"), move |i| {
-            op(i)
         })
         .await?;
         Ok((run.latencies, ()))
@@ -464,6 +497,7 @@ impl<'a> Phases<'a> {
                 }
             }
             let seeded_seconds = created.elapsed().as_secs_f64();
+            self.settle().await?;
 
             eprintln!(
                 "bench: {name}: group of {size} members: {} timed batches of {PAGE}",

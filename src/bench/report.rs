@@ -194,6 +194,8 @@ pub struct BackendReport {
     pub rss_at_end_mib: Option<f64>,
     pub peak_rss_by_phase: Vec<PeakRss>,
     pub sqlite_file_mib: Option<f64>,
+    /// PostgreSQL with autovacuum off: `ANALYZE` ran after each bulk load.
+    pub analyzed: bool,
 }
 
 /// Memory mode.
@@ -220,16 +222,8 @@ pub fn rss_json(machine: &Machine, report: &RssReport) -> Value {
     json!({ "machine": machine, "memory": report })
 }
 
-/// The report for the normal mode: a table per backend, then CPU per request.
-pub fn markdown(machine: &Machine, reports: &[BackendReport]) -> String {
-    let mut out = header(machine);
-    for r in reports {
-        backend_markdown(&mut out, r);
-    }
-    out
-}
-
-fn header(machine: &Machine) -> String {
+/// The start of the report: the machine.
+pub fn header(machine: &Machine) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -262,7 +256,10 @@ fn verdict(applies: bool, met: bool) -> &'static str {
     }
 }
 
-fn backend_markdown(out: &mut String, r: &BackendReport) {
+/// One backend's part of the report: a table of results, then CPU per request.
+pub fn backend_markdown(r: &BackendReport) -> String {
+    let mut text = String::new();
+    let out = &mut text;
     let sqlite = r.backend == "SQLite";
     let t = |text: &str| {
         if sqlite {
@@ -385,7 +382,16 @@ fn backend_markdown(out: &mut String, r: &BackendReport) {
             "\nThe server's RSS and CPU exclude the PostgreSQL server processes."
         );
     }
+    if r.analyzed {
+        let _ = writeln!(
+            out,
+            "\nAutovacuum is off on this PostgreSQL server, so the benchmark ran `ANALYZE` \
+             after seeding users and after filling each group, as autovacuum would have; \
+             without statistics the planner picks sequential scans and sorts."
+        );
+    }
     cpu_table(out, r);
+    text
 }
 
 fn groups_rows(row: &mut impl FnMut(String, String, String, &str), g: &GroupsReport, sqlite: bool) {
@@ -562,10 +568,12 @@ pub fn rss_markdown(machine: &Machine, r: &RssReport) -> String {
     );
     let _ = writeln!(
         out,
-        "| Index paging, count=100 ({} of {} pages) | {} | — | |",
+        "| Index paging, count=100 ({} of {} pages) | {} · first tenth {} · last tenth {} | — | |",
         int(r.index_paging.pages),
         int(r.index_paging.of_pages),
-        per_page(&r.index_paging.per_page)
+        per_page(&r.index_paging.per_page),
+        ms(r.index_paging.first_tenth_mean_ms),
+        ms(r.index_paging.last_tenth_mean_ms)
     );
     let _ = writeln!(
         out,

@@ -2,7 +2,7 @@
 //! PostgreSQL database, and what `/proc` says about it.
 
 use super::{BenchError, START_TIMEOUT};
-use crate::store::Store;
+use crate::store::{Q, Store};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -116,6 +116,35 @@ impl PgDatabase {
     /// The URL the server under test connects to.
     pub fn url(&self) -> String {
         with_database(&self.server, &self.name)
+    }
+
+    /// Whether autovacuum (which also keeps planner statistics fresh) runs on the server.
+    pub async fn autovacuum_on(&self) -> Result<bool, BenchError> {
+        let db = self.connect().await?;
+        let value = async {
+            let mut tx = db.read().await?;
+            tx.fetch_one(Q::new("SHOW autovacuum"))
+                .await?
+                .text("autovacuum")
+        }
+        .await;
+        db.close().await;
+        let value = value.map_err(|e| BenchError::Setup(format!("SHOW autovacuum: {e}")))?;
+        Ok(value != "off")
+    }
+
+    /// `ANALYZE`: what autovacuum does after bulk changes, when it is off.
+    pub async fn analyze(&self) -> Result<(), BenchError> {
+        let db = self.connect().await?;
+        let done = db.execute_raw("ANALYZE").await;
+        db.close().await;
+        done.map_err(|e| BenchError::Setup(format!("ANALYZE: {e}")))
+    }
+
+    async fn connect(&self) -> Result<Store, BenchError> {
+        Store::connect(&self.url())
+            .await
+            .map_err(|e| BenchError::Setup(format!("PostgreSQL: {e}")))
     }
 
     /// Drops the database (the server under test must have stopped).

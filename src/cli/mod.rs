@@ -41,6 +41,15 @@ pub enum Command {
         /// Public base URL used in resource locations [default: from the Host header]
         #[arg(long, env = "ROLLCALL_PUBLIC_URL")]
         public_url: Option<String>,
+        /// SMTP server for outgoing mail: smtp://[USER:PASS@]HOST[:PORT][?tls=required] or smtps://... [default: .eml files in <data-dir>/outbox/]
+        #[arg(long, env = "ROLLCALL_SMTP_URL", hide_env_values = true)]
+        smtp_url: Option<String>,
+        /// From address of outgoing mail [default: rollcall <rollcall@localhost>]
+        #[arg(long, env = "ROLLCALL_MAIL_FROM")]
+        mail_from: Option<String>,
+        /// How often the outbox worker looks for due emails and webhooks, in milliseconds [default: 1000]
+        #[arg(long, env = "ROLLCALL_OUTBOX_POLL_MS")]
+        outbox_poll_ms: Option<u64>,
     },
     /// Apply the database migrations and exit (every command also does this itself)
     Migrate,
@@ -114,6 +123,7 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     crate::telemetry::init();
+    crate::tls::ensure_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -171,9 +181,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         ..Overrides::default()
     };
     match cli.command {
-        Command::Serve { listen, public_url } => {
+        Command::Serve {
+            listen,
+            public_url,
+            smtp_url,
+            mail_from,
+            outbox_poll_ms,
+        } => {
             overrides.listen = listen;
             overrides.public_url = public_url;
+            overrides.smtp_url = smtp_url;
+            overrides.mail_from = mail_from;
+            overrides.outbox_poll_ms = outbox_poll_ms;
             serve::run(Config::load(&overrides)?).await
         }
         Command::Migrate => admin::migrate(Config::load(&overrides)?).await,

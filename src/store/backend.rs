@@ -196,9 +196,9 @@ impl Tx {
     fn conn(&mut self) -> Conn<'_> {
         match &mut self.inner {
             TxInner::Sqlite(tx) => Conn::Sqlite(&mut *tx),
-            TxInner::SqliteRead(c) => Conn::Sqlite(&mut **c),
+            TxInner::SqliteRead(c) => Conn::Sqlite(c),
             TxInner::Postgres(tx) => Conn::Postgres(&mut *tx),
-            TxInner::PostgresRead(c) => Conn::Postgres(&mut **c),
+            TxInner::PostgresRead(c) => Conn::Postgres(c),
         }
     }
 

@@ -8,6 +8,7 @@ mod backend;
 pub mod filter_sql;
 pub mod members;
 pub mod orgs;
+pub mod outbox;
 pub mod resources;
 pub mod sql;
 pub mod teams;

@@ -125,6 +125,7 @@ async fn org_and_token_from_the_cli_authenticate_against_serve() {
     );
 
     let server = crate::helpers::serve_process(&mut rollcall(dir.path()), &data, &[]);
+    rollcall::tls::ensure_crypto_provider();
     let client = reqwest::Client::new();
     let users = format!("http://{}/scim/v2/Users", server.address);
     let r = client.get(&users).bearer_auth(&token).send().await.unwrap();

@@ -98,6 +98,7 @@ impl Resp {
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     rollcall::telemetry::init();
+    rollcall::tls::ensure_crypto_provider();
     let data_dir = tempfile::tempdir().unwrap();
     let pg = match backend {
         Backend::Sqlite => None,

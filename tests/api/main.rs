@@ -10,6 +10,7 @@ mod filters;
 mod helpers;
 mod indexes;
 mod large_groups;
+mod outbox;
 mod patch;
 mod reads;
 mod replay;

@@ -1,0 +1,268 @@
+//! The delivery loop: claim due rows, send, record the attempt, retry with backoff.
+
+use super::webhook::WebhookSender;
+use super::{Email, Kind, Mailer, Message, OutboxError};
+use crate::clock::{Clock, format_timestamp};
+use crate::store::Store;
+use crate::store::outbox::{self as sql, Outcome};
+use futures::FutureExt as _;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// How the worker paces itself.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Pause when nothing is due.
+    pub poll_interval: Duration,
+    /// Rows claimed (and sent concurrently) per round.
+    pub batch_size: usize,
+    /// How long a claim lasts. A row is sent again only after its claim expires, so this
+    /// is far longer than the slowest send ([`WorkerOptions::send_timeout`]).
+    pub claim_for: Duration,
+    /// Longest one send may take, whatever the transport.
+    pub send_timeout: Duration,
+    /// Longest a webhook request may take, connecting included.
+    pub webhook_timeout: Duration,
+    /// After this many attempts a row is `failed`.
+    pub max_attempts: i64,
+    /// Delay before the second attempt; it doubles with each further attempt ...
+    pub backoff_base: Duration,
+    /// ... up to this.
+    pub backoff_cap: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            poll_interval: Duration::from_secs(1),
+            batch_size: 8,
+            claim_for: Duration::from_secs(300),
+            // A slow SMTP relay may take a while; a stalled one still ends well inside
+            // a claim.
+            send_timeout: Duration::from_secs(60),
+            // Webhook receivers are expected to answer quickly and do slow work later.
+            webhook_timeout: Duration::from_secs(10),
+            // 30 s doubling to 1 h: the 16th attempt comes about 12 hours after the first.
+            max_attempts: 16,
+            backoff_base: Duration::from_secs(30),
+            backoff_cap: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Delivers the outbox. Several workers, in one process or many, may share a database.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    mailer: Mailer,
+    webhooks: WebhookSender,
+    options: WorkerOptions,
+    id: String,
+}
+
+impl Worker {
+    /// A worker with a random id (which names it in `claimed_by` and the attempts).
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        mailer: Mailer,
+        options: WorkerOptions,
+    ) -> Result<Worker, OutboxError> {
+        let uuid = uuid::Uuid::new_v4().simple().to_string();
+        let id = format!("pid{}-{}", std::process::id(), &uuid[..8]);
+        Ok(Worker {
+            store,
+            clock,
+            mailer,
+            webhooks: WebhookSender::new(options.webhook_timeout)?,
+            options,
+            id,
+        })
+    }
+
+    /// This worker's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Delivers until `shutdown` completes. A round that has started is finished first
+    /// (cutting a send short would leave its row to be sent again after the claim).
+    pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        tracing::info!(worker = %self.id, mail = %self.mailer.describe(), "outbox worker started");
+        loop {
+            let busy = match self.run_once().await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(worker = %self.id, error = %e, "outbox round failed");
+                    false
+                }
+            };
+            if busy {
+                if shutdown.as_mut().now_or_never().is_some() {
+                    break;
+                }
+                continue;
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(self.options.poll_interval) => {}
+            }
+        }
+        tracing::info!(worker = %self.id, "outbox worker stopped");
+    }
+
+    /// One round: claims the rows due now (at most `batch_size`), sends them
+    /// concurrently and records each outcome. Returns how many rows it handled.
+    pub async fn run_once(&self) -> Result<usize, OutboxError> {
+        let now = self.clock.now();
+        let until = now + self.options.claim_for;
+        let limit = i64::try_from(self.options.batch_size.max(1)).unwrap_or(i64::MAX);
+        let mut read = self.store.read().await?;
+        let due = sql::any_due(&mut read, &format_timestamp(now)).await?;
+        drop(read);
+        if !due {
+            return Ok(0);
+        }
+        let mut tx = self.store.write().await?;
+        let claimed = sql::claim_due(
+            &mut tx,
+            &self.id,
+            &format_timestamp(now),
+            &format_timestamp(until),
+            limit,
+        )
+        .await?;
+        tx.commit().await?;
+        let n = claimed.len();
+        let results = futures::future::join_all(claimed.iter().map(|m| self.deliver(m))).await;
+        // Every row was tried; the first bookkeeping failure is reported.
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(n)
+    }
+
+    /// Sends one claimed row and records how it went, straight after the send.
+    async fn deliver(&self, m: &Message) -> Result<(), OutboxError> {
+        let sent = match tokio::time::timeout(self.options.send_timeout, self.send(m)).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::Retry(format!(
+                "no answer within {} s",
+                self.options.send_timeout.as_secs()
+            ))),
+        };
+        let now = self.clock.now();
+        let outcome = match sent {
+            Ok(()) => Outcome::Delivered,
+            Err(Failure::Permanent(error)) => Outcome::Failed { error },
+            Err(Failure::Retry(error)) if m.attempts >= self.options.max_attempts => {
+                Outcome::Failed {
+                    error: format!("gave up after {} attempts: {error}", m.attempts),
+                }
+            }
+            Err(Failure::Retry(error)) => Outcome::Retry {
+                at: format_timestamp(now + self.backoff(m.attempts)?),
+                error,
+            },
+        };
+        match &outcome {
+            Outcome::Delivered => {
+                tracing::info!(outbox_id = %m.id, kind = m.kind.as_str(), attempt = m.attempts, "outbox delivered");
+            }
+            Outcome::Retry { at, error } => {
+                tracing::warn!(outbox_id = %m.id, kind = m.kind.as_str(), attempt = m.attempts, retry_at = %at, %error, "outbox delivery failed, will retry");
+            }
+            Outcome::Failed { error } => {
+                tracing::error!(outbox_id = %m.id, kind = m.kind.as_str(), attempt = m.attempts, %error, "outbox delivery failed for good");
+            }
+        }
+        let mut tx = self.store.write().await?;
+        let owned = sql::finish_attempt(
+            &mut tx,
+            &m.id,
+            &self.id,
+            m.attempts,
+            &outcome,
+            &format_timestamp(now),
+        )
+        .await?;
+        tx.commit().await?;
+        if !owned {
+            tracing::warn!(outbox_id = %m.id, "outbox claim expired during the attempt; another worker owns the row");
+        }
+        Ok(())
+    }
+
+    async fn send(&self, m: &Message) -> Result<(), Failure> {
+        match m.kind {
+            Kind::Email => {
+                let email: Email = serde_json::from_str(&m.payload)
+                    .map_err(|e| Failure::Permanent(format!("unreadable email payload: {e}")))?;
+                let message = email
+                    .message(
+                        self.mailer.from(),
+                        &m.id,
+                        SystemTime::from(self.clock.now()),
+                    )
+                    .map_err(|e| Failure::Permanent(e.to_string()))?;
+                self.mailer
+                    .send(&m.id, message)
+                    .await
+                    .map_err(Failure::Retry)
+            }
+            Kind::Webhook => {
+                let endpoint = match &m.endpoint_id {
+                    Some(id) => {
+                        let mut tx = self.store.read().await.map_err(retry)?;
+                        sql::get_endpoint(&mut tx, Some(&m.org_id), id)
+                            .await
+                            .map_err(retry)?
+                    }
+                    None => None,
+                };
+                let endpoint = endpoint
+                    .ok_or_else(|| Failure::Permanent("the webhook endpoint was deleted".into()))?;
+                if !endpoint.enabled {
+                    return Err(Failure::Permanent(
+                        "the webhook endpoint is disabled".into(),
+                    ));
+                }
+                let timestamp = self.clock.now().unix_timestamp();
+                self.webhooks
+                    .send(&endpoint, &m.id, timestamp, &m.payload)
+                    .await
+                    .map_err(Failure::Retry)
+            }
+        }
+    }
+
+    /// The pause after attempt `attempt` failed: `base * 2^(attempt-1)` capped, of which
+    /// the second half is random ("equal jitter"). Workers that failed together spread
+    /// out, and each pause is still at least as long as the one before.
+    fn backoff(&self, attempt: i64) -> Result<Duration, OutboxError> {
+        let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+        let full = self
+            .options
+            .backoff_base
+            .saturating_mul(1u32 << exponent)
+            .min(self.options.backoff_cap);
+        let half = full / 2;
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|e| OutboxError::Random(e.to_string()))?;
+        let fraction = u64::from_le_bytes(bytes) as f64 / u64::MAX as f64;
+        Ok(half + half.mul_f64(fraction))
+    }
+}
+
+/// Why a send did not go through.
+enum Failure {
+    /// Worth trying again (connection refused, timeout, 4xx/5xx from the peer).
+    Retry(String),
+    /// Will never work (unreadable payload, endpoint gone).
+    Permanent(String),
+}
+
+fn retry(e: impl std::fmt::Display) -> Failure {
+    Failure::Retry(e.to_string())
+}

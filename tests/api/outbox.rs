@@ -1,0 +1,36 @@
+//! The transactional outbox against real peers: an SMTP server (aiosmtpd, installed by
+//! .ci/run), an HTTP receiver that checks Standard Webhooks signatures with the
+//! `standardwebhooks` crate, and the `rollcall` binary killed with SIGKILL mid-delivery.
+//!
+//! These tests drive their own [`Worker`](rollcall::outbox::Worker)s on a bare migrated
+//! database rather than `spawn_app`, whose server runs a worker of its own that would
+//! race the test's (and deliver to files).
+
+/// Runs each listed `async fn(Db)` on SQLite and on PostgreSQL, like `backends!`.
+macro_rules! outbox_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::outbox::fixture::Db::new($crate::helpers::Backend::Sqlite).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::outbox::fixture::Db::new($crate::helpers::Backend::Postgres).await).await
+                }
+            )*
+        }
+    };
+}
+
+mod crash;
+mod fixture;
+mod mail;
+mod receiver;
+mod sink;
+mod webhooks;
