@@ -4,9 +4,9 @@
 //! waitlist first come, first served. Runs inside the caller's transaction.
 
 use super::Error;
+use crate::store::StoreError;
 use crate::store::Tx;
 use crate::store::teams::{self, Membership, Overflow, Team};
-use crate::store::{Q, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a reconciliation changed, for emails, webhooks and the audit log.
@@ -69,7 +69,7 @@ async fn reconcile(
         return Ok(changes);
     }
     let settings = teams::settings(tx, org_id).await?;
-    let active = active_users(tx, org_id, user_ids).await?;
+    let active = teams::active_user_ids(tx, org_id, user_ids).await?;
 
     // Wanted: (user, team) -> (role, source).
     let mut wanted: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
@@ -237,17 +237,7 @@ pub async fn fill_waitlist(
 }
 
 async fn seat_limit(tx: &mut Tx, team: &Team, pool: i64) -> Error {
-    let held = tx
-        .fetch_one(
-            Q::new(&format!(
-                "SELECT COUNT(*) AS n FROM memberships WHERE team_id = ? AND state IN {}",
-                teams::SEAT_STATES
-            ))
-            .bind(team.id.as_str()),
-        )
-        .await
-        .and_then(|r| r.int("n"))
-        .unwrap_or(-1);
+    let held = teams::seats_held(tx, &team.id).await.unwrap_or(-1);
     let capacity = match team.reserved_seats {
         Some(r) => format!("{r} reserved seats"),
         None => format!("the shared pool of a {pool}-seat subscription"),
@@ -259,36 +249,7 @@ async fn seat_limit(tx: &mut Tx, team: &Team, pool: i64) -> Error {
     ))
 }
 
-/// Which of `user_ids` exist in the org and are active.
-async fn active_users(
-    tx: &mut Tx,
-    org_id: &str,
-    user_ids: &[String],
-) -> Result<BTreeSet<String>, StoreError> {
-    let mut out = BTreeSet::new();
-    for chunk in user_ids.chunks(500) {
-        let mut q = Q::new("SELECT id FROM scim_users WHERE org_id = ? AND active = ").bind(org_id);
-        q.push_bind(true).push(" AND id IN (");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(id.as_str());
-        }
-        q.push(")");
-        for row in tx.fetch_all(q).await? {
-            out.insert(row.text("id")?);
-        }
-    }
-    Ok(out)
-}
-
 /// Whether any mapping names this group (group changes only matter then).
 pub async fn group_is_mapped(tx: &mut Tx, group_id: &str) -> Result<bool, StoreError> {
-    Ok(tx
-        .fetch_optional(
-            Q::new("SELECT 1 AS one FROM group_mappings WHERE group_id = ? LIMIT 1").bind(group_id),
-        )
-        .await?
-        .is_some())
+    teams::group_is_mapped(tx, group_id).await
 }

@@ -59,12 +59,7 @@ pub async fn remove(tx: &mut Tx, group_id: &str, ids: &[String]) -> Result<u64, 
     for chunk in ids.chunks(500) {
         let mut q = Q::new("DELETE FROM scim_group_members WHERE group_id = ? AND member_id IN (")
             .bind(group_id);
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(id.as_str());
-        }
+        q.push_list(chunk);
         q.push(")");
         removed += tx.execute(q).await?;
     }
@@ -88,12 +83,7 @@ pub async fn of_groups(tx: &mut Tx, group_ids: &[String]) -> Result<Vec<Member>,
             "SELECT gm.group_id, gm.member_id, gm.member_type \
              FROM scim_group_members gm WHERE gm.group_id IN (",
         );
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(id.as_str());
-        }
+        q.push_list(chunk);
         q.push(") ORDER BY gm.group_id, gm.member_id");
         for row in tx.fetch_all(q).await? {
             out.push(Member {
@@ -118,12 +108,7 @@ pub async fn of_members(tx: &mut Tx, member_ids: &[String]) -> Result<Vec<Member
              FROM scim_group_members gm JOIN scim_groups g ON g.id = gm.group_id \
              WHERE gm.member_id IN (",
         );
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(id.as_str());
-        }
+        q.push_list(chunk);
         q.push(") ORDER BY gm.member_id, g.display_name_norm, gm.group_id");
         for row in tx.fetch_all(q).await? {
             out.push(Membership {

@@ -471,12 +471,7 @@ pub async fn existing_ids(
             table.name()
         ))
         .bind(org_id);
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(id.as_str());
-        }
+        q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
             found.push(row.text("id")?);

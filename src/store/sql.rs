@@ -84,6 +84,17 @@ impl Q {
         self
     }
 
+    /// Appends `?, ?, ...` binding each value: the inside of an `IN (...)`.
+    pub fn push_list<T: Into<SqlValue> + Clone>(&mut self, values: &[T]) -> &mut Q {
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.push_bind(v.clone());
+        }
+        self
+    }
+
     /// Appends another query's text and values.
     pub fn append(&mut self, other: Q) -> &mut Q {
         self.sql.push_str(&other.sql);

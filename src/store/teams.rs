@@ -204,12 +204,7 @@ pub async fn memberships_of_users(
         let mut q = Q::new(
             "SELECT id, team_id, user_id, role, source, state FROM memberships WHERE user_id IN (",
         );
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(id.as_str());
-        }
+        q.push_list(chunk);
         q.push(") ORDER BY user_id, team_id");
         for row in tx.fetch_all(q).await? {
             out.push(decode_membership(&row)?);
@@ -232,18 +227,7 @@ pub async fn lock_pool(tx: &mut Tx, subscription_id: &str) -> Result<i64, StoreE
 /// after every reservation and every seat held by teams that share the pool.
 pub async fn free_seats(tx: &mut Tx, team: &Team, pool: i64) -> Result<i64, StoreError> {
     match team.reserved_seats {
-        Some(reserved) => {
-            let held = tx
-                .fetch_one(
-                    Q::new(&format!(
-                        "SELECT COUNT(*) AS n FROM memberships WHERE team_id = ? AND state IN {SEAT_STATES}"
-                    ))
-                    .bind(team.id.as_str()),
-                )
-                .await?
-                .int("n")?;
-            Ok((reserved - held).max(0))
-        }
+        Some(reserved) => Ok((reserved - seats_held(tx, &team.id).await?).max(0)),
         None => {
             let row = tx
                 .fetch_one(
@@ -302,12 +286,7 @@ pub async fn insert_membership(
 pub async fn delete_memberships(tx: &mut Tx, ids: &[String]) -> Result<(), StoreError> {
     for chunk in ids.chunks(500) {
         let mut q = Q::new("DELETE FROM memberships WHERE id IN (");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(id.as_str());
-        }
+        q.push_list(chunk);
         q.push(")");
         tx.execute(q).await?;
     }
@@ -396,12 +375,7 @@ pub async fn mapped_team_roles(
              JOIN group_mappings m ON m.group_id = gm.group_id \
              WHERE m.team_id IS NOT NULL AND gm.member_id IN (",
         );
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(id.as_str());
-        }
+        q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
             out.push((
@@ -443,4 +417,45 @@ pub async fn insert_mapping(tx: &mut Tx, m: &GroupMapping) -> Result<(), StoreEr
     )
     .await?;
     Ok(())
+}
+
+/// Seats held in one team.
+pub async fn seats_held(tx: &mut Tx, team_id: &str) -> Result<i64, StoreError> {
+    tx.fetch_one(
+        Q::new(&format!(
+            "SELECT COUNT(*) AS n FROM memberships WHERE team_id = ? AND state IN {SEAT_STATES}"
+        ))
+        .bind(team_id),
+    )
+    .await?
+    .int("n")
+}
+
+/// Which of `user_ids` exist in the org and are active.
+pub async fn active_user_ids(
+    tx: &mut Tx,
+    org_id: &str,
+    user_ids: &[String],
+) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    let mut out = std::collections::BTreeSet::new();
+    for chunk in user_ids.chunks(500) {
+        let mut q = Q::new("SELECT id FROM scim_users WHERE org_id = ? AND active = ").bind(org_id);
+        q.push_bind(true).push(" AND id IN (");
+        q.push_list(chunk);
+        q.push(")");
+        for row in tx.fetch_all(q).await? {
+            out.insert(row.text("id")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether any mapping names this group.
+pub async fn group_is_mapped(tx: &mut Tx, group_id: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .fetch_optional(
+            Q::new("SELECT 1 AS one FROM group_mappings WHERE group_id = ? LIMIT 1").bind(group_id),
+        )
+        .await?
+        .is_some())
 }
