@@ -466,15 +466,18 @@ pub async fn existing_ids(
     let mut found = Vec::with_capacity(ids.len());
     // Bounded IN lists keep every statement well under SQLite's parameter limit.
     for chunk in ids.chunks(500) {
+        // The organization is checked on the rows found by id: with `org_id = ?` in the
+        // WHERE, SQLite (without statistics) walks the org's rows instead of probing ids.
         let mut q = Q::new(&format!(
-            "SELECT id FROM {} WHERE org_id = ? AND id IN (",
+            "SELECT id, org_id FROM {} WHERE id IN (",
             table.name()
-        ))
-        .bind(org_id);
+        ));
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            found.push(row.text("id")?);
+            if row.text("org_id")? == org_id {
+                found.push(row.text("id")?);
+            }
         }
     }
     Ok(found)

@@ -228,6 +228,8 @@ pub async fn lock_pool(tx: &mut Tx, subscription_id: &str) -> Result<i64, StoreE
 pub async fn free_seats(tx: &mut Tx, team: &Team, pool: i64) -> Result<i64, StoreError> {
     match team.reserved_seats {
         Some(reserved) => Ok((reserved - seats_held(tx, &team.id).await?).max(0)),
+        // An unlimited pool (no --seats) needs no count.
+        None if pool == i64::MAX => Ok(i64::MAX),
         None => {
             let row = tx
                 .fetch_one(
