@@ -4,6 +4,7 @@
 //! few places where the SQL differs go through [`sql::Dialect`]. Nothing outside this
 //! module sees sqlx.
 
+pub mod audit;
 mod backend;
 pub mod filter_sql;
 pub mod members;
