@@ -7,6 +7,9 @@ use subtle::ConstantTimeEq;
 /// Prefix of SCIM bearer tokens, so a leaked one is recognisable by secret scanners.
 pub const SCIM_TOKEN_PREFIX: &str = "rcs_";
 
+/// Prefix of admin API bearer tokens.
+pub const ADMIN_TOKEN_PREFIX: &str = "rca_";
+
 /// A new random token with the given prefix (256 bits of entropy).
 pub fn new_token(prefix: &str) -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];

@@ -1,9 +1,11 @@
-//! `rollcall org ...` and `rollcall token ...`: print results alone on stdout.
+//! `rollcall org ...`, `rollcall token ...` and `rollcall admin-token ...`: print results
+//! alone on stdout.
 
 use super::{CliError, OrgCommand, TokenCommand};
 use crate::clock::format_timestamp;
 use crate::config::Config;
 use crate::secrets;
+use crate::store::tokens::TokenKind;
 use crate::store::{Store, orgs, tokens};
 
 async fn open(config: &Config) -> Result<Store, CliError> {
@@ -45,12 +47,21 @@ pub(super) async fn org(config: Config, cmd: OrgCommand) -> Result<(), CliError>
     Ok(())
 }
 
-pub(super) async fn token(config: Config, cmd: TokenCommand) -> Result<(), CliError> {
+/// SCIM or admin tokens: the same commands over the kind's own table.
+pub(super) async fn token(
+    config: Config,
+    kind: TokenKind,
+    cmd: TokenCommand,
+) -> Result<(), CliError> {
+    let prefix = match kind {
+        TokenKind::Scim => secrets::SCIM_TOKEN_PREFIX,
+        TokenKind::Admin => secrets::ADMIN_TOKEN_PREFIX,
+    };
     let store = open(&config).await?;
     match cmd {
         TokenCommand::Create { org, label } => {
             let org = find_org(&store, &org).await?;
-            let token = secrets::new_token(secrets::SCIM_TOKEN_PREFIX)
+            let token = secrets::new_token(prefix)
                 .map_err(|e| CliError(format!("cannot generate a token: {e}")))?;
             let info = tokens::TokenInfo {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -60,14 +71,14 @@ pub(super) async fn token(config: Config, cmd: TokenCommand) -> Result<(), CliEr
                 revoked: None,
             };
             let mut tx = store.write().await?;
-            tokens::insert(&mut tx, &info, &secrets::token_hash(&token)).await?;
+            tokens::insert_kind(&mut tx, kind, &info, &secrets::token_hash(&token)).await?;
             tx.commit().await?;
             println!("{token}");
         }
         TokenCommand::List { org } => {
             let org = find_org(&store, &org).await?;
             let mut tx = store.read().await?;
-            for t in tokens::list(&mut tx, &org.id).await? {
+            for t in tokens::list_kind(&mut tx, kind, &org.id).await? {
                 let state = t
                     .revoked
                     .map_or("active".to_owned(), |at| format!("revoked {at}"));
@@ -76,7 +87,7 @@ pub(super) async fn token(config: Config, cmd: TokenCommand) -> Result<(), CliEr
         }
         TokenCommand::Revoke { id } => {
             let mut tx = store.write().await?;
-            if !tokens::revoke(&mut tx, &id, &now()).await? {
+            if !tokens::revoke_kind(&mut tx, kind, &id, &now()).await? {
                 return Err(CliError(format!("no active token with id {id:?}")));
             }
             tx.commit().await?;

@@ -1,10 +1,11 @@
-//! The command line: `serve`, `org`, `token`, `bench`. Every failure is one clear line on
+//! The command line: `serve`, `org`, `token`, `admin-token`, `bench`. Every failure is one clear line on
 //! stderr and a non-zero exit code.
 
 mod admin;
 mod serve;
 
 use crate::config::{Config, Overrides};
+use crate::store::tokens::TokenKind;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Manage SCIM bearer tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage admin API bearer tokens (for /admin/v1)
+    #[command(subcommand, name = "admin-token")]
+    AdminToken(AdminTokenCommand),
     /// Seed data and measure the server over HTTP (see BENCHMARKS.md)
     Bench(crate::bench::BenchArgs),
 }
@@ -97,6 +101,40 @@ pub enum TokenCommand {
         /// The token id (from `token list`)
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Create an admin API token; prints it (only its hash is stored)
+    Create {
+        /// Organization name or id
+        #[arg(long)]
+        org: String,
+        /// Who or what the token is for; audit log entries name it as `admin:<label>`
+        #[arg(long, default_value = "admin")]
+        label: String,
+    },
+    /// List an organization's admin tokens
+    List {
+        /// Organization name or id
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke an admin token by id
+    Revoke {
+        /// The token id (from `admin-token list`)
+        id: String,
+    },
+}
+
+impl From<AdminTokenCommand> for TokenCommand {
+    fn from(c: AdminTokenCommand) -> TokenCommand {
+        match c {
+            AdminTokenCommand::Create { org, label } => TokenCommand::Create { org, label },
+            AdminTokenCommand::List { org } => TokenCommand::List { org },
+            AdminTokenCommand::Revoke { id } => TokenCommand::Revoke { id },
+        }
+    }
 }
 
 /// A command failure: printed as `error: ...`.
@@ -197,7 +235,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Migrate => admin::migrate(Config::load(&overrides)?).await,
         Command::Org(cmd) => admin::org(Config::load(&overrides)?, cmd).await,
-        Command::Token(cmd) => admin::token(Config::load(&overrides)?, cmd).await,
+        Command::Token(cmd) => admin::token(Config::load(&overrides)?, TokenKind::Scim, cmd).await,
+        Command::AdminToken(cmd) => {
+            admin::token(Config::load(&overrides)?, TokenKind::Admin, cmd.into()).await
+        }
         Command::Bench(args) => crate::bench::run(args)
             .await
             .map_err(|e| CliError(e.to_string())),

@@ -1,5 +1,6 @@
 //! HTTP: the only module that knows axum. Routers, extractors, middleware, errors.
 
+pub mod admin;
 pub mod error;
 mod extract;
 mod scim;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .nest("/scim/v2", scim::router(state.clone()))
+        .nest("/admin/v1", admin::router(state.clone()))
         .fallback(extract::not_found)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -2,6 +2,7 @@
 //! groups of one organization, each request in one transaction. The membership rules of
 //! DESIGN.md ("Provisioning rules") build on this.
 
+pub mod admin;
 mod directory;
 mod list;
 mod members;

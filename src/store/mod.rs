@@ -7,11 +7,14 @@
 pub mod audit;
 mod backend;
 pub mod filter_sql;
+pub mod mappings;
 pub mod members;
+pub mod org_roles;
 pub mod orgs;
 pub mod outbox;
 pub mod resources;
 pub mod sql;
+pub mod team_admin;
 pub mod teams;
 pub mod tokens;
 

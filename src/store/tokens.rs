@@ -1,7 +1,24 @@
-//! SCIM bearer tokens, stored only as SHA-256 hashes.
+//! Bearer tokens, stored only as SHA-256 hashes: SCIM tokens (`scim_tokens`) and admin API
+//! tokens (`admin_tokens`). Two tables, so a token of one kind never opens the other API.
 
 use super::sql::Q;
 use super::{StoreError, Tx};
+
+/// Which API a token opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Scim,
+    Admin,
+}
+
+impl TokenKind {
+    fn table(self) -> &'static str {
+        match self {
+            TokenKind::Scim => "scim_tokens",
+            TokenKind::Admin => "admin_tokens",
+        }
+    }
+}
 
 /// A token as listed (never the secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +39,23 @@ pub struct TokenMatch {
     pub token_hash: String,
 }
 
-/// Stores a new token's hash.
+/// Stores a new SCIM token's hash.
 pub async fn insert(tx: &mut Tx, info: &TokenInfo, token_hash: &str) -> Result<(), StoreError> {
+    insert_kind(tx, TokenKind::Scim, info, token_hash).await
+}
+
+/// Stores a new token's hash.
+pub async fn insert_kind(
+    tx: &mut Tx,
+    kind: TokenKind,
+    info: &TokenInfo,
+    token_hash: &str,
+) -> Result<(), StoreError> {
     tx.execute(
-        Q::new(
-            "INSERT INTO scim_tokens (id, org_id, label, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
+        Q::new(&format!(
+            "INSERT INTO {} (id, org_id, label, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            kind.table()
+        ))
         .bind(info.id.as_str())
         .bind(info.org_id.as_str())
         .bind(info.label.as_str())
@@ -38,14 +66,24 @@ pub async fn insert(tx: &mut Tx, info: &TokenInfo, token_hash: &str) -> Result<(
     Ok(())
 }
 
-/// The tokens of an org, oldest first.
+/// The SCIM tokens of an org, oldest first.
 pub async fn list(tx: &mut Tx, org_id: &str) -> Result<Vec<TokenInfo>, StoreError> {
+    list_kind(tx, TokenKind::Scim, org_id).await
+}
+
+/// The tokens of one kind of an org, oldest first.
+pub async fn list_kind(
+    tx: &mut Tx,
+    kind: TokenKind,
+    org_id: &str,
+) -> Result<Vec<TokenInfo>, StoreError> {
     let rows = tx
         .fetch_all(
-            Q::new(
-                "SELECT id, org_id, label, created_at, revoked_at FROM scim_tokens \
+            Q::new(&format!(
+                "SELECT id, org_id, label, created_at, revoked_at FROM {} \
                  WHERE org_id = ? ORDER BY created_at, id",
-            )
+                kind.table()
+            ))
             .bind(org_id),
         )
         .await?;
@@ -62,26 +100,49 @@ pub async fn list(tx: &mut Tx, org_id: &str) -> Result<Vec<TokenInfo>, StoreErro
         .collect()
 }
 
-/// Revokes a token. Returns false if no live token has that id.
+/// Revokes a SCIM token. Returns false if no live token has that id.
 pub async fn revoke(tx: &mut Tx, id: &str, now: &str) -> Result<bool, StoreError> {
+    revoke_kind(tx, TokenKind::Scim, id, now).await
+}
+
+/// Revokes a token. Returns false if no live token of that kind has that id.
+pub async fn revoke_kind(
+    tx: &mut Tx,
+    kind: TokenKind,
+    id: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
     let n = tx
         .execute(
-            Q::new("UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id),
+            Q::new(&format!(
+                "UPDATE {} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                kind.table()
+            ))
+            .bind(now)
+            .bind(id),
         )
         .await?;
     Ok(n == 1)
 }
 
-/// The live token with this hash, if any.
+/// The live SCIM token with this hash, if any.
 pub async fn find_live(tx: &mut Tx, token_hash: &str) -> Result<Option<TokenMatch>, StoreError> {
+    find_live_kind(tx, TokenKind::Scim, token_hash).await
+}
+
+/// The live token of this kind with this hash, if any.
+pub async fn find_live_kind(
+    tx: &mut Tx,
+    kind: TokenKind,
+    token_hash: &str,
+) -> Result<Option<TokenMatch>, StoreError> {
     let row = tx
         .fetch_optional(
-            Q::new(
-                "SELECT id, org_id, label, token_hash FROM scim_tokens \
+            Q::new(&format!(
+                "SELECT id, org_id, label, token_hash FROM {} \
                  WHERE token_hash = ? AND revoked_at IS NULL",
-            )
+                kind.table()
+            ))
             .bind(token_hash),
         )
         .await?;

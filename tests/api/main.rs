@@ -1,6 +1,7 @@
 //! API tests: a real server over real HTTP, on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
 mod bulk;
 mod cli;
 mod conformance;

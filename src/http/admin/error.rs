@@ -1,0 +1,130 @@
+//! The admin API's one error type: `{"error": "<code>", "message": "<sentence>"}` with
+//! the matching status. (The SCIM error body is for IdPs; this one is for people.)
+
+use crate::provisioning::admin::AdminError;
+use crate::store::StoreError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Everything an admin handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    LastOrgAdmin(String),
+    #[error("{0}")]
+    SeatLimit(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Our fault: logged with its cause, answered with a generic message.
+    #[error("{0}")]
+    Internal(String),
+    /// The database is unreachable: 503.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<AdminError> for AdminApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::NotFound(m) => AdminApiError::NotFound(m),
+            AdminError::Invalid(m) => AdminApiError::BadRequest(m),
+            AdminError::Conflict(m) => AdminApiError::Conflict(m),
+            AdminError::LastOrgAdmin(m) => AdminApiError::LastOrgAdmin(m),
+            AdminError::SeatLimit(m) => AdminApiError::SeatLimit(m),
+            AdminError::Store(e) => e.into(),
+            AdminError::Internal(m) => AdminApiError::Internal(m),
+        }
+    }
+}
+
+impl From<StoreError> for AdminApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Connect(m) => AdminApiError::Unavailable(m),
+            StoreError::Conflict { constraint } => {
+                AdminApiError::Internal(format!("unexpected conflict on {constraint}"))
+            }
+            StoreError::Migrate(m)
+            | StoreError::Decode(m)
+            | StoreError::Database(m)
+            | StoreError::UnsupportedUrl(m) => AdminApiError::Internal(m),
+        }
+    }
+}
+
+impl AdminApiError {
+    /// Status, error code and the message shown.
+    pub fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            AdminApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.clone()),
+            AdminApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", m.clone()),
+            AdminApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            AdminApiError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                m.clone(),
+            ),
+            AdminApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
+            AdminApiError::LastOrgAdmin(m) => (StatusCode::CONFLICT, "last_org_admin", m.clone()),
+            AdminApiError::SeatLimit(m) => (StatusCode::CONFLICT, "seat_limit", m.clone()),
+            AdminApiError::PayloadTooLarge(m) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                m.clone(),
+            ),
+            AdminApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side; the cause is in the server log.".to_owned(),
+            ),
+            AdminApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The database is unavailable; try again later.".to_owned(),
+            ),
+        }
+    }
+}
+
+/// The error body, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code: `unauthorized`, `invalid_request`, `not_found`, `conflict`,
+    /// `last_org_admin`, `seat_limit`, `internal`, `unavailable` ...
+    pub error: String,
+    /// What went wrong, in a sentence a person understands.
+    pub message: String,
+}
+
+impl IntoResponse for AdminApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            AdminApiError::Internal(cause) | AdminApiError::Unavailable(cause) => {
+                tracing::error!(%cause, "admin request failed");
+            }
+            _ => {}
+        }
+        let (status, code, message) = self.parts();
+        let mut response =
+            (status, Json(json!({"error": code, "message": message}))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"rollcall-admin\""),
+            );
+        }
+        response
+    }
+}

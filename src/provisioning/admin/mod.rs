@@ -1,0 +1,103 @@
+//! What the admin API does for an org admin: teams, subscriptions and seat allocations,
+//! group mappings, org settings, org roles, manual memberships. Each change runs in one
+//! transaction with the provisioning rules it triggers and its audit log entry.
+
+mod audit;
+mod seats;
+mod teams;
+
+pub use audit::{AuditEntryView, AuditPage};
+pub use seats::{AllocationUpdate, NewSubscription, SubscriptionUpdate, SubscriptionView};
+pub use teams::{NewTeam, TeamUpdate, TeamView};
+
+use super::{Directory, Error};
+use crate::clock::{Clock, format_timestamp};
+use crate::store::{Store, StoreError, Tx};
+use std::sync::Arc;
+
+/// Who is making an admin request: the org of the admin token and its label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminActor {
+    pub org_id: String,
+    pub label: String,
+}
+
+impl AdminActor {
+    /// How the audit log names this actor.
+    pub fn audit_name(&self) -> String {
+        format!("admin:{}", self.label)
+    }
+}
+
+/// Why an admin operation failed; every message is meant for the admin to read.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// No such thing in this org (another org's ids are not found either).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request asks for something impossible or malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// The change conflicts with the current state (a name taken, a team not empty ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// The change would leave the org without an org admin.
+    #[error("{0}")]
+    LastOrgAdmin(String),
+    /// A team is full and the org rejects provisioning beyond its seats.
+    #[error("{0}")]
+    SeatLimit(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Our fault; logged, not shown.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<Error> for AdminError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Scim(e) => AdminError::Invalid(e.detail().to_owned()),
+            Error::NotFound(m) => AdminError::NotFound(m),
+            Error::PreconditionFailed(m) => AdminError::Conflict(m),
+            Error::SeatLimit(m) => AdminError::SeatLimit(m),
+            Error::Store(e) => AdminError::Store(e),
+            Error::Internal(m) => AdminError::Internal(m),
+        }
+    }
+}
+
+/// The admin operations of every org.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+impl Directory {
+    /// The admin operations, over the same store and clock.
+    pub fn admin(&self) -> Admin {
+        Admin {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+impl Admin {
+    fn now(&self) -> String {
+        format_timestamp(self.clock.now())
+    }
+
+    async fn write(&self) -> Result<Tx, AdminError> {
+        Ok(self.store.write().await?)
+    }
+
+    async fn read(&self) -> Result<Tx, AdminError> {
+        Ok(self.store.read().await?)
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, AdminError> {
+    serde_json::to_value(v).map_err(|e| AdminError::Internal(format!("encode: {e}")))
+}

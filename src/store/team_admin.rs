@@ -1,0 +1,290 @@
+//! What the admin API reads and changes about teams, subscriptions and memberships beyond
+//! what the provisioning rules need (those queries are in [`super::teams`]).
+
+use super::sql::{Q, Row};
+use super::teams::{SEAT_STATES, Subscription, Team};
+use super::{StoreError, Tx};
+
+/// A team with its settings document and seat counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamSummary {
+    pub team: Team,
+    /// The team's settings, a JSON document as text.
+    pub settings: String,
+    /// Seats held (memberships in a seat-holding state).
+    pub assigned: i64,
+    /// Memberships waiting for a seat.
+    pub waiting: i64,
+    pub updated: String,
+}
+
+/// The org's teams (or one of them) with seat counts, oldest first.
+pub async fn team_summaries(
+    tx: &mut Tx,
+    org_id: &str,
+    team_id: Option<&str>,
+) -> Result<Vec<TeamSummary>, StoreError> {
+    let settings = tx.dialect().json_out("t.settings");
+    let mut q = Q::new(&format!(
+        "SELECT t.id, t.org_id, t.name, t.description, t.login_type, t.subscription_id, \
+         t.reserved_seats, t.created_at, t.updated_at, {settings} AS settings, \
+         (SELECT COUNT(*) FROM memberships m WHERE m.team_id = t.id \
+           AND m.state IN {SEAT_STATES}) AS assigned, \
+         (SELECT COUNT(*) FROM memberships m WHERE m.team_id = t.id \
+           AND m.state = 'awaiting_seat') AS waiting \
+         FROM teams t WHERE t.org_id = ?"
+    ))
+    .bind(org_id);
+    if let Some(id) = team_id {
+        q.push(" AND t.id = ").push_bind(id);
+    }
+    q.push(" ORDER BY t.created_at, t.id");
+    let rows = tx.fetch_all(q).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TeamSummary {
+                team: Team {
+                    id: r.text("id")?,
+                    org_id: r.text("org_id")?,
+                    name: r.text("name")?,
+                    description: r.text("description")?,
+                    login_type: r.text("login_type")?,
+                    subscription_id: r.text("subscription_id")?,
+                    reserved_seats: r.opt_int("reserved_seats")?,
+                    created: r.text("created_at")?,
+                },
+                settings: r.text("settings")?,
+                assigned: r.int("assigned")?,
+                waiting: r.int("waiting")?,
+                updated: r.text("updated_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Changes a team's name, description, login type and settings (JSON text). A name taken
+/// in the org is a Conflict. Returns false if the org has no such team.
+pub async fn update_team(
+    tx: &mut Tx,
+    team: &Team,
+    settings: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let json_in = tx.dialect().json_in();
+    let mut q = Q::new(
+        "UPDATE teams SET name = ?, name_norm = ?, description = ?, login_type = ?, settings = ",
+    )
+    .bind(team.name.as_str())
+    .bind(team.name.to_lowercase())
+    .bind(team.description.as_str())
+    .bind(team.login_type.as_str());
+    // `json_in` is `?` or `?::jsonb`: its placeholder takes the next bound value.
+    q.push(json_in);
+    q.args.push(settings.into());
+    q.push(", updated_at = ")
+        .push_bind(now)
+        .push(" WHERE org_id = ")
+        .push_bind(team.org_id.as_str())
+        .push(" AND id = ")
+        .push_bind(team.id.as_str());
+    Ok(tx.execute(q).await? == 1)
+}
+
+/// Sets or clears a team's reserved seats.
+pub async fn set_reserved_seats(
+    tx: &mut Tx,
+    team_id: &str,
+    seats: Option<i64>,
+    now: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new("UPDATE teams SET reserved_seats = ?, updated_at = ? WHERE id = ?")
+            .bind(seats)
+            .bind(now)
+            .bind(team_id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Moves a team to another subscription.
+pub async fn set_team_subscription(
+    tx: &mut Tx,
+    team_id: &str,
+    subscription_id: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new("UPDATE teams SET subscription_id = ?, updated_at = ? WHERE id = ?")
+            .bind(subscription_id)
+            .bind(now)
+            .bind(team_id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes a team. Returns false if the org has no such team.
+pub async fn delete_team(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            Q::new("DELETE FROM teams WHERE org_id = ? AND id = ?")
+                .bind(org_id)
+                .bind(id),
+        )
+        .await?
+        == 1)
+}
+
+/// Memberships of a team in any state.
+pub async fn count_memberships(tx: &mut Tx, team_id: &str) -> Result<i64, StoreError> {
+    tx.fetch_one(Q::new("SELECT COUNT(*) AS n FROM memberships WHERE team_id = ?").bind(team_id))
+        .await?
+        .int("n")
+}
+
+/// Seats reserved by the teams of a subscription, leaving out `except` (a team whose
+/// reservation is about to change).
+pub async fn reserved_sum(
+    tx: &mut Tx,
+    subscription_id: &str,
+    except: Option<&str>,
+) -> Result<i64, StoreError> {
+    let mut q = Q::new(
+        "SELECT CAST(COALESCE(SUM(reserved_seats), 0) AS BIGINT) AS n FROM teams \
+         WHERE subscription_id = ?",
+    )
+    .bind(subscription_id);
+    if let Some(team) = except {
+        q.push(" AND id <> ").push_bind(team);
+    }
+    tx.fetch_one(q).await?.int("n")
+}
+
+/// A subscription with what its teams reserve and hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionSummary {
+    pub subscription: Subscription,
+    pub reserved: i64,
+    pub assigned: i64,
+    pub teams: i64,
+}
+
+fn decode_subscription(r: &Row) -> Result<Subscription, StoreError> {
+    Ok(Subscription {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        label: r.text("label")?,
+        plan: r.text("plan")?,
+        seats: r.int("seats")?,
+        created: r.text("created_at")?,
+    })
+}
+
+/// The org's subscriptions (or one), oldest first, with reservations and seats held.
+pub async fn subscription_summaries(
+    tx: &mut Tx,
+    org_id: &str,
+    id: Option<&str>,
+) -> Result<Vec<SubscriptionSummary>, StoreError> {
+    let mut q = Q::new(&format!(
+        "SELECT s.id, s.org_id, s.label, s.plan, s.seats, s.created_at, \
+         (SELECT CAST(COALESCE(SUM(t.reserved_seats), 0) AS BIGINT) FROM teams t \
+           WHERE t.subscription_id = s.id) AS reserved, \
+         (SELECT COUNT(*) FROM teams t WHERE t.subscription_id = s.id) AS teams, \
+         (SELECT COUNT(*) FROM memberships m JOIN teams t ON t.id = m.team_id \
+           WHERE t.subscription_id = s.id AND m.state IN {SEAT_STATES}) AS assigned \
+         FROM subscriptions s WHERE s.org_id = ?"
+    ))
+    .bind(org_id);
+    if let Some(id) = id {
+        q.push(" AND s.id = ").push_bind(id);
+    }
+    q.push(" ORDER BY s.created_at, s.id");
+    let rows = tx.fetch_all(q).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SubscriptionSummary {
+                subscription: decode_subscription(r)?,
+                reserved: r.int("reserved")?,
+                assigned: r.int("assigned")?,
+                teams: r.int("teams")?,
+            })
+        })
+        .collect()
+}
+
+/// Changes a subscription's label, plan and pool size.
+pub async fn update_subscription(tx: &mut Tx, s: &Subscription) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            Q::new("UPDATE subscriptions SET label = ?, plan = ?, seats = ? WHERE org_id = ? AND id = ?")
+                .bind(s.label.as_str())
+                .bind(s.plan.as_str())
+                .bind(s.seats)
+                .bind(s.org_id.as_str())
+                .bind(s.id.as_str()),
+        )
+        .await?
+        == 1)
+}
+
+/// A membership as an admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberDetail {
+    pub id: String,
+    pub team_id: String,
+    pub user_id: String,
+    /// None when the user no longer exists.
+    pub user_name: Option<String>,
+    pub role: String,
+    pub source: String,
+    pub state: String,
+    pub added: String,
+    pub invited: Option<String>,
+    pub invitation_expires: Option<String>,
+    pub accepted: Option<String>,
+    pub first_sign_in: Option<String>,
+    pub last_active: Option<String>,
+}
+
+/// A team's memberships: seat holders by time added, or (`waiting`) the waitlist in the
+/// order it is served.
+pub async fn team_memberships(
+    tx: &mut Tx,
+    team_id: &str,
+    waiting: bool,
+) -> Result<Vec<MemberDetail>, StoreError> {
+    let mut q = Q::new(
+        "SELECT m.id, m.team_id, m.user_id, u.user_name, m.role, m.source, m.state, m.added_at, \
+         m.invited_at, m.invitation_expires_at, m.accepted_at, m.first_sign_in_at, \
+         m.last_active_at FROM memberships m LEFT JOIN scim_users u ON u.id = m.user_id \
+         WHERE m.team_id = ?",
+    )
+    .bind(team_id);
+    if waiting {
+        q.push(" AND m.state = 'awaiting_seat' ORDER BY m.wait_seq");
+    } else {
+        q.push(" ORDER BY m.added_at, m.user_id");
+    }
+    let rows = tx.fetch_all(q).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MemberDetail {
+                id: r.text("id")?,
+                team_id: r.text("team_id")?,
+                user_id: r.text("user_id")?,
+                user_name: r.opt_text("user_name")?,
+                role: r.text("role")?,
+                source: r.text("source")?,
+                state: r.text("state")?,
+                added: r.text("added_at")?,
+                invited: r.opt_text("invited_at")?,
+                invitation_expires: r.opt_text("invitation_expires_at")?,
+                accepted: r.opt_text("accepted_at")?,
+                first_sign_in: r.opt_text("first_sign_in_at")?,
+                last_active: r.opt_text("last_active_at")?,
+            })
+        })
+        .collect()
+}
