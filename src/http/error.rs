@@ -29,6 +29,10 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The change conflicts with a rule of the organization (e.g. it would remove the
+    /// last org admin): 409 without a scimType, since none of RFC 7644's fits.
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -48,6 +52,7 @@ impl From<provisioning::Error> for ApiError {
             provisioning::Error::NotFound(m) => ApiError::NotFound(m),
             provisioning::Error::PreconditionFailed(m) => ApiError::PreconditionFailed(m),
             provisioning::Error::SeatLimit(m) => ApiError::Forbidden(m),
+            provisioning::Error::LastOrgAdmin(m) => ApiError::Conflict(m),
             provisioning::Error::Store(e) => e.into(),
             provisioning::Error::Internal(m) => ApiError::Internal(m),
         }
@@ -83,6 +88,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, None, m.clone()),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, None, m.clone()),
             ApiError::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, None, m.clone()),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, None, m.clone()),
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, None, m.clone()),
             ApiError::UnsupportedMediaType(m) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -7,6 +7,7 @@ mod directory;
 mod list;
 mod members;
 pub mod orgs;
+mod roles;
 pub mod rules;
 mod write;
 
@@ -31,6 +32,9 @@ pub enum Error {
     /// A team is full and the org rejects provisioning beyond its seats.
     #[error("{0}")]
     SeatLimit(String),
+    /// The change would leave the org without an org admin (409; nothing changed).
+    #[error("{0}")]
+    LastOrgAdmin(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

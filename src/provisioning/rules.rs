@@ -100,6 +100,15 @@ async fn reconcile(
             want(user, default_team, "user", "default");
         }
     }
+    // Org roles (from mapped groups, or an admin's grant); their holders want the initial
+    // team. A new user has neither.
+    if !fresh {
+        for (user, source) in super::roles::reconcile(tx, org_id, user_ids, &active, now).await? {
+            if let Some(initial) = &settings.initial_team_id {
+                want(&user, initial, "user", source);
+            }
+        }
+    }
 
     let current = if fresh {
         Vec::new()
@@ -110,7 +119,9 @@ async fn reconcile(
     let mut kept: BTreeSet<(String, String)> = BTreeSet::new();
     for m in current {
         let key = (m.user_id.clone(), m.team_id.clone());
-        let manual_kept = m.source == "manual" && !settings.idp_managed_teams;
+        // Deprovisioning takes manual memberships too.
+        let manual_kept =
+            m.source == "manual" && !settings.idp_managed_teams && active.contains(&m.user_id);
         match wanted.get(&key) {
             _ if manual_kept => {
                 kept.insert(key);

@@ -1,7 +1,7 @@
 //! Org roles (`org_admin`, `org_analyst`): one per user and org, granted by an admin
 //! (`manual`) or through a mapped IdP group (`group`).
 
-use super::sql::{Q, Row};
+use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
 
 /// A user's org role.
@@ -97,7 +97,12 @@ pub async fn delete(tx: &mut Tx, org_id: &str, user_ids: &[String]) -> Result<()
 /// count taken after this sees every admin removal committed before it.
 pub async fn lock(tx: &mut Tx, org_id: &str) -> Result<(), StoreError> {
     let mut q = Q::new("SELECT id FROM orgs WHERE id = ?").bind(org_id);
-    q.push(tx.dialect().for_update());
+    // NO KEY UPDATE: rows referencing the org (memberships, audit entries ...) take a key
+    // share lock on it, which a plain FOR UPDATE would block until this commits.
+    q.push(match tx.dialect() {
+        Dialect::Postgres => " FOR NO KEY UPDATE",
+        Dialect::Sqlite => "",
+    });
     tx.fetch_optional(q).await?;
     Ok(())
 }

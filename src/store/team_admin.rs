@@ -288,3 +288,43 @@ pub async fn team_memberships(
         })
         .collect()
 }
+
+/// Every active user of the org.
+pub async fn active_user_ids(tx: &mut Tx, org_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut q = Q::new("SELECT id FROM scim_users WHERE org_id = ? AND active = ").bind(org_id);
+    q.push_bind(true).push(" ORDER BY seq");
+    tx.fetch_all(q)
+        .await?
+        .iter()
+        .map(|r| r.text("id"))
+        .collect()
+}
+
+/// One membership of a team.
+pub async fn membership(
+    tx: &mut Tx,
+    team_id: &str,
+    user_id: &str,
+) -> Result<Option<super::teams::Membership>, StoreError> {
+    let row = tx
+        .fetch_optional(
+            Q::new(
+                "SELECT id, team_id, user_id, role, source, state FROM memberships \
+                 WHERE team_id = ? AND user_id = ?",
+            )
+            .bind(team_id)
+            .bind(user_id),
+        )
+        .await?;
+    row.map(|r| {
+        Ok(super::teams::Membership {
+            id: r.text("id")?,
+            team_id: r.text("team_id")?,
+            user_id: r.text("user_id")?,
+            role: r.text("role")?,
+            source: r.text("source")?,
+            state: r.text("state")?,
+        })
+    })
+    .transpose()
+}

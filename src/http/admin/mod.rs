@@ -4,13 +4,18 @@
 mod audit;
 mod auth;
 pub mod error;
+mod mappings;
+mod members;
 mod openapi;
+mod roles;
+mod settings;
 mod subscriptions;
 mod teams;
+mod webhooks;
 
 use super::AppState;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, put};
+use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 
 pub use openapi::document;
@@ -31,12 +36,45 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/teams/{id}/subscription", put(teams::move_team))
         .route(
+            "/teams/{id}/members",
+            get(members::list_members).post(members::add_member),
+        )
+        .route(
+            "/teams/{id}/members/{user_id}",
+            delete(members::remove_member),
+        )
+        .route("/teams/{id}/waitlist", get(members::waitlist))
+        .route(
             "/subscriptions",
             get(subscriptions::list_subscriptions).post(subscriptions::create_subscription),
         )
         .route(
             "/subscriptions/{id}",
             axum::routing::patch(subscriptions::update_subscription),
+        )
+        .route(
+            "/group-mappings",
+            get(mappings::list_mappings).post(mappings::create_mapping),
+        )
+        .route("/group-mappings/{id}", delete(mappings::delete_mapping))
+        .route(
+            "/settings",
+            get(settings::get_settings).patch(settings::update_settings),
+        )
+        .route(
+            "/org-roles",
+            get(roles::list_org_roles).post(roles::assign_org_role),
+        )
+        .route("/org-roles/{user_id}", delete(roles::revoke_org_role))
+        .route(
+            "/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::get_webhook)
+                .patch(webhooks::update_webhook)
+                .delete(webhooks::delete_webhook),
         )
         .route("/audit", get(audit::list_audit))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));

@@ -1,6 +1,6 @@
 //! The OpenAPI document of the admin API, generated from the handlers' annotations.
 
-use super::{audit, error, subscriptions, teams};
+use super::{audit, error, mappings, members, roles, settings, subscriptions, teams, webhooks};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -21,9 +21,26 @@ use utoipa::{Modify, OpenApi};
         teams::set_allocation,
         teams::clear_allocation,
         teams::move_team,
+        members::list_members,
+        members::add_member,
+        members::remove_member,
+        members::waitlist,
         subscriptions::list_subscriptions,
         subscriptions::create_subscription,
         subscriptions::update_subscription,
+        mappings::list_mappings,
+        mappings::create_mapping,
+        mappings::delete_mapping,
+        settings::get_settings,
+        settings::update_settings,
+        roles::list_org_roles,
+        roles::assign_org_role,
+        roles::revoke_org_role,
+        webhooks::list_webhooks,
+        webhooks::create_webhook,
+        webhooks::get_webhook,
+        webhooks::update_webhook,
+        webhooks::delete_webhook,
         audit::list_audit,
     ),
     components(schemas(error::ErrorBody)),

@@ -3,12 +3,22 @@
 //! transaction with the provisioning rules it triggers and its audit log entry.
 
 mod audit;
+mod mappings;
+mod members;
+mod roles;
 mod seats;
+mod settings;
 mod teams;
+mod webhooks;
 
 pub use audit::{AuditEntryView, AuditPage};
+pub use mappings::{MappingChange, MappingEffects, MappingView, NewMapping};
+pub use members::{MemberView, NewMember};
+pub use roles::{NewOrgRole, OrgRoleView};
 pub use seats::{AllocationUpdate, NewSubscription, SubscriptionUpdate, SubscriptionView};
+pub use settings::{SettingsUpdate, SettingsView};
 pub use teams::{NewTeam, TeamUpdate, TeamView};
+pub use webhooks::{NewWebhook, WebhookUpdate, WebhookView};
 
 use super::{Directory, Error};
 use crate::clock::{Clock, format_timestamp};
@@ -61,6 +71,7 @@ impl From<Error> for AdminError {
             Error::NotFound(m) => AdminError::NotFound(m),
             Error::PreconditionFailed(m) => AdminError::Conflict(m),
             Error::SeatLimit(m) => AdminError::SeatLimit(m),
+            Error::LastOrgAdmin(m) => AdminError::LastOrgAdmin(m),
             Error::Store(e) => AdminError::Store(e),
             Error::Internal(m) => AdminError::Internal(m),
         }

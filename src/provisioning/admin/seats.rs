@@ -128,7 +128,7 @@ pub(super) async fn check_reservations(
 }
 
 /// Seats waiting members of the subscription's teams, recording each grant.
-async fn fill(
+pub(super) async fn fill(
     tx: &mut Tx,
     actor: &AdminActor,
     now: &str,

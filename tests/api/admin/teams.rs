@@ -323,6 +323,16 @@ async fn the_openapi_document_lists_the_admin_paths(app: TestApp) {
         "/admin/v1/teams/{id}/subscription",
         "/admin/v1/subscriptions",
         "/admin/v1/subscriptions/{id}",
+        "/admin/v1/teams/{id}/members",
+        "/admin/v1/teams/{id}/members/{user_id}",
+        "/admin/v1/teams/{id}/waitlist",
+        "/admin/v1/group-mappings",
+        "/admin/v1/group-mappings/{id}",
+        "/admin/v1/settings",
+        "/admin/v1/org-roles",
+        "/admin/v1/org-roles/{user_id}",
+        "/admin/v1/webhooks",
+        "/admin/v1/webhooks/{id}",
         "/admin/v1/audit",
     ] {
         assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys());

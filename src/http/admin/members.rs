@@ -1,0 +1,68 @@
+//! `/admin/v1/teams/{id}/members` and `/waitlist`.
+
+use super::auth::AdminJson;
+use super::error::{AdminApiError, ErrorBody};
+use crate::http::AppState;
+use crate::provisioning::admin::{AdminActor, MemberView, NewMember};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+/// A team's members with role, source, state and times.
+#[utoipa::path(get, path = "/admin/v1/teams/{id}/members", tag = "memberships",
+    params(("id" = String, Path, description = "Team id")),
+    responses((status = 200, body = [MemberView]), (status = 404, body = ErrorBody)))]
+pub async fn list_members(
+    State(state): State<AppState>,
+    actor: AdminActor,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<MemberView>>, AdminApiError> {
+    Ok(Json(
+        state.directory.admin().list_members(&actor, &id).await?,
+    ))
+}
+
+/// Adds a member by hand (not when teams are IdP-managed).
+#[utoipa::path(post, path = "/admin/v1/teams/{id}/members", tag = "memberships",
+    request_body = NewMember, params(("id" = String, Path, description = "Team id")),
+    responses((status = 201, body = MemberView), (status = 404, body = ErrorBody),
+        (status = 409, description = "IdP-managed teams, already a member, or no seat", body = ErrorBody)))]
+pub async fn add_member(
+    State(state): State<AppState>,
+    actor: AdminActor,
+    Path(id): Path<String>,
+    AdminJson(new): AdminJson<NewMember>,
+) -> Result<(StatusCode, Json<MemberView>), AdminApiError> {
+    let m = state.directory.admin().add_member(&actor, &id, new).await?;
+    Ok((StatusCode::CREATED, Json(m)))
+}
+
+/// Removes a member added by hand; the seat goes to the waitlist.
+#[utoipa::path(delete, path = "/admin/v1/teams/{id}/members/{user_id}", tag = "memberships",
+    params(("id" = String, Path, description = "Team id"), ("user_id" = String, Path, description = "User id")),
+    responses((status = 204), (status = 404, body = ErrorBody),
+        (status = 409, description = "IdP-managed teams, or a membership from the IdP", body = ErrorBody)))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    actor: AdminActor,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, AdminApiError> {
+    state
+        .directory
+        .admin()
+        .remove_member(&actor, &id, &user_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A team's waitlist in the order seats are handed out.
+#[utoipa::path(get, path = "/admin/v1/teams/{id}/waitlist", tag = "memberships",
+    params(("id" = String, Path, description = "Team id")),
+    responses((status = 200, body = [MemberView]), (status = 404, body = ErrorBody)))]
+pub async fn waitlist(
+    State(state): State<AppState>,
+    actor: AdminActor,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<MemberView>>, AdminApiError> {
+    Ok(Json(state.directory.admin().waitlist(&actor, &id).await?))
+}

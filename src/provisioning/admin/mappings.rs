@@ -1,0 +1,222 @@
+//! Group mappings: an IdP group to a team and team role, or to an org role. Creating or
+//! deleting one recomputes the memberships and roles of the group's members in the same
+//! transaction.
+
+use super::audit::record;
+use super::roles::check_org_role;
+use super::teams::team;
+use super::{Admin, AdminActor, AdminError, to_json};
+use crate::provisioning::rules::{self, Changes};
+use crate::store::resources::{self, Table};
+use crate::store::teams::{self, GroupMapping};
+use crate::store::{Tx, mappings, members};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// A mapping as an admin sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MappingView {
+    pub id: String,
+    pub group_id: String,
+    pub group_name: String,
+    pub team_id: Option<String>,
+    pub team_name: Option<String>,
+    /// `user` or `admin`, with a team.
+    pub team_role: Option<String>,
+    /// `org_admin` or `org_analyst`, without a team.
+    pub org_role: Option<String>,
+    pub created: String,
+}
+
+/// A mapping to create: `group_id` with `team_id` (and `team_role`, default `user`), or
+/// with `org_role`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMapping {
+    /// The SCIM id of the IdP group.
+    pub group_id: String,
+    pub team_id: Option<String>,
+    pub team_role: Option<String>,
+    pub org_role: Option<String>,
+}
+
+/// What applying a mapping change did to the group's members.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct MappingEffects {
+    /// Memberships that got a seat.
+    pub seated: usize,
+    /// New memberships waiting for a seat.
+    pub waitlisted: usize,
+    /// Memberships removed.
+    pub removed: usize,
+    /// Memberships whose role changed.
+    pub changed: usize,
+}
+
+/// A mapping and what creating or deleting it did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MappingChange {
+    pub mapping: MappingView,
+    pub effects: MappingEffects,
+}
+
+fn view(d: mappings::MappingDetail) -> MappingView {
+    MappingView {
+        id: d.mapping.id,
+        group_id: d.mapping.group_id,
+        group_name: d.group_name,
+        team_id: d.mapping.team_id,
+        team_name: d.team_name,
+        team_role: d.mapping.team_role,
+        org_role: d.mapping.org_role,
+        created: d.mapping.created,
+    }
+}
+
+fn effects(c: &Changes) -> MappingEffects {
+    MappingEffects {
+        seated: c.granted.len(),
+        waitlisted: c.waitlisted.len(),
+        removed: c.removed.len(),
+        changed: c.changed.len(),
+    }
+}
+
+async fn mapping(tx: &mut Tx, org_id: &str, id: &str) -> Result<MappingView, AdminError> {
+    mappings::list(tx, org_id, Some(id))
+        .await?
+        .pop()
+        .map(view)
+        .ok_or_else(|| {
+            AdminError::NotFound(format!(
+                "no group mapping with id {id:?} in this organization"
+            ))
+        })
+}
+
+/// Recomputes the memberships and roles of the group's members.
+async fn reconcile_group(
+    tx: &mut Tx,
+    org_id: &str,
+    group_id: &str,
+    now: &str,
+) -> Result<Changes, AdminError> {
+    let users: Vec<String> = members::of_groups(tx, &[group_id.to_owned()])
+        .await?
+        .into_iter()
+        .filter(|m| m.member_type == "User")
+        .map(|m| m.member_id)
+        .collect();
+    Ok(rules::reconcile_users(tx, org_id, &users, now).await?)
+}
+
+impl Admin {
+    /// The org's mappings, oldest first.
+    pub async fn list_mappings(&self, actor: &AdminActor) -> Result<Vec<MappingView>, AdminError> {
+        let mut tx = self.read().await?;
+        Ok(mappings::list(&mut tx, &actor.org_id, None)
+            .await?
+            .into_iter()
+            .map(view)
+            .collect())
+    }
+
+    /// Maps a group and provisions its members accordingly.
+    pub async fn create_mapping(
+        &self,
+        actor: &AdminActor,
+        new: NewMapping,
+    ) -> Result<MappingChange, AdminError> {
+        let now = self.now();
+        let mut tx = self.write().await?;
+        let group = [new.group_id.clone()];
+        if resources::existing_ids(&mut tx, Table::Groups, &actor.org_id, &group)
+            .await?
+            .is_empty()
+        {
+            return Err(AdminError::NotFound(format!(
+                "no group with id {:?} in this organization",
+                new.group_id
+            )));
+        }
+        let (team_id, team_role, org_role) = match (new.team_id, new.org_role) {
+            (Some(team_id), None) => {
+                team(&mut tx, &actor.org_id, &team_id).await?;
+                let role = new.team_role.unwrap_or_else(|| "user".to_owned());
+                if !matches!(role.as_str(), "user" | "admin") {
+                    return Err(AdminError::Invalid(format!(
+                        "team_role is \"user\" or \"admin\", not {role:?}"
+                    )));
+                }
+                (Some(team_id), Some(role), None)
+            }
+            (None, Some(org_role)) if new.team_role.is_none() => {
+                check_org_role(&org_role)?;
+                (None, None, Some(org_role))
+            }
+            _ => {
+                return Err(AdminError::Invalid(
+                    "a mapping names either team_id (with an optional team_role) or org_role"
+                        .into(),
+                ));
+            }
+        };
+        let m = GroupMapping {
+            id: uuid::Uuid::new_v4().to_string(),
+            org_id: actor.org_id.clone(),
+            group_id: new.group_id.clone(),
+            team_id,
+            team_role,
+            org_role,
+            created: now.clone(),
+        };
+        teams::insert_mapping(&mut tx, &m).await?;
+        let changes = reconcile_group(&mut tx, &actor.org_id, &new.group_id, &now).await?;
+        let after = MappingChange {
+            mapping: mapping(&mut tx, &actor.org_id, &m.id).await?,
+            effects: effects(&changes),
+        };
+        record(
+            &mut tx,
+            actor,
+            &now,
+            "group_mapping.created",
+            &format!("group_mapping:{}", m.id),
+            None,
+            Some(&to_json(&after)?),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Deletes a mapping: memberships and roles that came only from it go, their seats
+    /// go to waiting members. Refused if it would remove the last org admin.
+    pub async fn delete_mapping(
+        &self,
+        actor: &AdminActor,
+        id: &str,
+    ) -> Result<MappingChange, AdminError> {
+        let now = self.now();
+        let mut tx = self.write().await?;
+        let before = mapping(&mut tx, &actor.org_id, id).await?;
+        mappings::delete(&mut tx, &actor.org_id, id).await?;
+        let changes = reconcile_group(&mut tx, &actor.org_id, &before.group_id, &now).await?;
+        let result = MappingChange {
+            mapping: before,
+            effects: effects(&changes),
+        };
+        record(
+            &mut tx,
+            actor,
+            &now,
+            "group_mapping.deleted",
+            &format!("group_mapping:{id}"),
+            Some(&to_json(&result.mapping)?),
+            Some(&json!({"effects": to_json(&result.effects)?})),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+}

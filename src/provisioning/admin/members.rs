@@ -1,0 +1,229 @@
+//! A team's members and waitlist, and manual memberships (added by an admin; refused
+//! when the org's teams are IdP-managed).
+
+use super::audit::record;
+use super::roles::active_user;
+use super::seats::fill;
+use super::teams::team;
+use super::{Admin, AdminActor, AdminError, to_json};
+use crate::store::teams::{self, Membership, Overflow};
+use crate::store::{Tx, team_admin};
+use serde::{Deserialize, Serialize};
+
+/// A membership as an admin sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MemberView {
+    pub user_id: String,
+    /// Absent when the user no longer exists.
+    pub user_name: Option<String>,
+    /// `user` or `admin`
+    pub role: String,
+    /// `group`, `attribute`, `default` or `manual`
+    pub source: String,
+    /// `awaiting_seat`, `invited`, `pending_app_login` or `active`
+    pub state: String,
+    pub added: String,
+    pub invited: Option<String>,
+    pub invitation_expires: Option<String>,
+    pub accepted: Option<String>,
+    pub first_sign_in: Option<String>,
+    pub last_active: Option<String>,
+    /// Place in the waitlist (1 is served next); only on the waitlist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
+}
+
+/// A member to add by hand.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    pub user_id: String,
+    /// `user` (default) or `admin`
+    pub role: Option<String>,
+}
+
+fn view(m: team_admin::MemberDetail, position: Option<usize>) -> MemberView {
+    MemberView {
+        user_id: m.user_id,
+        user_name: m.user_name,
+        role: m.role,
+        source: m.source,
+        state: m.state,
+        added: m.added,
+        invited: m.invited,
+        invitation_expires: m.invitation_expires,
+        accepted: m.accepted,
+        first_sign_in: m.first_sign_in,
+        last_active: m.last_active,
+        position,
+    }
+}
+
+async fn refuse_if_idp_managed(
+    tx: &mut Tx,
+    org_id: &str,
+    team_name: &str,
+) -> Result<(), AdminError> {
+    if teams::settings(tx, org_id).await?.idp_managed_teams {
+        return Err(AdminError::Conflict(format!(
+            "the organization's teams are managed by the identity provider: members of team \
+             {team_name:?} cannot be added or removed by hand"
+        )));
+    }
+    Ok(())
+}
+
+async fn member_view(tx: &mut Tx, team_id: &str, user_id: &str) -> Result<MemberView, AdminError> {
+    team_admin::team_memberships(tx, team_id, false)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == user_id)
+        .map(|m| view(m, None))
+        .ok_or_else(|| AdminError::Internal("membership just written is missing".into()))
+}
+
+impl Admin {
+    /// A team's members in every state, by time added.
+    pub async fn list_members(
+        &self,
+        actor: &AdminActor,
+        team_id: &str,
+    ) -> Result<Vec<MemberView>, AdminError> {
+        let mut tx = self.read().await?;
+        team(&mut tx, &actor.org_id, team_id).await?;
+        Ok(team_admin::team_memberships(&mut tx, team_id, false)
+            .await?
+            .into_iter()
+            .map(|m| view(m, None))
+            .collect())
+    }
+
+    /// A team's waitlist in the order it is served.
+    pub async fn waitlist(
+        &self,
+        actor: &AdminActor,
+        team_id: &str,
+    ) -> Result<Vec<MemberView>, AdminError> {
+        let mut tx = self.read().await?;
+        team(&mut tx, &actor.org_id, team_id).await?;
+        Ok(team_admin::team_memberships(&mut tx, team_id, true)
+            .await?
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| view(m, Some(i + 1)))
+            .collect())
+    }
+
+    /// Adds a user to a team by hand: a seat if one is free and nobody waits, else the
+    /// waitlist (or 409 with seat overflow `reject`).
+    pub async fn add_member(
+        &self,
+        actor: &AdminActor,
+        team_id: &str,
+        new: NewMember,
+    ) -> Result<MemberView, AdminError> {
+        let role = new.role.unwrap_or_else(|| "user".to_owned());
+        if !matches!(role.as_str(), "user" | "admin") {
+            return Err(AdminError::Invalid(format!(
+                "a team role is \"user\" or \"admin\", not {role:?}"
+            )));
+        }
+        let now = self.now();
+        let mut tx = self.write().await?;
+        let t = team(&mut tx, &actor.org_id, team_id).await?;
+        refuse_if_idp_managed(&mut tx, &actor.org_id, &t.name).await?;
+        active_user(&mut tx, &actor.org_id, &new.user_id).await?;
+        if let Some(m) = team_admin::membership(&mut tx, team_id, &new.user_id).await? {
+            return Err(AdminError::Conflict(format!(
+                "user {:?} is already a member of team {:?} (source {}, state {})",
+                new.user_id, t.name, m.source, m.state
+            )));
+        }
+        let pool = teams::lock_pool(&mut tx, &t.subscription_id).await?;
+        let free = teams::free_seats(&mut tx, &t, pool).await?;
+        let scope = t.reserved_seats.map(|_| t.id.as_str());
+        let queue_ahead = !teams::waiting(&mut tx, &t.subscription_id, scope, 1)
+            .await?
+            .is_empty();
+        let seat = free > 0 && !queue_ahead;
+        if !seat && teams::settings(&mut tx, &actor.org_id).await?.seat_overflow == Overflow::Reject
+        {
+            let held = teams::seats_held(&mut tx, &t.id).await?;
+            return Err(AdminError::SeatLimit(format!(
+                "team {:?} has no free seat ({held} held{}); the organization rejects members \
+                 beyond its seats (seat overflow: reject)",
+                t.name,
+                t.reserved_seats
+                    .map(|r| format!(" of {r} reserved"))
+                    .unwrap_or_default()
+            )));
+        }
+        let m = Membership {
+            id: uuid::Uuid::new_v4().to_string(),
+            team_id: t.id.clone(),
+            user_id: new.user_id.clone(),
+            role,
+            source: "manual".to_owned(),
+            state: if seat { "invited" } else { "awaiting_seat" }.to_owned(),
+        };
+        teams::insert_membership(&mut tx, &actor.org_id, &m, &now).await?;
+        let after = member_view(&mut tx, team_id, &new.user_id).await?;
+        record(
+            &mut tx,
+            actor,
+            &now,
+            "membership.added",
+            &format!("membership:{team_id}/{}", new.user_id),
+            None,
+            Some(&to_json(&after)?),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Removes a manual member; the seat goes to the waitlist.
+    pub async fn remove_member(
+        &self,
+        actor: &AdminActor,
+        team_id: &str,
+        user_id: &str,
+    ) -> Result<(), AdminError> {
+        let now = self.now();
+        let mut tx = self.write().await?;
+        let t = team(&mut tx, &actor.org_id, team_id).await?;
+        refuse_if_idp_managed(&mut tx, &actor.org_id, &t.name).await?;
+        let m = team_admin::membership(&mut tx, team_id, user_id)
+            .await?
+            .ok_or_else(|| {
+                AdminError::NotFound(format!(
+                    "user {user_id:?} is not a member of team {:?}",
+                    t.name
+                ))
+            })?;
+        if m.source != "manual" {
+            return Err(AdminError::Conflict(format!(
+                "user {user_id:?} is in team {:?} through the identity provider (source {}); \
+                 change it there",
+                t.name, m.source
+            )));
+        }
+        let before = member_view(&mut tx, team_id, user_id).await?;
+        teams::delete_memberships(&mut tx, std::slice::from_ref(&m.id)).await?;
+        record(
+            &mut tx,
+            actor,
+            &now,
+            "membership.removed",
+            &format!("membership:{team_id}/{user_id}"),
+            Some(&to_json(&before)?),
+            None,
+        )
+        .await?;
+        if m.state != "awaiting_seat" {
+            fill(&mut tx, actor, &now, &t.subscription_id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

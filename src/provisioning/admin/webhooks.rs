@@ -1,0 +1,218 @@
+//! Webhook endpoints of the org (the outbox delivers to them), with audit entries. The
+//! secret is shown once, when created or rotated.
+
+use super::audit::record;
+use super::settings::present;
+use super::{Admin, AdminActor, AdminError, to_json};
+use crate::outbox::{
+    self, Endpoint, EndpointUpdate, EventType, NewEndpoint, OutboxError, WebhookSecret,
+};
+use secrecy::ExposeSecret as _;
+use serde::{Deserialize, Serialize};
+
+/// An endpoint as an admin sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WebhookView {
+    pub id: String,
+    pub url: String,
+    /// Event types sent; null: every type.
+    pub event_types: Option<Vec<String>>,
+    pub enabled: bool,
+    /// The signing secret (`whsec_...`): only in the answer that created or rotated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created: String,
+    pub updated: String,
+}
+
+/// An endpoint to create.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// An absolute http:// or https:// URL.
+    pub url: String,
+    /// A Standard Webhooks secret (`whsec_` + base64); default: a new random one.
+    pub secret: Option<String>,
+    /// e.g. `["membership.granted"]`; default: every type.
+    pub event_types: Option<Vec<String>>,
+    /// Default true.
+    pub enabled: Option<bool>,
+}
+
+/// Changes to an endpoint; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookUpdate {
+    pub url: Option<String>,
+    /// A new secret (rotation).
+    pub secret: Option<String>,
+    /// A list of event types, or null for every type.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub event_types: Option<Option<Vec<String>>>,
+    pub enabled: Option<bool>,
+}
+
+fn invalid(e: OutboxError) -> AdminError {
+    match e {
+        OutboxError::Store(s) => AdminError::Store(s),
+        e @ (OutboxError::InvalidUrl { .. }
+        | OutboxError::InvalidSecret
+        | OutboxError::UnknownEventType(_)) => AdminError::Invalid(e.to_string()),
+        other => AdminError::Internal(other.to_string()),
+    }
+}
+
+fn types(names: Option<Vec<String>>) -> Result<Option<Vec<EventType>>, AdminError> {
+    names
+        .map(|n| n.iter().map(|t| t.parse().map_err(invalid)).collect())
+        .transpose()
+}
+
+fn secret(s: Option<String>) -> Result<Option<WebhookSecret>, AdminError> {
+    s.map(|s| WebhookSecret::parse(&s).map_err(invalid))
+        .transpose()
+}
+
+fn view(e: &Endpoint, show_secret: bool) -> WebhookView {
+    WebhookView {
+        id: e.id.clone(),
+        url: e.url.clone(),
+        event_types: e.event_types.clone(),
+        enabled: e.enabled,
+        secret: show_secret.then(|| e.secret.expose_secret().to_owned()),
+        created: e.created.clone(),
+        updated: e.updated.clone(),
+    }
+}
+
+fn not_found(id: &str) -> AdminError {
+    AdminError::NotFound(format!(
+        "no webhook endpoint with id {id:?} in this organization"
+    ))
+}
+
+impl Admin {
+    /// The org's endpoints (without secrets).
+    pub async fn list_webhooks(&self, actor: &AdminActor) -> Result<Vec<WebhookView>, AdminError> {
+        let mut tx = self.read().await?;
+        Ok(outbox::list_endpoints(&mut tx, &actor.org_id)
+            .await
+            .map_err(invalid)?
+            .iter()
+            .map(|e| view(e, false))
+            .collect())
+    }
+
+    /// One endpoint (without its secret).
+    pub async fn get_webhook(
+        &self,
+        actor: &AdminActor,
+        id: &str,
+    ) -> Result<WebhookView, AdminError> {
+        let mut tx = self.read().await?;
+        outbox::get_endpoint(&mut tx, &actor.org_id, id)
+            .await
+            .map_err(invalid)?
+            .map(|e| view(&e, false))
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Creates an endpoint; the answer carries its secret.
+    pub async fn create_webhook(
+        &self,
+        actor: &AdminActor,
+        new: NewWebhook,
+    ) -> Result<WebhookView, AdminError> {
+        let new = NewEndpoint {
+            url: new.url,
+            secret: secret(new.secret)?,
+            event_types: types(new.event_types)?,
+            enabled: new.enabled.unwrap_or(true),
+        };
+        let now = self.now();
+        let mut tx = self.write().await?;
+        let e = outbox::create_endpoint(&mut tx, &actor.org_id, new, self.clock.now())
+            .await
+            .map_err(invalid)?;
+        record(
+            &mut tx,
+            actor,
+            &now,
+            "webhook.created",
+            &format!("webhook:{}", e.id),
+            None,
+            Some(&to_json(&view(&e, false))?),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(view(&e, true))
+    }
+
+    /// Changes an endpoint; the answer carries the secret only if it was rotated.
+    pub async fn update_webhook(
+        &self,
+        actor: &AdminActor,
+        id: &str,
+        update: WebhookUpdate,
+    ) -> Result<WebhookView, AdminError> {
+        let rotated = update.secret.is_some();
+        let update = EndpointUpdate {
+            url: update.url,
+            secret: secret(update.secret)?,
+            event_types: update.event_types.map(types).transpose()?,
+            enabled: update.enabled,
+        };
+        let now = self.now();
+        let mut tx = self.write().await?;
+        let before = outbox::get_endpoint(&mut tx, &actor.org_id, id)
+            .await
+            .map_err(invalid)?
+            .ok_or_else(|| not_found(id))?;
+        let e = outbox::update_endpoint(&mut tx, &actor.org_id, id, update, self.clock.now())
+            .await
+            .map_err(invalid)?
+            .ok_or_else(|| not_found(id))?;
+        let mut after = to_json(&view(&e, false))?;
+        if rotated {
+            after["secret_rotated"] = true.into();
+        }
+        record(
+            &mut tx,
+            actor,
+            &now,
+            "webhook.updated",
+            &format!("webhook:{id}"),
+            Some(&to_json(&view(&before, false))?),
+            Some(&after),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(view(&e, rotated))
+    }
+
+    /// Deletes an endpoint.
+    pub async fn delete_webhook(&self, actor: &AdminActor, id: &str) -> Result<(), AdminError> {
+        let now = self.now();
+        let mut tx = self.write().await?;
+        let before = outbox::get_endpoint(&mut tx, &actor.org_id, id)
+            .await
+            .map_err(invalid)?
+            .ok_or_else(|| not_found(id))?;
+        outbox::delete_endpoint(&mut tx, &actor.org_id, id)
+            .await
+            .map_err(invalid)?;
+        record(
+            &mut tx,
+            actor,
+            &now,
+            "webhook.deleted",
+            &format!("webhook:{id}"),
+            Some(&to_json(&view(&before, false))?),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
