@@ -537,10 +537,47 @@ async fn webhook_endpoints_are_managed_and_only_http_urls_accepted(app: TestApp)
     assert!(!text.contains("whsec_"), "no secret in the audit log");
 }
 
+async fn revoking_a_granted_role_leaves_the_role_a_mapped_group_gives(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    let ann = app.create_user("ann@example.com").await;
+    let bob = app.create_user("bob@example.com").await;
+    let r = admin
+        .post("/org-roles", &json!({"user_id": bob, "role": "org_admin"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let analysts = app.create_group("Analysts", &[&ann]).await;
+    map(
+        &admin,
+        json!({"group_id": analysts, "org_role": "org_analyst"}),
+    )
+    .await;
+    let r = admin
+        .post("/org-roles", &json!({"user_id": ann, "role": "org_admin"}))
+        .await;
+    assert_eq!(r.body["source"], "manual");
+    assert_eq!(
+        admin.delete(&format!("/org-roles/{ann}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let roles = admin.get("/org-roles").await.body;
+    let ann_role = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["user_id"] == ann.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(ann_role["role"], "org_analyst");
+    assert_eq!(ann_role["source"], "group");
+    let audit = admin.get("/audit?limit=100").await.body.to_string();
+    assert!(audit.contains("org_role.revoked"));
+}
+
 crate::backends!(
     mapped_groups_provision_members_and_deleting_a_mapping_seats_the_waitlist,
     the_last_org_admin_cannot_be_removed_by_admin_or_by_scim,
     changing_the_default_team_moves_everyone_and_org_roles_add_the_initial_team,
     manual_members_are_added_and_removed_unless_teams_are_idp_managed,
     webhook_endpoints_are_managed_and_only_http_urls_accepted,
+    revoking_a_granted_role_leaves_the_role_a_mapped_group_gives,
 );

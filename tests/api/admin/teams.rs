@@ -341,6 +341,77 @@ async fn the_openapi_document_lists_the_admin_paths(app: TestApp) {
     assert!(r.body["components"]["securitySchemes"]["admin_token"].is_object());
 }
 
+async fn a_team_moves_to_another_subscription_only_if_it_has_room(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    assert_eq!(admin.set_pool(3).await.status, StatusCode::OK);
+    let r = admin
+        .post(
+            "/subscriptions",
+            &json!({"label": "Pilot", "plan": "trial", "seats": 1}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["plan"], "trial");
+    let pilot = r.body["id"].as_str().unwrap().to_owned();
+    let r = admin.post("/teams", &json!({"name": "Ops"})).await;
+    let ops = r.body["id"].as_str().unwrap().to_owned();
+    let mut users = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        users.push(app.create_user(&format!("{name}@example.com")).await);
+    }
+    // Acme holds all 3 seats of the pool; d waits.
+    assert_eq!(admin.team_named("Acme").await["waiting"], 1);
+    for u in &users[..2] {
+        admin
+            .post(&format!("/teams/{ops}/members"), &json!({"user_id": u}))
+            .await;
+    }
+    // Ops' two members wait too: the shared pool is full.
+    assert_eq!(admin.get(&format!("/teams/{ops}")).await.body["waiting"], 2);
+    let r = admin
+        .put(
+            &format!("/teams/{ops}/subscription"),
+            &json!({"subscription_id": pilot}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // In the Pilot pool, the first of Ops' waiters gets its one seat.
+    assert_eq!(r.body["subscription_id"], pilot.as_str());
+    assert_eq!(r.body["assigned_seats"], 1);
+    assert_eq!(r.body["waiting"], 1);
+    // Moving back is refused: Acme's pool has no free seat for the one Ops holds.
+    let main = admin.get("/subscriptions").await.body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = admin
+        .put(
+            &format!("/teams/{ops}/subscription"),
+            &json!({"subscription_id": main}),
+        )
+        .await;
+    assert_error(
+        &r,
+        409,
+        "conflict",
+        &["Ops", "hold 1 seats", "0 unreserved seats free"],
+    );
+    assert_error(
+        &admin
+            .put(
+                &format!("/teams/{ops}/subscription"),
+                &json!({"subscription_id": "nope"}),
+            )
+            .await,
+        404,
+        "not_found",
+        &["subscription"],
+    );
+    let subs = admin.get("/subscriptions").await.body;
+    assert_eq!(subs[1]["teams"], 1);
+    assert_eq!(subs[1]["assigned_seats"], 1);
+}
+
 crate::backends!(
     a_scim_token_is_refused_on_admin_and_an_admin_token_on_scim,
     teams_are_created_listed_updated_and_deleted_when_empty,
@@ -350,6 +421,7 @@ crate::backends!(
     the_audit_log_shows_admin_changes_with_their_actor_page_by_page,
     the_openapi_document_lists_the_admin_paths,
     admin_tokens_are_created_listed_and_revoked_on_the_command_line,
+    a_team_moves_to_another_subscription_only_if_it_has_room,
 );
 
 /// `rollcall admin-token create|list|revoke` against the test database.
