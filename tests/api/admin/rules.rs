@@ -573,6 +573,39 @@ async fn revoking_a_granted_role_leaves_the_role_a_mapped_group_gives(app: TestA
     assert!(audit.contains("org_role.revoked"));
 }
 
+/// Two admins revoked at the same moment: one revocation wins, the other gets 409, and
+/// the org keeps one admin (the org row lock serialises the count on PostgreSQL).
+async fn two_racing_revocations_never_remove_both_org_admins(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    let ann = app.create_user("ann@example.com").await;
+    let bob = app.create_user("bob@example.com").await;
+    for round in 0..20 {
+        for u in [&ann, &bob] {
+            let r = admin
+                .post("/org-roles", &json!({"user_id": u, "role": "org_admin"}))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+        let (pa, pb) = (format!("/org-roles/{ann}"), format!("/org-roles/{bob}"));
+        let (a, b) = tokio::join!(admin.delete(&pa), admin.delete(&pb));
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [204, 409],
+            "round {round}: {:?} {:?}",
+            a.body,
+            b.body
+        );
+        let roles = admin.get("/org-roles").await.body;
+        assert_eq!(
+            roles.as_array().unwrap().len(),
+            1,
+            "round {round}: {roles:?}"
+        );
+    }
+}
+
 crate::backends!(
     mapped_groups_provision_members_and_deleting_a_mapping_seats_the_waitlist,
     the_last_org_admin_cannot_be_removed_by_admin_or_by_scim,
@@ -580,4 +613,5 @@ crate::backends!(
     manual_members_are_added_and_removed_unless_teams_are_idp_managed,
     webhook_endpoints_are_managed_and_only_http_urls_accepted,
     revoking_a_granted_role_leaves_the_role_a_mapped_group_gives,
+    two_racing_revocations_never_remove_both_org_admins,
 );
