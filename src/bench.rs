@@ -12,6 +12,7 @@ mod load;
 mod phases;
 mod report;
 mod server;
+mod sync;
 
 use load::Client;
 use phases::{GroupPlan, Phases};
@@ -81,6 +82,13 @@ pub struct BenchArgs {
     /// Memory mode: only seed this many users on SQLite and report the server's peak RSS
     #[arg(long)]
     pub rss_users: Option<usize>,
+    /// Entra-style initial sync instead: --users users, 1,000 groups mapped to teams,
+    /// then a deprovisioning wave (see BENCHMARKS.md)
+    #[arg(long)]
+    pub sync: bool,
+    /// Users deprovisioned (`active: false`) after the sync
+    #[arg(long, default_value_t = 10_000)]
+    pub deprovision: usize,
     /// Also write the results as JSON to this file
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -123,17 +131,21 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         let rss = run_rss(&exe, &args, users).await?;
         println!("{}", report::rss_markdown(&machine, &rss));
         report::rss_json(&machine, &rss)
+    } else if args.sync {
+        print!("{}", report::header(&machine));
+        let mut reports = Vec::new();
+        for &backend in backends(&args) {
+            let r = run_sync(&exe, &args, backend).await?;
+            print!("{}", sync::markdown(backend.label(), &r));
+            reports.push(serde_json::json!({"backend": backend.label(), "sync": r}));
+        }
+        serde_json::json!({"machine": machine, "sync": reports})
     } else {
-        let backends: &[Backend] = match args.backend {
-            BackendChoice::Sqlite => &[Backend::Sqlite],
-            BackendChoice::Postgres => &[Backend::Postgres],
-            BackendChoice::Both => &[Backend::Sqlite, Backend::Postgres],
-        };
         // Each backend's table is printed as soon as it is measured: a failure on the
         // next one does not lose it.
         print!("{}", report::header(&machine));
         let mut reports = Vec::new();
-        for &backend in backends {
+        for &backend in backends(&args) {
             let r = run_backend(&exe, &args, backend).await?;
             print!("{}", report::backend_markdown(&r));
             reports.push(r);
@@ -152,6 +164,51 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         eprintln!("bench: results written to {}", path.display());
     }
     Ok(())
+}
+
+fn backends(args: &BenchArgs) -> &'static [Backend] {
+    match args.backend {
+        BackendChoice::Sqlite => &[Backend::Sqlite],
+        BackendChoice::Postgres => &[Backend::Postgres],
+        BackendChoice::Both => &[Backend::Sqlite, Backend::Postgres],
+    }
+}
+
+/// The sync benchmark on one backend, on a fresh database.
+async fn run_sync(
+    exe: &Path,
+    args: &BenchArgs,
+    backend: Backend,
+) -> Result<sync::SyncReport, BenchError> {
+    let workspace = Workspace::create(args.work_dir.as_deref(), args.keep)?;
+    let plan = sync::SyncPlan::new(args.users, args.deprovision);
+    let pg = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(PgDatabase::create(&args.pg_url).await?),
+    };
+    let url = pg
+        .as_ref()
+        .map_or_else(|| workspace.sqlite_url(), PgDatabase::url);
+    eprintln!("bench: sync on {}", backend.label());
+    let result = async {
+        let (scim_token, admin_token) =
+            server::create_sync_org(exe, &workspace, &url, plan.pool()).await?;
+        let server = Server::start(exe, &workspace, &url).await?;
+        let scim = Client::new(&server.base_url(), &scim_token, args.concurrency)?;
+        let admin = Client::new(&server.base_url(), &admin_token, 2)?;
+        let result = sync::run(&scim, &admin, args.concurrency, &plan).await;
+        let stopped = server.stop().await;
+        let report = result.map_err(|e| server::with_log(e, &workspace))?;
+        stopped?;
+        Ok(report)
+    }
+    .await;
+    if let Some(db) = pg
+        && !args.keep
+    {
+        db.drop_database().await?;
+    }
+    result
 }
 
 fn validate(args: &BenchArgs) -> Result<(), BenchError> {

@@ -596,7 +596,7 @@ fn user_name(i: usize) -> String {
 }
 
 /// A user as Entra ID provisions one: core and enterprise schemas, name, one email.
-fn user_body(i: usize) -> String {
+pub(super) fn user_body(i: usize) -> String {
     let name = user_name(i);
     format!(
         concat!(
@@ -616,7 +616,7 @@ fn user_body(i: usize) -> String {
 }
 
 /// `{"schemas":[PatchOp],"Operations":[{"op":op,"path":"members","value":[{"value":id},...]}]}`
-fn members_patch(op: &str, users: &[Uuid]) -> String {
+pub(super) fn members_patch(op: &str, users: &[Uuid]) -> String {
     let mut body = String::with_capacity(128 + users.len() * 50);
     body.push_str(
         r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":""#,

@@ -216,6 +216,39 @@ pub async fn create_org_and_token(
     .await
 }
 
+/// For the sync benchmark: an org with a pool of `seats`, its SCIM token and an admin
+/// token; returns (SCIM token, admin token).
+pub async fn create_sync_org(
+    exe: &Path,
+    workspace: &Workspace,
+    database_url: &str,
+    seats: usize,
+) -> Result<(String, String), BenchError> {
+    let seats = seats.to_string();
+    let org = cli(
+        exe,
+        workspace,
+        database_url,
+        &["org", "create", "Sync", "--seats", &seats],
+    )
+    .await?;
+    let scim = cli(
+        exe,
+        workspace,
+        database_url,
+        &["token", "create", "--org", &org, "--label", "entra"],
+    )
+    .await?;
+    let admin = cli(
+        exe,
+        workspace,
+        database_url,
+        &["admin-token", "create", "--org", &org, "--label", "bench"],
+    )
+    .await?;
+    Ok((scim, admin))
+}
+
 /// Runs a CLI command of this binary; returns its single line of output.
 async fn cli(
     exe: &Path,

@@ -65,14 +65,18 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
+            // No ping before each acquire: on SQLite a connection cannot go stale, and the
+            // ping is a round trip to the connection's worker thread on every request.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts.clone())
                 .await
                 .map_err(|e| StoreError::Connect(e.to_string()))?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(8)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts.read_only(true))
                 .await
