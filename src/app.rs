@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::outbox::{self, OutboxError};
 use crate::provisioning::Directory;
+use crate::provisioning::invitations::Invitations;
 use crate::store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub enum StartError {
     Listen { address: SocketAddr, reason: String },
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error("cannot set up invitations: {0}")]
+    Invitations(String),
 }
 
 /// A built, bound, not yet serving server.
@@ -69,9 +72,17 @@ impl App {
                 ..outbox::WorkerOptions::default()
             },
         )?;
+        let invitations = Invitations::load(
+            &store,
+            &config.public_base_url(address),
+            config.invitation_ttl_days,
+            clock.now(),
+        )
+        .await
+        .map_err(|e| StartError::Invitations(e.to_string()))?;
         let state = AppState {
             store: store.clone(),
-            directory: Directory::new(store.clone(), registry.clone(), clock),
+            directory: Directory::new(store.clone(), registry.clone(), clock, invitations),
             registry,
             config: Arc::new(config),
         };

@@ -46,6 +46,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub scim: ScimLimits,
     pub outbox: OutboxConfig,
+    /// How long an invitation link stays valid, in days.
+    pub invitation_ttl_days: u32,
 }
 
 /// How queued emails and webhooks leave (see `crate::outbox`).
@@ -77,6 +79,7 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub outbox_poll_ms: Option<u64>,
+    pub invitation_ttl_days: Option<u32>,
 }
 
 /// A configuration problem, reported as one line.
@@ -101,6 +104,7 @@ pub struct Overrides {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub outbox_poll_ms: Option<u64>,
+    pub invitation_ttl_days: Option<u32>,
 }
 
 impl Config {
@@ -189,6 +193,16 @@ impl Config {
                     .max(10),
             ),
         };
+        let invitation_ttl_days = o
+            .invitation_ttl_days
+            .or(file.invitation_ttl_days)
+            .unwrap_or(crate::provisioning::invitations::DEFAULT_TTL_DAYS);
+        if !(1..=365).contains(&invitation_ttl_days) {
+            return Err(ConfigError::Invalid {
+                what: "invitation TTL",
+                reason: format!("{invitation_ttl_days} days: expected 1 to 365"),
+            });
+        }
         Ok(Config {
             database_url: SecretString::from(database_url),
             data_dir,
@@ -196,7 +210,16 @@ impl Config {
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             scim,
             outbox,
+            invitation_ttl_days,
         })
+    }
+
+    /// The public base URL: `--public-url`, else `http://<listen address>` (the bound
+    /// one, which differs from `listen` when the port was 0).
+    pub fn public_base_url(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
     }
 
     /// The database URL (handle with care: may contain a password).

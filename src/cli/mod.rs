@@ -39,7 +39,7 @@ pub enum Command {
         /// Address to listen on [default: 127.0.0.1:8080]
         #[arg(long, env = "ROLLCALL_LISTEN")]
         listen: Option<String>,
-        /// Public base URL used in resource locations [default: from the Host header]
+        /// Public base URL used in resource locations [default: from the Host header] and invitation links [default: http://<listen address>]
         #[arg(long, env = "ROLLCALL_PUBLIC_URL")]
         public_url: Option<String>,
         /// SMTP server for outgoing mail: smtp://[USER:PASS@]HOST[:PORT][?tls=required] or smtps://... [default: .eml files in <data-dir>/outbox/]
@@ -51,6 +51,9 @@ pub enum Command {
         /// How often the outbox worker looks for due emails and webhooks, in milliseconds [default: 1000]
         #[arg(long, env = "ROLLCALL_OUTBOX_POLL_MS")]
         outbox_poll_ms: Option<u64>,
+        /// How many days an invitation link in a joining email stays valid [default: 7]
+        #[arg(long, env = "ROLLCALL_INVITATION_TTL_DAYS")]
+        invitation_ttl_days: Option<u32>,
     },
     /// Apply the database migrations and exit (every command also does this itself)
     Migrate,
@@ -225,12 +228,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             smtp_url,
             mail_from,
             outbox_poll_ms,
+            invitation_ttl_days,
         } => {
             overrides.listen = listen;
             overrides.public_url = public_url;
             overrides.smtp_url = smtp_url;
             overrides.mail_from = mail_from;
             overrides.outbox_poll_ms = outbox_poll_ms;
+            overrides.invitation_ttl_days = invitation_ttl_days;
             serve::run(Config::load(&overrides)?).await
         }
         Command::Migrate => admin::migrate(Config::load(&overrides)?).await,

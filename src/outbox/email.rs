@@ -42,7 +42,7 @@ fn mailbox(field: &'static str, value: &str) -> Result<Mailbox, OutboxError> {
 
 impl Email {
     /// Checks the addresses, so a bad one fails at enqueue, not at every retry.
-    pub(super) fn validate(&self) -> Result<(), OutboxError> {
+    pub fn validate(&self) -> Result<(), OutboxError> {
         mailbox("to", &self.to)?;
         if let Some(r) = &self.reply_to {
             mailbox("reply-to", r)?;

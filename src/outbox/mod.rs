@@ -151,6 +151,64 @@ pub async fn enqueue_event(
     Ok(ids)
 }
 
+/// Queues emails and events of one change in `tx` with one read (the org's endpoints)
+/// and one multi-row insert: what a SCIM request's effects cost. Keys as for
+/// [`enqueue_email`] and [`enqueue_event`] (an event's row is keyed
+/// `{prefix}:{endpoint id}`); rows whose key the org already has are skipped. Returns
+/// the ids of the rows added.
+pub async fn enqueue_batch(
+    tx: &mut Tx,
+    org_id: &str,
+    emails: &[(String, Email)],
+    events: &[(String, Event)],
+    now: OffsetDateTime,
+) -> Result<Vec<String>, OutboxError> {
+    let stamp = format_timestamp(now);
+    // (id, key, endpoint, payload) owned here, borrowed by the rows below.
+    let mut rows: Vec<(String, Kind, String, Option<String>, String)> = Vec::new();
+    for (key, email) in emails {
+        email.validate()?;
+        let payload =
+            serde_json::to_string(email).map_err(|e| OutboxError::Encode(e.to_string()))?;
+        rows.push((new_id(), Kind::Email, key.clone(), None, payload));
+    }
+    if !events.is_empty() {
+        let endpoints = sql::list_endpoints(tx, org_id).await?;
+        for (prefix, event) in events {
+            let mut body = None;
+            for endpoint in endpoints.iter().filter(|e| webhook::wants(e, event.kind)) {
+                let body = match &body {
+                    Some(b) => b,
+                    None => body.insert(event.body(now)?),
+                };
+                rows.push((
+                    new_id(),
+                    Kind::Webhook,
+                    format!("{prefix}:{}", endpoint.id),
+                    Some(endpoint.id.clone()),
+                    body.clone(),
+                ));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let messages: Vec<NewMessage<'_>> = rows
+        .iter()
+        .map(|(id, kind, key, endpoint, payload)| NewMessage {
+            id,
+            org_id,
+            kind: *kind,
+            dedupe_key: key,
+            endpoint_id: endpoint.as_deref(),
+            payload,
+            now: &stamp,
+        })
+        .collect();
+    Ok(sql::insert_messages(tx, &messages).await?)
+}
+
 /// One outbox row (for the admin API and tests).
 pub async fn get_message(tx: &mut Tx, id: &str) -> Result<Option<Message>, OutboxError> {
     Ok(sql::get_message(tx, id).await?)

@@ -1,17 +1,20 @@
 //! Single-resource operations: create, get, replace (PUT), patch, delete.
 
+use super::effects::{self, Origin, ResourceChange, Verb};
+use super::invitations::Invitations;
 use super::members::{apply_member_changes, members_to_add};
-use super::rules;
+use super::rules::{self, Changes};
 use super::write::{hash_password, resource_write, table};
 use super::{Error, if_match_holds};
 use crate::clock::{Clock, format_timestamp};
+use crate::store::effects::{self as effects_sql, TeamInfo, UserTeam};
 use crate::store::members::{self, Member, Membership};
 use crate::store::resources::{self, StoredResource};
 use crate::store::{Store, StoreError, Tx};
 use scim::ScimError;
 use scim::patch::MemberChange;
 use scim::resource::Incoming;
-use scim::schema::{Registry, ResourceKind};
+use scim::schema::{ROLLCALL_USER_SCHEMA, Registry, ResourceKind};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,11 +23,18 @@ use std::sync::Arc;
 pub const PATCH_ECHO_MEMBERS: i64 = 1000;
 
 /// Who is making a request: the organization the token belongs to, and the token's
-/// label (for logs and, later, the audit log).
+/// label (for logs and the audit log; never the token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub org_id: String,
     pub label: String,
+}
+
+impl Actor {
+    /// How the audit log names this caller.
+    pub fn audit_name(&self) -> String {
+        format!("scim:{}", self.label)
+    }
 }
 
 /// A resource with the multi-valued references stored outside its document.
@@ -36,6 +46,8 @@ pub struct View {
     pub members: Option<Vec<Member>>,
     /// A user's groups, when loaded.
     pub groups: Option<Vec<Membership>>,
+    /// A user's team memberships (the rollcall extension's `teams`).
+    pub teams: Option<Vec<UserTeam>>,
 }
 
 /// The SCIM directory of every organization.
@@ -44,6 +56,7 @@ pub struct Directory {
     pub(super) store: Store,
     pub(super) registry: Arc<Registry>,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) invitations: Arc<Invitations>,
 }
 
 fn not_found(kind: ResourceKind, id: &str) -> Error {
@@ -75,12 +88,47 @@ fn map_write_error(kind: ResourceKind, doc: &Map<String, Value>, e: StoreError) 
 
 impl Directory {
     /// A directory over `store`.
-    pub fn new(store: Store, registry: Arc<Registry>, clock: Arc<dyn Clock>) -> Directory {
+    pub fn new(
+        store: Store,
+        registry: Arc<Registry>,
+        clock: Arc<dyn Clock>,
+        invitations: Invitations,
+    ) -> Directory {
         Directory {
             store,
             registry,
             clock,
+            invitations: Arc::new(invitations),
         }
+    }
+
+    /// The ids of the org's teams: what the rollcall extension's `teams.value` may name.
+    pub async fn team_ids(&self, actor: &Actor) -> Result<Vec<String>, Error> {
+        let mut tx = self.store.read().await?;
+        Ok(effects_sql::team_ids(&mut tx, &actor.org_id).await?)
+    }
+
+    /// What signs invitation links.
+    pub fn invitations(&self) -> &Invitations {
+        &self.invitations
+    }
+
+    /// Writes the effects of a change (audit, webhooks, joining emails) in `tx`.
+    async fn record(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        now: time::OffsetDateTime,
+        change: Option<ResourceChange<'_>>,
+        changes: &Changes,
+    ) -> Result<HashMap<String, TeamInfo>, Error> {
+        let name = actor.audit_name();
+        let origin = Origin {
+            org_id: &actor.org_id,
+            actor: &name,
+            now,
+        };
+        effects::record(tx, &self.invitations, origin, change, changes).await
     }
 
     /// The schema registry.
@@ -88,13 +136,13 @@ impl Directory {
         &self.registry
     }
 
-    pub(super) fn now(&self) -> String {
-        format_timestamp(self.clock.now())
-    }
-
     fn normalize(&self, kind: ResourceKind, body: &Value) -> Result<Incoming, Error> {
         let rt = self.registry.resource_type(kind);
-        Ok(scim::resource::normalize(&self.registry, rt, body)?)
+        let mut incoming = scim::resource::normalize(&self.registry, rt, body)?;
+        if kind == ResourceKind::User {
+            tidy_teams(&mut incoming.doc)?;
+        }
+        Ok(incoming)
     }
 
     /// POST: creates a resource.
@@ -110,8 +158,10 @@ impl Directory {
             None => None,
         };
         let write = resource_write(kind, incoming.doc.clone(), password_hash)?;
+        let team_attrs = team_attributes(&incoming.doc)?;
         let id = uuid::Uuid::new_v4().to_string();
-        let now = self.now();
+        let at = self.clock.now();
+        let now = format_timestamp(at);
         let mut tx = self.store.write().await?;
         let stored = resources::insert(&mut tx, table(kind), &actor.org_id, &id, &write, &now)
             .await
@@ -120,14 +170,41 @@ impl Directory {
             let add = members_to_add(&mut tx, &actor.org_id, &id, list).await?;
             members::add(&mut tx, &actor.org_id, &id, &add).await?;
         }
-        // A new group is mapped to nothing yet; a new user wants the default team.
-        if kind == ResourceKind::User {
-            rules::reconcile_new_user(&mut tx, &actor.org_id, &id, &now).await?;
-        }
-        // A new user is in no group yet: nothing to load.
-        let view = self
-            .view(&mut tx, kind, stored, kind == ResourceKind::Group)
+        // A new group is mapped to nothing yet; a new user wants the default team (and
+        // the teams it names, if any).
+        let changes = match kind {
+            ResourceKind::User if team_attrs.is_empty() => {
+                rules::reconcile_new_user(&mut tx, &actor.org_id, &id, &now).await?
+            }
+            ResourceKind::User => {
+                put_team_attributes(&mut tx, &actor.org_id, &id, &team_attrs, false).await?;
+                rules::reconcile_users(&mut tx, &actor.org_id, std::slice::from_ref(&id), &now)
+                    .await?
+            }
+            ResourceKind::Group => Changes::default(),
+        };
+        let change = ResourceChange {
+            kind,
+            verb: Verb::Created,
+            id: &id,
+            before: None,
+            after: Some(&stored),
+        };
+        let team_infos = self
+            .record(&mut tx, actor, at, Some(change), &changes)
             .await?;
+        // A new user is in no group yet, and its teams are the ones just granted or
+        // waitlisted: nothing to load.
+        let view = match kind {
+            ResourceKind::User => View {
+                kind,
+                teams: Some(new_user_teams(&changes, &team_infos)),
+                stored,
+                members: None,
+                groups: None,
+            },
+            ResourceKind::Group => self.view(&mut tx, kind, stored, true).await?,
+        };
         tx.commit().await?;
         Ok(view)
     }
@@ -184,16 +261,17 @@ impl Directory {
             Some(p) => Some(hash_password(p).await?),
             None => None,
         };
-        let now = self.now();
+        let at = self.clock.now();
+        let now = format_timestamp(at);
         let mut tx = self.store.write().await?;
         let current = self.current(&mut tx, actor, kind, id, if_match).await?;
         let rt = self.registry.resource_type(kind);
         scim::resource::check_immutable(&self.registry, rt, &current.doc, &incoming.doc)?;
-        let write = resource_write(kind, incoming.doc.clone(), password_hash)?;
+        let write = resource_write(kind, incoming.doc.clone(), password_hash.clone())?;
         let stored = resources::update(&mut tx, table(kind), &actor.org_id, &current, &write, &now)
             .await
             .map_err(|e| map_write_error(kind, &incoming.doc, e))?;
-        if kind == ResourceKind::Group {
+        let (changes, members_changed) = if kind == ResourceKind::Group {
             // RFC 7644 §3.5.1: PUT replaces every attribute; a PUT without `members`
             // leaves the group empty (as Microsoft's reference collection checks).
             let list = incoming.members.clone().unwrap_or_default();
@@ -202,10 +280,26 @@ impl Directory {
             let effects =
                 apply_member_changes(&mut tx, &self.registry, &actor.org_id, id, &changes, mapped)
                     .await?;
-            rules::reconcile_users(&mut tx, &actor.org_id, &effects.affected, &now).await?;
+            let changes =
+                rules::reconcile_users(&mut tx, &actor.org_id, &effects.affected, &now).await?;
+            (changes, effects.changed)
         } else {
-            rules::reconcile_users(&mut tx, &actor.org_id, &[id.to_owned()], &now).await?;
-        }
+            self.sync_team_attributes(&mut tx, actor, id, &current.doc, &incoming.doc)
+                .await?;
+            let changes =
+                rules::reconcile_users(&mut tx, &actor.org_id, &[id.to_owned()], &now).await?;
+            (changes, false)
+        };
+        // A PUT that sends back what is stored (IdPs re-sync that way) is no change.
+        let changed = members_changed || incoming.doc != current.doc || password_hash.is_some();
+        let change = changed.then_some(ResourceChange {
+            kind,
+            verb: Verb::Replaced,
+            id,
+            before: Some(&current.doc),
+            after: Some(&stored),
+        });
+        self.record(&mut tx, actor, at, change, &changes).await?;
         let view = self.view(&mut tx, kind, stored, true).await?;
         tx.commit().await?;
         Ok(view)
@@ -223,13 +317,17 @@ impl Directory {
     ) -> Result<View, Error> {
         let ops = scim::patch::parse_request(body)?;
         let rt = self.registry.resource_type(kind);
-        let now = self.now();
+        let at = self.clock.now();
+        let now = format_timestamp(at);
         let mut tx = self.store.write().await?;
         let current = self.current(&mut tx, actor, kind, id, if_match).await?;
         let mut doc = current.doc.clone();
         let outcome = scim::patch::apply(&self.registry, rt, &mut doc, &ops)?;
-        let incoming = scim::resource::normalize(&self.registry, rt, &Value::Object(doc))?;
+        let mut incoming = scim::resource::normalize(&self.registry, rt, &Value::Object(doc))?;
         scim::resource::check_immutable(&self.registry, rt, &current.doc, &incoming.doc)?;
+        if kind == ResourceKind::User {
+            tidy_teams(&mut incoming.doc)?;
+        }
         let password_hash = match incoming.password.clone() {
             Some(p) => Some(hash_password(p).await?),
             None => None,
@@ -254,20 +352,31 @@ impl Directory {
             mapped,
         )
         .await?;
-        match kind {
+        let changes = match kind {
             ResourceKind::Group => {
-                rules::reconcile_users(&mut tx, &actor.org_id, &effects.affected, &now).await?;
+                rules::reconcile_users(&mut tx, &actor.org_id, &effects.affected, &now).await?
             }
             ResourceKind::User if doc_changed => {
-                rules::reconcile_users(&mut tx, &actor.org_id, &[id.to_owned()], &now).await?;
+                self.sync_team_attributes(&mut tx, actor, id, &current.doc, &incoming.doc)
+                    .await?;
+                rules::reconcile_users(&mut tx, &actor.org_id, &[id.to_owned()], &now).await?
             }
-            ResourceKind::User => {}
-        }
+            ResourceKind::User => Changes::default(),
+        };
         if effects.changed && !doc_changed {
             resources::touch(&mut tx, table(kind), id, &now).await?;
             stored.version += 1;
             stored.updated = now.clone();
         }
+        // A PATCH that changes nothing (a replay) records nothing.
+        let change = (doc_changed || effects.changed).then_some(ResourceChange {
+            kind,
+            verb: Verb::Patched,
+            id,
+            before: Some(&current.doc),
+            after: Some(&stored),
+        });
+        self.record(&mut tx, actor, at, change, &changes).await?;
         // The answer to a PATCH on a large group leaves its members out: IdPs ignore the
         // body, and echoing 100,000 members for each 100 added would make the cost of a
         // change grow with the group. GET still lists them.
@@ -288,9 +397,10 @@ impl Directory {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), Error> {
-        let now = self.now();
+        let at = self.clock.now();
+        let now = format_timestamp(at);
         let mut tx = self.store.write().await?;
-        self.current(&mut tx, actor, kind, id, if_match).await?;
+        let current = self.current(&mut tx, actor, kind, id, if_match).await?;
         // Deprovisioning: the memberships go (and their seats free) in this transaction.
         let affected = match kind {
             ResourceKind::User => vec![id.to_owned()],
@@ -304,9 +414,35 @@ impl Directory {
             ResourceKind::Group => Vec::new(),
         };
         resources::delete(&mut tx, table(kind), &actor.org_id, id, &now).await?;
-        rules::reconcile_users(&mut tx, &actor.org_id, &affected, &now).await?;
+        let changes = rules::reconcile_users(&mut tx, &actor.org_id, &affected, &now).await?;
+        let change = ResourceChange {
+            kind,
+            verb: Verb::Deleted,
+            id,
+            before: Some(&current.doc),
+            after: None,
+        };
+        self.record(&mut tx, actor, at, Some(change), &changes)
+            .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Mirrors the IdP's team entries of a user (its rollcall `teams`) into the table the
+    /// rules read, when they changed. An unknown team id is the IdP's error (400).
+    async fn sync_team_attributes(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        id: &str,
+        before: &Map<String, Value>,
+        after: &Map<String, Value>,
+    ) -> Result<(), Error> {
+        let wanted = team_attributes(after)?;
+        if wanted == team_attributes(before)? {
+            return Ok(());
+        }
+        put_team_attributes(tx, &actor.org_id, id, &wanted, true).await
     }
 
     /// Loads what the stored row lacks for rendering.
@@ -334,6 +470,13 @@ impl Directory {
         let ids: Vec<String> = stored.iter().map(|s| s.id.clone()).collect();
         let mut members: HashMap<String, Vec<Member>> = HashMap::new();
         let mut groups: HashMap<String, Vec<Membership>> = HashMap::new();
+        // Every user shows its teams: one indexed query for the whole page.
+        let mut teams: HashMap<String, Vec<UserTeam>> = HashMap::new();
+        if kind == ResourceKind::User && !ids.is_empty() {
+            for t in effects_sql::teams_of_users(tx, &ids).await? {
+                teams.entry(t.user_id.clone()).or_default().push(t);
+            }
+        }
         if with_refs {
             match kind {
                 ResourceKind::Group => {
@@ -360,13 +503,118 @@ impl Directory {
                         (None, Some(groups.remove(&s.id).unwrap_or_default()))
                     }
                 };
+                let t =
+                    (kind == ResourceKind::User).then(|| teams.remove(&s.id).unwrap_or_default());
                 View {
                     kind,
                     stored: s,
                     members: m,
                     groups: g,
+                    teams: t,
                 }
             })
             .collect())
     }
+}
+
+/// The IdP's team entries in a user document: (team id, role), one per team, in order.
+/// Teams are keyed by id: naming a team again (a PATCH `add` of a team the user has)
+/// sets its role, the last entry wins.
+fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, String)>, Error> {
+    let Some(list) = doc
+        .get(ROLLCALL_USER_SCHEMA)
+        .and_then(|ext| ext.get("teams"))
+        .and_then(Value::as_array)
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for entry in list {
+        let team = entry
+            .get("value")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                ScimError::InvalidValue(format!(
+                    "each {ROLLCALL_USER_SCHEMA}:teams entry needs a value (a team id)"
+                ))
+            })?;
+        let role = match entry.get("role").and_then(Value::as_str) {
+            None => "user",
+            Some(r) if r.eq_ignore_ascii_case("user") => "user",
+            Some(r) if r.eq_ignore_ascii_case("admin") => "admin",
+            Some(r) => {
+                return Err(ScimError::InvalidValue(format!(
+                    "team role {r:?} of team {team:?} is neither \"user\" nor \"admin\""
+                ))
+                .into());
+            }
+        };
+        out.retain(|(t, _)| t != team);
+        out.push((team.to_owned(), role.to_owned()));
+    }
+    Ok(out)
+}
+
+/// Stores the IdP's teams in the document as [`team_attributes`] reads them: one entry
+/// per team, roles spelt canonically, so what is read back is what counts.
+fn tidy_teams(doc: &mut Map<String, Value>) -> Result<(), Error> {
+    let teams = team_attributes(doc)?;
+    if let Some(Value::Object(ext)) = doc.get_mut(ROLLCALL_USER_SCHEMA)
+        && ext.contains_key("teams")
+    {
+        let list = teams
+            .into_iter()
+            .map(|(value, role)| serde_json::json!({"value": value, "role": role}))
+            .collect();
+        ext.insert("teams".into(), Value::Array(list));
+    }
+    Ok(())
+}
+
+/// Stores a user's team entries after checking that each names a team of the org.
+async fn put_team_attributes(
+    tx: &mut Tx,
+    org_id: &str,
+    user_id: &str,
+    teams: &[(String, String)],
+    replace: bool,
+) -> Result<(), Error> {
+    if !teams.is_empty() {
+        let ids: Vec<String> = teams.iter().map(|(t, _)| t.clone()).collect();
+        let known = effects_sql::known_teams(tx, org_id, &ids).await?;
+        if let Some(unknown) = ids.iter().find(|t| !known.contains(*t)) {
+            return Err(ScimError::InvalidValue(format!(
+                "{ROLLCALL_USER_SCHEMA}:teams names team {unknown:?}, which is not a team of \
+                 this organization"
+            ))
+            .into());
+        }
+    }
+    effects_sql::put_team_attributes(tx, user_id, teams, replace).await?;
+    Ok(())
+}
+
+/// A new user's teams: every membership it has was just granted or waitlisted.
+fn new_user_teams(changes: &Changes, infos: &HashMap<String, TeamInfo>) -> Vec<UserTeam> {
+    let mut out: Vec<UserTeam> = changes
+        .granted
+        .iter()
+        .chain(&changes.waitlisted)
+        .map(|m| UserTeam {
+            user_id: m.user_id.clone(),
+            team_id: m.team_id.clone(),
+            team_name: infos
+                .get(&m.team_id)
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
+            role: m.role.clone(),
+            state: m.state.clone(),
+            source: m.source.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.team_name.to_lowercase(), &a.team_id).cmp(&(b.team_name.to_lowercase(), &b.team_id))
+    });
+    out
 }

@@ -4,6 +4,8 @@
 
 pub mod admin;
 mod directory;
+pub mod effects;
+pub mod invitations;
 mod list;
 mod members;
 pub mod orgs;

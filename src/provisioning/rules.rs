@@ -1,11 +1,13 @@
 //! The provisioning rules of DESIGN.md: a user's wanted memberships are the union of the
-//! mapped groups they are in and the org's default team; after every change the
+//! mapped groups they are in, the org's default team and the teams the IdP sets on the
+//! user (the rollcall extension's `teams`); after every change the
 //! difference is applied, seats are taken or waited for, and freed seats go to the
 //! waitlist first come, first served. Runs inside the caller's transaction.
 
 use super::Error;
 use crate::store::StoreError;
 use crate::store::Tx;
+use crate::store::effects;
 use crate::store::teams::{self, Membership, Overflow, Team};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -85,14 +87,15 @@ async fn reconcile(
             entry.1 = source.to_owned();
         }
     };
+    // Mapped groups and the IdP's team attributes, in one query.
     let mapped = if fresh {
         Vec::new()
     } else {
-        teams::mapped_team_roles(tx, user_ids).await?
+        effects::wanted_team_roles(tx, user_ids).await?
     };
-    for (user, team, role) in mapped {
+    for (user, team, role, source) in mapped {
         if active.contains(&user) {
-            want(&user, &team, &role, "group");
+            want(&user, &team, &role, source);
         }
     }
     if let Some(default_team) = &settings.default_team_id {

@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod backend;
+pub mod effects;
 pub mod filter_sql;
 pub mod mappings;
 pub mod members;

@@ -169,6 +169,48 @@ pub async fn insert_message(tx: &mut Tx, m: &NewMessage<'_>) -> Result<bool, Sto
     Ok(n == 1)
 }
 
+/// Queues several rows with one statement, skipping those whose dedupe key the org
+/// already has (as [`insert_message`]). Returns the ids of the rows inserted.
+pub async fn insert_messages(
+    tx: &mut Tx,
+    messages: &[NewMessage<'_>],
+) -> Result<Vec<String>, StoreError> {
+    let mut inserted = Vec::new();
+    for chunk in messages.chunks(100) {
+        let mut q = Q::new(
+            "INSERT INTO outbox (id, org_id, kind, dedupe_key, endpoint_id, payload, state, \
+             attempts, next_attempt_at, created_at) VALUES ",
+        );
+        for (i, m) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .push_bind(m.id)
+                .push(", ")
+                .push_bind(m.org_id)
+                .push(", ")
+                .push_bind(m.kind.as_str())
+                .push(", ")
+                .push_bind(m.dedupe_key)
+                .push(", ")
+                .push_bind(m.endpoint_id)
+                .push(", ")
+                .push_bind(m.payload)
+                .push(", 'pending', 0, ")
+                .push_bind(m.now)
+                .push(", ")
+                .push_bind(m.now)
+                .push(")");
+        }
+        q.push(" ON CONFLICT (org_id, dedupe_key) DO NOTHING RETURNING id");
+        for row in tx.fetch_all(q).await? {
+            inserted.push(row.text("id")?);
+        }
+    }
+    Ok(inserted)
+}
+
 /// Whether any row is due at `now`: a cheap read, so an idle worker never takes the
 /// write lock (SQLite has one writer, which SCIM requests need).
 pub async fn any_due(tx: &mut Tx, now: &str) -> Result<bool, StoreError> {

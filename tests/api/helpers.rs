@@ -97,6 +97,12 @@ impl Resp {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Overrides::default()).await
+}
+
+/// As [`spawn_app`], with settings of the test's own (`database_url`, `data_dir` and
+/// `listen` are always the test's).
+pub async fn spawn_app_with(backend: Backend, overrides: Overrides) -> TestApp {
     rollcall::telemetry::init();
     rollcall::tls::ensure_crypto_provider();
     let data_dir = tempfile::tempdir().unwrap();
@@ -112,7 +118,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         database_url: Some(database_url.clone()),
         data_dir: Some(data_dir.path().to_owned()),
         listen: Some("127.0.0.1:0".into()),
-        ..Overrides::default()
+        ..overrides
     })
     .unwrap();
     let app = App::build(config).await.unwrap();

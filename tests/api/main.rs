@@ -5,6 +5,7 @@ mod admin;
 mod bulk;
 mod cli;
 mod conformance;
+mod effects;
 mod errors;
 mod etags;
 mod filters;

@@ -29,8 +29,8 @@ macro_rules! outbox_backends {
 }
 
 mod crash;
-mod fixture;
+pub mod fixture;
 mod mail;
-mod receiver;
-mod sink;
+pub mod receiver;
+pub mod sink;
 mod webhooks;

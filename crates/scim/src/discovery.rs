@@ -184,7 +184,9 @@ pub fn schemas(registry: &Registry, base_url: &str) -> Vec<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, SCHEMA_SCHEMA, USER_SCHEMA};
+    use crate::schema::{
+        ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, ROLLCALL_USER_SCHEMA, SCHEMA_SCHEMA, USER_SCHEMA,
+    };
 
     const BASE: &str = "http://host/scim/v2/";
 
@@ -264,7 +266,8 @@ mod tests {
                 "description": "User Account",
                 "schema": USER_SCHEMA,
                 "schemaExtensions": [
-                    {"schema": ENTERPRISE_USER_SCHEMA, "required": false}
+                    {"schema": ENTERPRISE_USER_SCHEMA, "required": false},
+                    {"schema": ROLLCALL_USER_SCHEMA, "required": false}
                 ],
                 "meta": {
                     "resourceType": "ResourceType",

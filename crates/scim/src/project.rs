@@ -107,7 +107,8 @@ fn targets<'a>(
 /// `returned` is `always` (`id`, `schemas`). `meta` is returned by default, so it goes
 /// unless named. `excludedAttributes` then removes what it names, except `returned:
 /// always`. `schemas` is recomputed to drop extension URNs whose object went.
-/// Without `attributes`, `returned: request` attributes are removed.
+/// Without `attributes`, `returned: request` attributes and sub-attributes are removed;
+/// naming an attribute in `attributes` returns all of it.
 pub fn project(
     registry: &Registry,
     rt: &ResourceTypeDef,
@@ -155,15 +156,29 @@ pub fn project(
             }
         }
     } else {
-        // RFC 7643 §7: `returned: request` only when asked for.
+        // RFC 7643 §7: `returned: request` only when asked for, sub-attributes too.
         resource.retain(|key, _| core_attr(key).is_none_or(|a| a.returned != Returned::Request));
         for (key, value) in resource.iter_mut() {
-            if let (Some(schema), Value::Object(obj)) = (ext_schema(key), value) {
-                obj.retain(|k, _| {
-                    find_attr(&schema.attributes, k).is_none_or(|a| a.returned != Returned::Request)
-                });
+            if let Some(schema) = ext_schema(key) {
+                if let Value::Object(obj) = value {
+                    obj.retain(|k, _| {
+                        find_attr(&schema.attributes, k)
+                            .is_none_or(|a| a.returned != Returned::Request)
+                    });
+                    for (k, v) in obj.iter_mut() {
+                        if let Some(attr) = find_attr(&schema.attributes, k) {
+                            drop_request_subs(attr, v);
+                        }
+                    }
+                }
+            } else if let Some(attr) = core_attr(key) {
+                drop_request_subs(attr, value);
             }
         }
+        // An extension left with nothing to show goes (and leaves `schemas`).
+        resource.retain(|key, value| {
+            ext_schema(key).is_none() || value.as_object().is_none_or(|o| !o.is_empty())
+        });
     }
 
     for target in &unwanted {
@@ -237,6 +252,29 @@ pub fn project(
         None => {
             resource.shift_insert(0, "schemas".to_string(), Value::Array(present));
         }
+    }
+}
+
+/// Removes from a complex value the sub-attributes whose `returned` is `request`.
+fn drop_request_subs(attr: &Attribute, value: &mut Value) {
+    if attr.kind != AttrType::Complex
+        || !attr
+            .sub_attributes
+            .iter()
+            .any(|s| s.returned == Returned::Request)
+    {
+        return;
+    }
+    let strip = |v: &mut Value| {
+        if let Value::Object(obj) = v {
+            obj.retain(|k, _| {
+                find_attr(&attr.sub_attributes, k).is_none_or(|s| s.returned != Returned::Request)
+            });
+        }
+    };
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(strip),
+        other => strip(other),
     }
 }
 
@@ -526,6 +564,36 @@ mod tests {
             ),
             json!({"schemas": [USER_SCHEMA], "id": "u1", "name": {"familyName": "Lee"}})
         );
+    }
+
+    #[test]
+    fn request_only_sub_attributes_come_when_their_attribute_is_named() {
+        let r = Registry::load().unwrap();
+        let rt = r.resource_type(ResourceKind::User);
+        let urn = crate::schema::ROLLCALL_USER_SCHEMA;
+        let teams = json!([{"value": "t1", "role": "admin", "display": "Ops",
+            "state": "invited", "source": "group"}]);
+        let run = |attributes: &str| {
+            let mut res = rendered_user(&r);
+            res.insert(urn.to_string(), json!({ "teams": teams.clone() }));
+            project(&r, rt, &mut res, &p(attributes), &[]);
+            Value::Object(res)
+        };
+        assert_eq!(
+            run("")[urn],
+            json!({"teams": [{"value": "t1", "role": "admin"}]})
+        );
+        assert_eq!(run(&format!("{urn}:teams"))[urn], json!({ "teams": teams }));
+        assert_eq!(
+            run(&format!("{urn}:teams.state"))[urn],
+            json!({"teams": [{"state": "invited"}]})
+        );
+        // An extension holding only what is returned on request is left out entirely.
+        let mut res = rendered_user(&r);
+        res.insert(urn.to_string(), json!({"memberships": teams.clone()}));
+        project(&r, rt, &mut res, &[], &[]);
+        assert!(!res.contains_key(urn));
+        assert!(!res["schemas"].as_array().unwrap().contains(&json!(urn)));
     }
 
     #[test]

@@ -1144,7 +1144,7 @@ mod tests {
         let inc = user(json!({
             "userName": "a",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"displayName": "Boss"}},
-            "urn:ietf:params:scim:schemas:extension:rollcall:2.0:User": {"teams": ["x"]}
+            "urn:ietf:params:scim:schemas:extension:rollcall:2.0:User": {"teams": []}
         }))
         .unwrap();
         assert_eq!(Value::Object(inc.doc), json!({"userName": "a"}));

@@ -339,10 +339,12 @@ impl Registry {
                 name: "User",
                 endpoint: "/Users",
                 schema: USER_SCHEMA,
-                // The rollcall extension (scim-schemas/rollcall-user.json) is served under
-                // /Schemas but joins the User type only when teams are provisioned from it:
-                // advertised before, IdPs and testers would write values that do nothing.
-                extensions: vec![(ENTERPRISE_USER_SCHEMA, false)],
+                // The rollcall extension carries `teams`, which the provisioning rules
+                // turn into memberships (scim-schemas/rollcall-user.json).
+                extensions: vec![
+                    (ENTERPRISE_USER_SCHEMA, false),
+                    (ROLLCALL_USER_SCHEMA, false),
+                ],
             },
             ResourceTypeDef {
                 kind: ResourceKind::Group,
@@ -579,7 +581,13 @@ mod tests {
         let user = r.resource_type(ResourceKind::User);
         assert_eq!(user.endpoint, "/Users");
         assert_eq!(user.schema, USER_SCHEMA);
-        assert_eq!(user.extensions, vec![(ENTERPRISE_USER_SCHEMA, false)]);
+        assert_eq!(
+            user.extensions,
+            vec![
+                (ENTERPRISE_USER_SCHEMA, false),
+                (ROLLCALL_USER_SCHEMA, false)
+            ]
+        );
         let group = r.resource_type(ResourceKind::Group);
         assert_eq!(group.endpoint, "/Groups");
         assert!(group.extensions.is_empty());

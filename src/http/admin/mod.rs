@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 pub mod error;
+mod invitations;
 mod mappings;
 mod members;
 mod openapi;
@@ -15,7 +16,7 @@ mod webhooks;
 
 use super::AppState;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 
 pub use openapi::document;
@@ -44,6 +45,14 @@ pub fn router(state: AppState) -> Router {
             delete(members::remove_member),
         )
         .route("/teams/{id}/waitlist", get(members::waitlist))
+        .route(
+            "/teams/{id}/members/resend-invite",
+            post(invitations::resend_invite),
+        )
+        .route(
+            "/teams/{id}/members/send-instructions",
+            post(invitations::send_instructions),
+        )
         .route(
             "/subscriptions",
             get(subscriptions::list_subscriptions).post(subscriptions::create_subscription),

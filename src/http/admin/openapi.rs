@@ -1,6 +1,8 @@
 //! The OpenAPI document of the admin API, generated from the handlers' annotations.
 
-use super::{audit, error, mappings, members, roles, settings, subscriptions, teams, webhooks};
+use super::{
+    audit, error, invitations, mappings, members, roles, settings, subscriptions, teams, webhooks,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -25,6 +27,8 @@ use utoipa::{Modify, OpenApi};
         members::add_member,
         members::remove_member,
         members::waitlist,
+        invitations::resend_invite,
+        invitations::send_instructions,
         subscriptions::list_subscriptions,
         subscriptions::create_subscription,
         subscriptions::update_subscription,

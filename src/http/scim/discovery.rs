@@ -4,10 +4,13 @@
 use super::render::{LIST_SCHEMA, base_url};
 use super::resources::scim_response;
 use crate::http::{ApiError, AppState};
+use crate::provisioning::Actor;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use scim::discovery::{Limits, PaginationMethod};
+use scim::schema::ROLLCALL_USER_SCHEMA;
 use serde_json::{Map, Value, json};
 
 fn list_of(items: Vec<Map<String, Value>>) -> Value {
@@ -71,19 +74,52 @@ pub async fn resource_type(
     ))))
 }
 
-pub async fn schemas(State(s): State<AppState>, h: HeaderMap) -> Result<Response, ApiError> {
-    Ok(ok(&list_of(scim::discovery::schemas(
-        &s.registry,
-        &base_url(&s, &h),
-    ))))
+pub async fn schemas(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut docs = scim::discovery::schemas(&s.registry, &base_url(&s, &h));
+    for doc in &mut docs {
+        with_team_ids(&s, &actor, doc).await?;
+    }
+    Ok(ok(&list_of(docs)))
 }
 
 pub async fn schema(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     h: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let doc = scim::discovery::schema(&s.registry, &id, &base_url(&s, &h))
+    let mut doc = scim::discovery::schema(&s.registry, &id, &base_url(&s, &h))
         .ok_or_else(|| ApiError::NotFound(format!("no schema {id:?}")))?;
+    with_team_ids(&s, &actor, &mut doc).await?;
     Ok(ok(&Value::Object(doc)))
+}
+
+/// The rollcall extension as this org sees it: `teams.value` lists the org's team ids
+/// as its canonical values (RFC 7643 §7), so an IdP admin (and a tester generating
+/// values from the schema) can pick a team that exists.
+async fn with_team_ids(
+    s: &AppState,
+    actor: &Actor,
+    doc: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
+    if doc.get("id").and_then(Value::as_str) != Some(ROLLCALL_USER_SCHEMA) {
+        return Ok(());
+    }
+    let ids = s.directory.team_ids(actor).await?;
+    let value = doc
+        .get_mut("attributes")
+        .and_then(Value::as_array_mut)
+        .and_then(|attrs| attrs.iter_mut().find(|a| a["name"] == "teams"))
+        .and_then(|teams| teams.get_mut("subAttributes"))
+        .and_then(Value::as_array_mut)
+        .and_then(|subs| subs.iter_mut().find(|a| a["name"] == "value"))
+        .and_then(Value::as_object_mut);
+    if let Some(value) = value {
+        value.insert("canonicalValues".into(), json!(ids));
+    }
+    Ok(())
 }

@@ -2,11 +2,12 @@
 
 use crate::http::{ApiError, AppState};
 use crate::provisioning::{ListPage, View, etag};
+use crate::store::effects::UserTeam;
 use axum::http::HeaderMap;
 use axum::http::header;
 use scim::filter::AttrPath;
 use scim::resource::Meta;
-use scim::schema::{Registry, ResourceKind, ResourceTypeDef};
+use scim::schema::{ROLLCALL_USER_SCHEMA, Registry, ResourceKind, ResourceTypeDef};
 use serde_json::{Map, Value, json};
 
 /// ListResponse message schema, RFC 7644 §3.4.2.
@@ -125,8 +126,81 @@ pub fn resource(registry: &Registry, base: &str, view: &View, p: &Projection) ->
         &meta,
         extra,
     );
+    if let Some(teams) = &view.teams {
+        render_teams(&mut out, teams, &view.stored.doc);
+    }
     scim::project::project(registry, rt, &mut out, &p.attributes, &p.excluded);
     Value::Object(out)
+}
+
+/// The rollcall extension of a user: `teams`, the teams the IdP set (as it wrote them:
+/// `value`, `role`), each with what came of it from the memberships table (`display`,
+/// `state`, `source`: returned on request); and `memberships` (read-only, on request),
+/// every membership whatever its source (default team, mapped group, attribute, admin).
+///
+/// `teams` reads back as written, so an IdP comparing what it sent with what it reads
+/// (and scim2-tester) sees no difference, and a GET-then-PUT does not turn a default-team
+/// or group membership into an IdP assertion that would outlive its group.
+fn render_teams(out: &mut Map<String, Value>, teams: &[UserTeam], doc: &Map<String, Value>) {
+    let written: Vec<Value> = doc
+        .get(ROLLCALL_USER_SCHEMA)
+        .and_then(|ext| ext.get("teams"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let team = e.get("value").and_then(Value::as_str)?;
+            let role = e.get("role").and_then(Value::as_str).unwrap_or("user");
+            let mut entry = json!({"value": team, "role": role});
+            if let Some(m) = teams.iter().find(|t| t.team_id == team) {
+                entry["display"] = json!(m.team_name);
+                entry["state"] = json!(m.state);
+                entry["source"] = json!(m.source);
+            }
+            Some(entry)
+        })
+        .collect();
+    let memberships: Vec<Value> = teams
+        .iter()
+        .map(|t| {
+            json!({
+                "value": t.team_id,
+                "display": t.team_name,
+                "role": t.role,
+                "state": t.state,
+                "source": t.source,
+            })
+        })
+        .collect();
+    let ext = out
+        .entry(ROLLCALL_USER_SCHEMA)
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(ext) = ext else {
+        return;
+    };
+    for (name, list) in [("teams", written), ("memberships", memberships)] {
+        if list.is_empty() {
+            ext.remove(name);
+        } else {
+            ext.insert(name.into(), Value::Array(list));
+        }
+    }
+    let empty = ext.is_empty();
+    if empty {
+        out.remove(ROLLCALL_USER_SCHEMA);
+    }
+    if let Some(Value::Array(schemas)) = out.get_mut("schemas") {
+        let listed = schemas.iter().any(|s| s == ROLLCALL_USER_SCHEMA);
+        if empty && listed {
+            schemas.retain(|s| s != ROLLCALL_USER_SCHEMA);
+        } else if !empty && !listed {
+            schemas.push(ROLLCALL_USER_SCHEMA.into());
+        }
+    }
+    // `meta` comes last in every resource.
+    if let Some(meta) = out.remove("meta") {
+        out.insert("meta".into(), meta);
+    }
 }
 
 /// Renders a ListResponse.

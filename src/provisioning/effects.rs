@@ -1,0 +1,331 @@
+//! The outbound effects of a SCIM change, written in the request's transaction
+//! (DESIGN.md "Provisioning rules" 4 and 8, "Outbound effects"): the audit log, the
+//! webhooks and the joining emails. A change costs a handful of statements whatever it
+//! moved: team and user details (one query each, only when memberships moved), the
+//! invitation times (one update), the audit entries (one insert) and the outbox rows
+//! (the org's endpoints, then one insert).
+//!
+//! Dedupe keys name the fact, never the request, so a replayed request that changes
+//! nothing queues nothing and a retried one cannot queue twice: `invite:{membership}`,
+//! `membership.granted:{membership}`, `user.updated:{user}:v{version}` ...
+
+use super::Error;
+use super::invitations::{self, Invitations};
+use super::rules::Changes;
+use crate::clock::format_timestamp;
+use crate::outbox::{self, Email, Event, EventType, OutboxError};
+use crate::store::effects::{self as sql, TeamInfo, UserInfo};
+use crate::store::resources::StoredResource;
+use crate::store::teams::Membership;
+use crate::store::{Tx, audit};
+use scim::schema::ResourceKind;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeSet, HashMap};
+use time::OffsetDateTime;
+
+/// What a SCIM request did to the resource it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Created,
+    Replaced,
+    Patched,
+    Deleted,
+}
+
+/// The resource change at the root of the effects.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceChange<'a> {
+    pub kind: ResourceKind,
+    pub verb: Verb,
+    pub id: &'a str,
+    /// The document before (None for a create).
+    pub before: Option<&'a Map<String, Value>>,
+    /// The resource after (None for a delete).
+    pub after: Option<&'a StoredResource>,
+}
+
+/// Who made the change and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub org_id: &'a str,
+    /// `scim:<token label>`, `admin:<token label>` ...
+    pub actor: &'a str,
+    pub now: OffsetDateTime,
+}
+
+/// What the effects learnt about the teams and users involved.
+#[derive(Debug)]
+pub struct Recorded<'a> {
+    pub granted: &'a [Membership],
+    pub teams: HashMap<String, TeamInfo>,
+    users: HashMap<String, UserInfo>,
+}
+
+impl Recorded<'_> {
+    pub(super) fn user(&self, id: &str) -> Option<&UserInfo> {
+        self.users.get(id)
+    }
+}
+
+pub(super) fn outbox_error(e: OutboxError) -> Error {
+    match e {
+        OutboxError::Store(s) => Error::Store(s),
+        other => Error::Internal(other.to_string()),
+    }
+}
+
+fn noun(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "user",
+        ResourceKind::Group => "group",
+    }
+}
+
+fn verb_name(verb: Verb) -> &'static str {
+    match verb {
+        Verb::Created => "created",
+        Verb::Replaced => "replaced",
+        Verb::Patched => "patched",
+        Verb::Deleted => "deleted",
+    }
+}
+
+fn active(doc: Option<&Map<String, Value>>) -> Option<bool> {
+    doc.map(|d| d.get("active").and_then(Value::as_bool).unwrap_or(true))
+}
+
+fn user_name(doc: &Map<String, Value>) -> &str {
+    doc.get("userName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn user_json(id: &str, doc: &Map<String, Value>) -> Value {
+    json!({
+        "id": id,
+        "userName": user_name(doc),
+        "externalId": doc.get("externalId"),
+        "active": active(Some(doc)),
+    })
+}
+
+fn membership_json(m: &Membership, r: &Recorded<'_>) -> Value {
+    json!({
+        "id": m.id,
+        "team": {"id": m.team_id, "name": r.teams.get(&m.team_id).map(|t| t.name.as_str())},
+        "user": {"id": m.user_id, "userName": r.user(&m.user_id).map(|u| u.user_name.as_str())},
+        "role": m.role,
+        "source": m.source,
+        "state": m.state,
+    })
+}
+
+fn audit_membership(m: &Membership) -> Value {
+    json!({
+        "id": m.id,
+        "team_id": m.team_id,
+        "user_id": m.user_id,
+        "role": m.role,
+        "source": m.source,
+        "state": m.state,
+    })
+}
+
+/// Writes the audit entries, webhooks and joining emails of one change in `tx`.
+/// Returns the team details it loaded (a new user's view reuses them).
+pub async fn record(
+    tx: &mut Tx,
+    inv: &Invitations,
+    origin: Origin<'_>,
+    change: Option<ResourceChange<'_>>,
+    changes: &Changes,
+) -> Result<HashMap<String, TeamInfo>, Error> {
+    let stamp = format_timestamp(origin.now);
+    let org_id = origin.org_id;
+
+    // Details of the teams and users the memberships name.
+    let moved = changes
+        .granted
+        .iter()
+        .chain(&changes.waitlisted)
+        .chain(changes.removed.iter().map(|(m, _)| m))
+        .chain(changes.changed.iter().map(|(_, a)| a));
+    let mut team_ids = BTreeSet::new();
+    let mut user_ids = BTreeSet::new();
+    for m in moved {
+        team_ids.insert(m.team_id.clone());
+        user_ids.insert(m.user_id.clone());
+    }
+    let mut users = HashMap::new();
+    if let Some(c) = change.filter(|c| c.kind == ResourceKind::User) {
+        let doc = c.after.map(|s| &s.doc).or(c.before);
+        if let Some(doc) = doc {
+            users.insert(
+                c.id.to_owned(),
+                invitations::user_info(c.id, user_name(doc), doc),
+            );
+            user_ids.remove(c.id);
+        }
+    }
+    let teams = if team_ids.is_empty() {
+        HashMap::new()
+    } else {
+        let ids: Vec<String> = team_ids.into_iter().collect();
+        sql::team_infos(tx, org_id, &ids).await?
+    };
+    if !user_ids.is_empty() {
+        let ids: Vec<String> = user_ids.into_iter().collect();
+        users.extend(sql::user_infos(tx, org_id, &ids).await?);
+    }
+    let recorded = Recorded {
+        granted: &changes.granted,
+        teams,
+        users,
+    };
+
+    // What caused a role change, so that the same change twice is not one event.
+    let cause = change.map_or_else(
+        || format!("at:{stamp}"),
+        |c| match c.after {
+            Some(s) => format!("{}:{}:v{}", noun(c.kind), c.id, s.version),
+            None => format!("{}:{}:deleted", noun(c.kind), c.id),
+        },
+    );
+
+    let mut entries: Vec<(String, String, Option<Value>, Option<Value>)> = Vec::new();
+    let mut events: Vec<(String, Event)> = Vec::new();
+    if let Some(c) = change {
+        let after_doc = c.after.map(|s| Value::Object(s.doc.clone()));
+        let before_doc = c.before.map(|d| Value::Object(d.clone()));
+        entries.push((
+            format!("{}.{}", noun(c.kind), verb_name(c.verb)),
+            format!("{}:{}", noun(c.kind), c.id),
+            before_doc,
+            after_doc,
+        ));
+        if c.kind == ResourceKind::User {
+            let was = active(c.before);
+            let is = active(c.after.map(|s| &s.doc));
+            let version = c.after.map_or(0, |s| s.version);
+            let (kind, key) = match (c.verb, was, is) {
+                (Verb::Created, ..) => (EventType::UserProvisioned, c.id.to_owned()),
+                (Verb::Deleted, ..) => (EventType::UserDeprovisioned, format!("{}:deleted", c.id)),
+                (_, Some(true), Some(false)) => {
+                    (EventType::UserDeprovisioned, format!("{}:v{version}", c.id))
+                }
+                (_, Some(false), Some(true)) => {
+                    (EventType::UserProvisioned, format!("{}:v{version}", c.id))
+                }
+                _ => (EventType::UserUpdated, format!("{}:v{version}", c.id)),
+            };
+            let doc = c.after.map(|s| &s.doc).or(c.before);
+            if let Some(doc) = doc {
+                events.push((
+                    format!("{}:{key}", kind.as_str()),
+                    Event {
+                        kind,
+                        data: json!({"user": user_json(c.id, doc)}),
+                    },
+                ));
+            }
+        }
+    }
+    let target = |m: &Membership| format!("membership:{}/{}", m.team_id, m.user_id);
+    let mut push_event = |kind: EventType, key: String, data: Value| {
+        events.push((format!("{}:{key}", kind.as_str()), Event { kind, data }));
+    };
+    // In the order the rules applied them: changes, removals, then grants.
+    for (m, held) in &changes.removed {
+        entries.push((
+            "membership.removed".into(),
+            target(m),
+            Some(audit_membership(m)),
+            None,
+        ));
+        push_event(
+            EventType::MembershipRemoved,
+            m.id.clone(),
+            json!({"membership": membership_json(m, &recorded)}),
+        );
+        if *held {
+            push_event(
+                EventType::SeatReleased,
+                m.id.clone(),
+                json!({"membership": membership_json(m, &recorded)}),
+            );
+        }
+    }
+    for (before, after) in &changes.changed {
+        entries.push((
+            "membership.updated".into(),
+            target(after),
+            Some(audit_membership(before)),
+            Some(audit_membership(after)),
+        ));
+        if before.role != after.role {
+            push_event(
+                EventType::RoleChanged,
+                format!("{}:{}:{cause}", after.id, after.role),
+                json!({
+                    "membership": membership_json(after, &recorded),
+                    "previous_role": before.role,
+                }),
+            );
+        }
+    }
+
+    for m in &changes.granted {
+        entries.push((
+            "membership.granted".into(),
+            target(m),
+            None,
+            Some(audit_membership(m)),
+        ));
+        push_event(
+            EventType::MembershipGranted,
+            m.id.clone(),
+            json!({"membership": membership_json(m, &recorded)}),
+        );
+    }
+    for m in &changes.waitlisted {
+        entries.push((
+            "membership.waitlisted".into(),
+            target(m),
+            None,
+            Some(audit_membership(m)),
+        ));
+        push_event(
+            EventType::MembershipWaitlisted,
+            m.id.clone(),
+            json!({"membership": membership_json(m, &recorded)}),
+        );
+    }
+    let mut emails: Vec<(String, Email)> = Vec::new();
+    let invited = invitations::joining_emails(inv, &recorded, origin.now, &mut emails);
+    if !invited.is_empty() {
+        sql::set_invited(
+            tx,
+            &invited,
+            &stamp,
+            &format_timestamp(inv.expiry(origin.now)),
+        )
+        .await?;
+    }
+    let audit_entries: Vec<audit::NewEntry<'_>> = entries
+        .iter()
+        .map(|(action, target, before, after)| audit::NewEntry {
+            org_id,
+            at: &stamp,
+            actor: origin.actor,
+            action,
+            target,
+            before: before.as_ref(),
+            after: after.as_ref(),
+        })
+        .collect();
+    audit::insert_many(tx, &audit_entries).await?;
+    outbox::enqueue_batch(tx, org_id, &emails, &events, origin.now)
+        .await
+        .map_err(outbox_error)?;
+    Ok(recorded.teams)
+}

@@ -1,0 +1,311 @@
+//! What the outbound effects of provisioning read and write: team and user details for
+//! emails and webhooks, invitation times, the shared invitation key, and the team
+//! entries an IdP writes on a user (the rollcall User extension's `teams`).
+
+use super::sql::{Q, Row};
+use super::{StoreError, Tx};
+use std::collections::HashMap;
+
+/// A team as an email or a webhook names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamInfo {
+    pub id: String,
+    pub name: String,
+    pub org_name: String,
+    /// The team's `settings` JSON object.
+    pub settings: serde_json::Value,
+}
+
+/// A user as an email or a webhook names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserInfo {
+    pub id: String,
+    pub user_name: String,
+    pub doc: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A membership as the SCIM `teams` attribute renders it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserTeam {
+    pub user_id: String,
+    pub team_id: String,
+    pub team_name: String,
+    pub role: String,
+    pub state: String,
+    pub source: String,
+}
+
+fn json(text: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode(format!("stored JSON: {e}")))
+}
+
+/// The teams `ids` of the org with their org's name, in one query.
+pub async fn team_infos(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<HashMap<String, TeamInfo>, StoreError> {
+    let mut out = HashMap::new();
+    let d = tx.dialect();
+    for chunk in ids.chunks(500) {
+        let mut q = Q::new(&format!(
+            "SELECT t.id, t.name, {} AS settings, o.name AS org_name FROM teams t \
+             JOIN orgs o ON o.id = t.org_id WHERE t.org_id = ? AND t.id IN (",
+            d.json_out("t.settings")
+        ))
+        .bind(org_id);
+        q.push_list(chunk);
+        q.push(")");
+        for row in tx.fetch_all(q).await? {
+            let info = TeamInfo {
+                id: row.text("id")?,
+                name: row.text("name")?,
+                org_name: row.text("org_name")?,
+                settings: json(&row.text("settings")?)?,
+            };
+            out.insert(info.id.clone(), info);
+        }
+    }
+    Ok(out)
+}
+
+/// The users `ids` of the org (those that still exist), in one query.
+pub async fn user_infos(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<HashMap<String, UserInfo>, StoreError> {
+    let mut out = HashMap::new();
+    let d = tx.dialect();
+    for chunk in ids.chunks(500) {
+        let mut q = Q::new(&format!(
+            "SELECT id, user_name, {} AS doc FROM scim_users WHERE org_id = ? AND id IN (",
+            d.json_out("doc")
+        ))
+        .bind(org_id);
+        q.push_list(chunk);
+        q.push(")");
+        for row in tx.fetch_all(q).await? {
+            let doc = match json(&row.text("doc")?)? {
+                serde_json::Value::Object(m) => m,
+                _ => serde_json::Map::new(),
+            };
+            let info = UserInfo {
+                id: row.text("id")?,
+                user_name: row.text("user_name")?,
+                doc,
+            };
+            out.insert(info.id.clone(), info);
+        }
+    }
+    Ok(out)
+}
+
+/// Records that invitations were sent for `ids` at `at`, valid until `expires_at`.
+pub async fn set_invited(
+    tx: &mut Tx,
+    ids: &[String],
+    at: &str,
+    expires_at: &str,
+) -> Result<(), StoreError> {
+    for chunk in ids.chunks(500) {
+        let mut q = Q::new(
+            "UPDATE memberships SET invited_at = ?, invitation_expires_at = ? WHERE id IN (",
+        )
+        .bind(at)
+        .bind(expires_at);
+        q.push_list(chunk);
+        q.push(")");
+        tx.execute(q).await?;
+    }
+    Ok(())
+}
+
+/// A membership with its times, for resending invitations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberOfTeam {
+    pub id: String,
+    pub user_id: String,
+    pub role: String,
+    pub state: String,
+}
+
+/// The memberships of `user_ids` in one team of the org.
+pub async fn members_of_team(
+    tx: &mut Tx,
+    org_id: &str,
+    team_id: &str,
+    user_ids: &[String],
+) -> Result<Vec<MemberOfTeam>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(500) {
+        let mut q = Q::new(
+            "SELECT id, user_id, role, state FROM memberships \
+             WHERE org_id = ? AND team_id = ? AND user_id IN (",
+        )
+        .bind(org_id)
+        .bind(team_id);
+        q.push_list(chunk);
+        q.push(")");
+        for row in tx.fetch_all(q).await? {
+            out.push(MemberOfTeam {
+                id: row.text("id")?,
+                user_id: row.text("user_id")?,
+                role: row.text("role")?,
+                state: row.text("state")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A server-wide secret by name, created with `fresh` if there is none yet. Several
+/// processes racing here all end up with the one value that was stored first.
+pub async fn secret_or_insert(
+    tx: &mut Tx,
+    name: &str,
+    fresh: &str,
+    now: &str,
+) -> Result<String, StoreError> {
+    tx.execute(
+        Q::new(
+            "INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .bind(now),
+    )
+    .await?;
+    tx.fetch_one(Q::new("SELECT value FROM server_secrets WHERE name = ?").bind(name))
+        .await?
+        .text("value")
+}
+
+fn decode_user_team(r: &Row) -> Result<UserTeam, StoreError> {
+    Ok(UserTeam {
+        user_id: r.text("user_id")?,
+        team_id: r.text("team_id")?,
+        team_name: r.text("team_name")?,
+        role: r.text("role")?,
+        state: r.text("state")?,
+        source: r.text("source")?,
+    })
+}
+
+/// The memberships of `user_ids` with their team names: one query (index
+/// `memberships_user`) for a whole page of users.
+pub async fn teams_of_users(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<UserTeam>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(1000) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut q = Q::new(
+            "SELECT m.user_id, m.team_id, t.name AS team_name, m.role, m.state, m.source \
+             FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id IN (",
+        );
+        q.push_list(chunk);
+        q.push(") ORDER BY m.user_id, t.name_norm, m.team_id");
+        for row in tx.fetch_all(q).await? {
+            out.push(decode_user_team(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Which of `team_ids` are teams of the org.
+pub async fn known_teams(
+    tx: &mut Tx,
+    org_id: &str,
+    team_ids: &[String],
+) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    let mut out = std::collections::BTreeSet::new();
+    for chunk in team_ids.chunks(500) {
+        let mut q = Q::new("SELECT id FROM teams WHERE org_id = ? AND id IN (").bind(org_id);
+        q.push_list(chunk);
+        q.push(")");
+        for row in tx.fetch_all(q).await? {
+            out.insert(row.text("id")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the IdP-written team entries of a user.
+pub async fn put_team_attributes(
+    tx: &mut Tx,
+    user_id: &str,
+    teams: &[(String, String)],
+    replace: bool,
+) -> Result<(), StoreError> {
+    if replace {
+        tx.execute(Q::new("DELETE FROM user_team_attributes WHERE user_id = ?").bind(user_id))
+            .await?;
+    }
+    if teams.is_empty() {
+        return Ok(());
+    }
+    let mut q = Q::new("INSERT INTO user_team_attributes (user_id, team_id, role) VALUES ");
+    for (i, (team, role)) in teams.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .push_bind(user_id)
+            .push(", ")
+            .push_bind(team.as_str())
+            .push(", ")
+            .push_bind(role.as_str())
+            .push(")");
+    }
+    tx.execute(q).await?;
+    Ok(())
+}
+
+/// (user, team, role, source) wanted through mapped groups (`group`) and through team
+/// attributes (`attribute`), in one query.
+pub async fn wanted_team_roles(
+    tx: &mut Tx,
+    user_ids: &[String],
+) -> Result<Vec<(String, String, String, &'static str)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(400) {
+        let mut q = Q::new(
+            "SELECT gm.member_id AS user_id, m.team_id, m.team_role AS role, 'group' AS source \
+             FROM scim_group_members gm JOIN group_mappings m ON m.group_id = gm.group_id \
+             WHERE m.team_id IS NOT NULL AND gm.member_id IN (",
+        );
+        q.push_list(chunk);
+        q.push(
+            ") UNION ALL SELECT user_id, team_id, role, 'attribute' AS source \
+             FROM user_team_attributes WHERE user_id IN (",
+        );
+        q.push_list(chunk);
+        q.push(")");
+        for row in tx.fetch_all(q).await? {
+            let source = if row.text("source")? == "group" {
+                "group"
+            } else {
+                "attribute"
+            };
+            out.push((
+                row.text("user_id")?,
+                row.text("team_id")?,
+                row.text("role")?,
+                source,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The ids of the org's teams, oldest first.
+pub async fn team_ids(tx: &mut Tx, org_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows = tx
+        .fetch_all(
+            Q::new("SELECT id FROM teams WHERE org_id = ? ORDER BY created_at, id").bind(org_id),
+        )
+        .await?;
+    rows.iter().map(|r| r.text("id")).collect()
+}
