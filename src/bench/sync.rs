@@ -60,7 +60,14 @@ impl SyncPlan {
 
     /// The team group `g` maps to, and the role (every hundredth group grants admin).
     pub fn mapping(g: usize) -> (usize, &'static str) {
-        (g % TEAMS, if g.is_multiple_of(100) { "admin" } else { "user" })
+        (
+            g % TEAMS,
+            if g.is_multiple_of(100) {
+                "admin"
+            } else {
+                "user"
+            },
+        )
     }
 
     /// Distinct users per team: what each team's reservation must hold.
