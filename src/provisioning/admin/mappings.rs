@@ -172,6 +172,7 @@ impl Admin {
         };
         teams::insert_mapping(&mut tx, &m).await?;
         let changes = reconcile_group(&mut tx, &actor.org_id, &new.group_id, &now).await?;
+        self.effects(&mut tx, actor, &changes).await?;
         let after = MappingChange {
             mapping: mapping(&mut tx, &actor.org_id, &m.id).await?,
             effects: effects(&changes),
@@ -202,6 +203,7 @@ impl Admin {
         let before = mapping(&mut tx, &actor.org_id, id).await?;
         mappings::delete(&mut tx, &actor.org_id, id).await?;
         let changes = reconcile_group(&mut tx, &actor.org_id, &before.group_id, &now).await?;
+        self.effects(&mut tx, actor, &changes).await?;
         let result = MappingChange {
             mapping: before,
             effects: effects(&changes),

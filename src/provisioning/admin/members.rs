@@ -3,9 +3,9 @@
 
 use super::audit::record;
 use super::roles::active_user;
-use super::seats::fill;
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::provisioning::rules::Changes;
 use crate::store::teams::{self, Membership, Overflow};
 use crate::store::{Tx, team_admin};
 use serde::{Deserialize, Serialize};
@@ -167,6 +167,18 @@ impl Admin {
             state: if seat { "invited" } else { "awaiting_seat" }.to_owned(),
         };
         teams::insert_membership(&mut tx, &actor.org_id, &m, &now).await?;
+        let changes = if seat {
+            Changes {
+                granted: vec![m],
+                ..Changes::default()
+            }
+        } else {
+            Changes {
+                waitlisted: vec![m],
+                ..Changes::default()
+            }
+        };
+        self.effects(&mut tx, actor, &changes).await?;
         let after = member_view(&mut tx, team_id, &new.user_id).await?;
         record(
             &mut tx,
@@ -220,8 +232,14 @@ impl Admin {
             None,
         )
         .await?;
-        if m.state != "awaiting_seat" {
-            fill(&mut tx, actor, &now, &t.subscription_id).await?;
+        let held = m.state != "awaiting_seat";
+        let changes = Changes {
+            removed: vec![(m, held)],
+            ..Changes::default()
+        };
+        self.effects(&mut tx, actor, &changes).await?;
+        if held {
+            self.fill(&mut tx, actor, &now, &t.subscription_id).await?;
         }
         tx.commit().await?;
         Ok(())

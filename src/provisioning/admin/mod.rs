@@ -20,6 +20,9 @@ pub use settings::{SettingsUpdate, SettingsView};
 pub use teams::{NewTeam, TeamUpdate, TeamView};
 pub use webhooks::{NewWebhook, WebhookUpdate, WebhookView};
 
+use super::effects::{self, Origin};
+use super::invitations::Invitations;
+use super::rules::Changes;
 use super::{Directory, Error};
 use crate::clock::{Clock, format_timestamp};
 use crate::store::{Store, StoreError, Tx};
@@ -83,6 +86,7 @@ impl From<Error> for AdminError {
 pub struct Admin {
     store: Store,
     clock: Arc<dyn Clock>,
+    invitations: Arc<Invitations>,
 }
 
 impl Directory {
@@ -91,6 +95,7 @@ impl Directory {
         Admin {
             store: self.store.clone(),
             clock: self.clock.clone(),
+            invitations: self.invitations.clone(),
         }
     }
 }
@@ -106,6 +111,24 @@ impl Admin {
 
     async fn read(&self) -> Result<Tx, AdminError> {
         Ok(self.store.read().await?)
+    }
+
+    /// The effects of membership changes an admin caused, as for SCIM changes: audit
+    /// entries per membership, webhooks, and a joining email for every seat granted.
+    async fn effects(
+        &self,
+        tx: &mut Tx,
+        actor: &AdminActor,
+        changes: &Changes,
+    ) -> Result<(), AdminError> {
+        let name = actor.audit_name();
+        let origin = Origin {
+            org_id: &actor.org_id,
+            actor: &name,
+            now: self.clock.now(),
+        };
+        effects::record(tx, &self.invitations, origin, None, changes).await?;
+        Ok(())
     }
 }
 

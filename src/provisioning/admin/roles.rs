@@ -121,13 +121,14 @@ impl Admin {
             ensure_an_admin_remains(&mut tx, &actor.org_id, &[b]).await?;
         }
         // The rules add role holders to the initial team (seat rules apply).
-        rules::reconcile_users(
+        let changes = rules::reconcile_users(
             &mut tx,
             &actor.org_id,
             std::slice::from_ref(&new.user_id),
             &now,
         )
         .await?;
+        self.effects(&mut tx, actor, &changes).await?;
         let after = role_of(&mut tx, &actor.org_id, &new.user_id)
             .await?
             .map(view)
@@ -172,7 +173,8 @@ impl Admin {
         let user = [user_id.to_owned()];
         org_roles::delete(&mut tx, &actor.org_id, &user).await?;
         // A mapped group the user is in grants its role again at once.
-        rules::reconcile_users(&mut tx, &actor.org_id, &user, &now).await?;
+        let changes = rules::reconcile_users(&mut tx, &actor.org_id, &user, &now).await?;
+        self.effects(&mut tx, actor, &changes).await?;
         let regranted = role_of(&mut tx, &actor.org_id, user_id).await?;
         if before.role == "org_admin" {
             ensure_an_admin_remains(&mut tx, &actor.org_id, &[&before]).await?;

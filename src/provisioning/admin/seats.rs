@@ -4,7 +4,7 @@
 use super::audit::record;
 use super::teams::{team, team_view};
 use super::{Admin, AdminActor, AdminError, to_json};
-use crate::provisioning::rules;
+use crate::provisioning::rules::{self, Changes};
 use crate::store::teams::{self, Membership, Subscription};
 use crate::store::{Tx, team_admin};
 use serde::{Deserialize, Serialize};
@@ -127,30 +127,28 @@ pub(super) async fn check_reservations(
     Ok(())
 }
 
-/// Seats waiting members of the subscription's teams, recording each grant.
-pub(super) async fn fill(
-    tx: &mut Tx,
-    actor: &AdminActor,
-    now: &str,
-    subscription_id: &str,
-) -> Result<Vec<Membership>, AdminError> {
-    let granted = rules::fill_waitlist(tx, subscription_id, now).await?;
-    for m in &granted {
-        record(
-            tx,
-            actor,
-            now,
-            "membership.seat_granted",
-            &format!("membership:{}/{}", m.team_id, m.user_id),
-            Some(&json!({"state": "awaiting_seat"})),
-            Some(&json!({"state": m.state, "role": m.role, "source": m.source})),
-        )
-        .await?;
-    }
-    Ok(granted)
-}
-
 impl Admin {
+    /// Seats waiting members of the subscription's teams, with the effects (joining
+    /// emails, webhooks, audit entries) of each grant.
+    pub(super) async fn fill(
+        &self,
+        tx: &mut Tx,
+        actor: &AdminActor,
+        now: &str,
+        subscription_id: &str,
+    ) -> Result<Vec<Membership>, AdminError> {
+        let granted = rules::fill_waitlist(tx, subscription_id, now).await?;
+        if !granted.is_empty() {
+            let changes = Changes {
+                granted,
+                ..Changes::default()
+            };
+            self.effects(tx, actor, &changes).await?;
+            return Ok(changes.granted);
+        }
+        Ok(granted)
+    }
+
     /// The org's subscriptions.
     pub async fn list_subscriptions(
         &self,
@@ -247,7 +245,7 @@ impl Admin {
         }
         team_admin::update_subscription(&mut tx, &s).await?;
         let granted = if s.seats > old_pool {
-            fill(&mut tx, actor, &now, id).await?
+            self.fill(&mut tx, actor, &now, id).await?
         } else {
             Vec::new()
         };
@@ -290,7 +288,7 @@ impl Admin {
         )
         .await?;
         team_admin::set_reserved_seats(&mut tx, team_id, reserved, &now).await?;
-        fill(&mut tx, actor, &now, &t.subscription_id).await?;
+        self.fill(&mut tx, actor, &now, &t.subscription_id).await?;
         let after = team_view(&mut tx, &actor.org_id, team_id).await?;
         record(
             &mut tx,
@@ -358,8 +356,8 @@ impl Admin {
             }
         }
         team_admin::set_team_subscription(&mut tx, team_id, subscription_id, &now).await?;
-        fill(&mut tx, actor, &now, &t.subscription_id).await?;
-        fill(&mut tx, actor, &now, subscription_id).await?;
+        self.fill(&mut tx, actor, &now, &t.subscription_id).await?;
+        self.fill(&mut tx, actor, &now, subscription_id).await?;
         let after = team_view(&mut tx, &actor.org_id, team_id).await?;
         record(
             &mut tx,

@@ -97,7 +97,8 @@ impl Admin {
             // Every active user may want something else now: one pass, batched by the
             // rules, in this transaction.
             let users = crate::store::team_admin::active_user_ids(&mut tx, &actor.org_id).await?;
-            rules::reconcile_users(&mut tx, &actor.org_id, &users, &now).await?;
+            let changes = rules::reconcile_users(&mut tx, &actor.org_id, &users, &now).await?;
+            self.effects(&mut tx, actor, &changes).await?;
         }
         let (b, a) = (view(&before), view(&after));
         record(

@@ -606,6 +606,36 @@ async fn two_racing_revocations_never_remove_both_org_admins(app: TestApp) {
     }
 }
 
+/// Seats an admin change hands out get their joining email (and audit entries naming the
+/// admin), like seats from SCIM changes.
+async fn seats_granted_by_admin_changes_send_one_joining_email_each(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    assert_eq!(admin.set_pool(1).await.status, StatusCode::OK);
+    app.create_user("first@example.com").await;
+    let second = app.create_user("second@example.com").await;
+    assert_eq!(crate::effects::queued_emails(&app).await.len(), 1);
+    assert_eq!(admin.set_pool(2).await.status, StatusCode::OK);
+    let emails = crate::effects::queued_emails(&app).await;
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    let ops = create_team(&admin, json!({"name": "Ops", "reserved_seats": 1})).await;
+    let r = admin
+        .post(
+            &format!("/teams/{ops}/members"),
+            &json!({"user_id": second}),
+        )
+        .await;
+    assert_eq!(r.body["state"], "invited");
+    assert_eq!(crate::effects::queued_emails(&app).await.len(), 3);
+    let audit = admin.get("/audit?limit=500").await.body;
+    let granted: Vec<&Value> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "membership.granted" && e["actor"] == "admin:ops console")
+        .collect();
+    assert_eq!(granted.len(), 2, "{audit}");
+}
+
 crate::backends!(
     mapped_groups_provision_members_and_deleting_a_mapping_seats_the_waitlist,
     the_last_org_admin_cannot_be_removed_by_admin_or_by_scim,
@@ -614,4 +644,5 @@ crate::backends!(
     webhook_endpoints_are_managed_and_only_http_urls_accepted,
     revoking_a_granted_role_leaves_the_role_a_mapped_group_gives,
     two_racing_revocations_never_remove_both_org_admins,
+    seats_granted_by_admin_changes_send_one_joining_email_each,
 );
