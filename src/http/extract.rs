@@ -32,15 +32,7 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
-        .filter(|t| !t.is_empty())
+    let token = bearer_token(req.headers())
         .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
     let hash = secrets::token_hash(token);
     let mut tx = state.store.read().await?;
@@ -58,6 +50,18 @@ pub async fn authenticate(
         label: found.label,
     });
     Ok(next.run(req).await)
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|t| !t.is_empty())
 }
 
 /// A JSON request body: `application/scim+json` or `application/json` (Google sends the

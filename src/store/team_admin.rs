@@ -2,7 +2,7 @@
 //! what the provisioning rules need (those queries are in [`super::teams`]).
 
 use super::sql::{Q, Row};
-use super::teams::{SEAT_STATES, Subscription, Team};
+use super::teams::{self, SEAT_STATES, Subscription, Team};
 use super::{StoreError, Tx};
 
 /// A team with its settings document and seat counts.
@@ -43,16 +43,7 @@ pub async fn team_summaries(
     rows.iter()
         .map(|r| {
             Ok(TeamSummary {
-                team: Team {
-                    id: r.text("id")?,
-                    org_id: r.text("org_id")?,
-                    name: r.text("name")?,
-                    description: r.text("description")?,
-                    login_type: r.text("login_type")?,
-                    subscription_id: r.text("subscription_id")?,
-                    reserved_seats: r.opt_int("reserved_seats")?,
-                    created: r.text("created_at")?,
-                },
+                team: teams::decode_team(r)?,
                 settings: r.text("settings")?,
                 assigned: r.int("assigned")?,
                 waiting: r.int("waiting")?,

@@ -58,7 +58,7 @@ pub struct Membership {
 /// Seat-holding states (every state but `awaiting_seat`).
 pub const SEAT_STATES: &str = "('invited', 'pending_app_login', 'active')";
 
-fn decode_team(r: &Row) -> Result<Team, StoreError> {
+pub(super) fn decode_team(r: &Row) -> Result<Team, StoreError> {
     Ok(Team {
         id: r.text("id")?,
         org_id: r.text("org_id")?,

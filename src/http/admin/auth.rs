@@ -7,8 +7,8 @@ use crate::secrets;
 use crate::store::tokens::{self, TokenKind};
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request, State};
+use axum::http::Method;
 use axum::http::request::Parts;
-use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
@@ -22,20 +22,11 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Result<Response, AdminApiError> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            AdminApiError::Unauthorized(
-                "An admin token is required: send it as \"Authorization: Bearer <token>\".".into(),
-            )
-        })?;
+    let token = crate::http::extract::bearer_token(req.headers()).ok_or_else(|| {
+        AdminApiError::Unauthorized(
+            "An admin token is required: send it as \"Authorization: Bearer <token>\".".into(),
+        )
+    })?;
     let hash = secrets::token_hash(token);
     let mut tx = state.store.read().await?;
     let found = tokens::find_live_kind(&mut tx, TokenKind::Admin, &hash).await?;
