@@ -7,6 +7,7 @@ use crate::http::{self, AppState};
 use crate::outbox::{self, OutboxError};
 use crate::provisioning::Directory;
 use crate::provisioning::invitations::Invitations;
+use crate::sso::Sso;
 use crate::store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,9 +81,11 @@ impl App {
         )
         .await
         .map_err(|e| StartError::Invitations(e.to_string()))?;
+        let directory = Directory::new(store.clone(), registry.clone(), clock.clone(), invitations);
         let state = AppState {
             store: store.clone(),
-            directory: Directory::new(store.clone(), registry.clone(), clock, invitations),
+            sso: Sso::new(store.clone(), clock, directory.clone()),
+            directory,
             registry,
             config: Arc::new(config),
         };

@@ -12,6 +12,7 @@ pub mod http;
 pub mod outbox;
 pub mod provisioning;
 pub mod secrets;
+pub mod sso;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

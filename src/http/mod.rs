@@ -4,6 +4,7 @@ pub mod admin;
 pub mod error;
 mod extract;
 mod scim;
+mod sso;
 
 use crate::config::Config;
 use crate::provisioning::Directory;
@@ -27,6 +28,7 @@ pub struct AppState {
     pub directory: Directory,
     pub registry: Arc<::scim::schema::Registry>,
     pub config: Arc<Config>,
+    pub sso: crate::sso::Sso,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .nest("/scim/v2", scim::router(state.clone()))
         .nest("/admin/v1", admin::router(state.clone()))
+        .merge(sso::router(state))
         .fallback(extract::not_found)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -17,6 +17,7 @@ mod patch;
 mod reads;
 mod replay;
 mod seats;
+mod sso;
 mod support;
 mod users;
 mod writes;

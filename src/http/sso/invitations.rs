@@ -1,0 +1,8 @@
+//! Invitation links and email sign-in codes.
+
+use crate::http::AppState;
+use axum::Router;
+
+pub(super) fn router(_state: AppState) -> Router {
+    Router::new()
+}

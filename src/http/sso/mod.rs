@@ -1,0 +1,20 @@
+//! The SSO surface: sign-in start, the OIDC callback, the SAML metadata and ACS,
+//! invitation links, email sign-in, and the session endpoints (JWKS, token, introspection).
+//! Mounted at the root: these paths are what IdPs and browsers are sent to.
+
+mod invitations;
+mod oidc;
+mod saml;
+mod session;
+
+use super::AppState;
+use axum::Router;
+
+/// Every SSO route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(session::router(state.clone()))
+        .merge(oidc::router(state.clone()))
+        .merge(saml::router(state.clone()))
+        .merge(invitations::router(state))
+}

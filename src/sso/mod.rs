@@ -1,0 +1,38 @@
+//! SSO hooks (DESIGN.md "SSO hooks"): sign-in through the org's OIDC or SAML connection,
+//! invitations and email sign-in codes, SSO policies, and the sessions a sign-in opens.
+//!
+//! The protocol modules (`oidc`, `saml`, `email_code`) only establish *who* signed in; they
+//! hand a [`signin::VerifiedLogin`] to [`signin::sign_in`], which matches it to a provisioned
+//! user, applies the org's rules and opens the session. One door, so every way in obeys the
+//! same rules.
+
+pub mod email_code;
+pub mod oidc;
+pub mod policy;
+pub mod saml;
+pub mod session;
+pub mod signin;
+
+use crate::clock::Clock;
+use crate::provisioning::Directory;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// What sign-in and sessions need; lives in the app state.
+#[derive(Debug, Clone)]
+pub struct Sso {
+    pub(crate) store: Store,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) directory: Directory,
+}
+
+impl Sso {
+    /// Sign-in over `store`, provisioning just-in-time users through `directory`.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, directory: Directory) -> Sso {
+        Sso {
+            store,
+            clock,
+            directory,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Issue 4: SSO sign-in, invitations, email codes, policies and sessions.
+
+mod email_sign_in;
+mod invitations;
+mod oidc;
+mod policies;
+mod saml;
+mod sessions;
