@@ -21,9 +21,9 @@ use std::sync::Arc;
 /// What sign-in and sessions need; lives in the app state.
 #[derive(Debug, Clone)]
 pub struct Sso {
-    pub(crate) store: Store,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) directory: Directory,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub directory: Directory,
 }
 
 impl Sso {
