@@ -177,15 +177,15 @@ pub async fn subscription_summaries(
     org_id: &str,
     id: Option<&str>,
 ) -> Result<Vec<SubscriptionSummary>, StoreError> {
-    let mut q = Q::new(&format!(
+    let mut q = Q::new(
         "SELECT s.id, s.org_id, s.label, s.plan, s.seats, s.created_at, \
          (SELECT CAST(COALESCE(SUM(t.reserved_seats), 0) AS BIGINT) FROM teams t \
            WHERE t.subscription_id = s.id) AS reserved, \
          (SELECT COUNT(*) FROM teams t WHERE t.subscription_id = s.id) AS teams, \
          (SELECT CAST(COALESCE(SUM(t.held_seats), 0) AS BIGINT) FROM teams t \
            WHERE t.subscription_id = s.id) AS assigned \
-         FROM subscriptions s WHERE s.org_id = ?"
-    ))
+         FROM subscriptions s WHERE s.org_id = ?",
+    )
     .bind(org_id);
     if let Some(id) = id {
         q.push(" AND s.id = ").push_bind(id);
