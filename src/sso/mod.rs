@@ -24,15 +24,28 @@ pub struct Sso {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub directory: Directory,
+    pub sessions: session::Sessions,
 }
 
 impl Sso {
-    /// Sign-in over `store`, provisioning just-in-time users through `directory`.
-    pub fn new(store: Store, clock: Arc<dyn Clock>, directory: Directory) -> Sso {
+    /// Sign-in over `store`, provisioning just-in-time users through `directory`, opening
+    /// sessions with `sessions`.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        directory: Directory,
+        sessions: session::Sessions,
+    ) -> Sso {
         Sso {
             store,
             clock,
             directory,
+            sessions,
         }
+    }
+
+    /// Access tokens, refresh tokens and signing keys.
+    pub fn sessions(&self) -> &session::Sessions {
+        &self.sessions
     }
 }
