@@ -16,7 +16,7 @@ use super::Sso;
 use crate::clock::format_timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::store::policies::{self, Policy, PolicyKind, SSO_ENFORCED, Source};
-use crate::store::{Tx, audit, effects as effects_sql, team_admin};
+use crate::store::{StoreError, Tx, audit, effects as effects_sql, team_admin};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -272,7 +272,12 @@ impl Sso {
                 };
                 // The unique index `policies_one_sso` keeps a concurrent first PUT from
                 // creating a second one: it fails instead.
-                policies::insert(&mut tx, &p).await?;
+                policies::insert(&mut tx, &p).await.map_err(|e| match e {
+                    StoreError::Conflict { .. } => AdminError::Conflict(
+                        "the SSO policy was changed at the same time; try again".into(),
+                    ),
+                    other => other.into(),
+                })?;
                 p
             }
         };
