@@ -304,8 +304,14 @@ async fn an_expired_link_says_so_and_sends_one_new_link(env: Env) {
     let mail = mail_to(app, 2, "ada@example.com", "Your new invitation link").await;
     let fresh = link_in(&mail, &app.address);
     assert_ne!(fresh, link);
-    let (status, view) = env.json(Method::POST, &fresh, None).await;
-    assert_eq!(status, StatusCode::OK, "{view:?}");
+    // Accepted from the page, as a browser posts its form.
+    let (status, page) = env.html(Method::POST, &fresh).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("You have joined the team Acme at Acme"),
+        "{page}"
+    );
+    assert!(page.contains("Sign in with your email address"), "{page}");
     assert_eq!(member_states(app, &team).await[&ada], "pending_app_login");
     let actions = audit_actions(app).await;
     assert!(actions.contains(&(

@@ -242,6 +242,32 @@ async fn bad_policies_are_refused_with_a_reason(app: TestApp) {
         "not_found",
         &["nope"],
     );
+    // Another org's team is not ours to name, nor to look at.
+    let (globex, _) = crate::helpers::create_org_and_token(&app.database_url, "Globex").await;
+    let globex_admin = Admin {
+        app: &app,
+        token: crate::admin::admin_token_for(&app, &globex, "globex ops").await,
+    };
+    let theirs = globex_admin.team_named("Globex").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_error(
+        &admin
+            .put("/policies/sso", &json!({"team_ids": [theirs]}))
+            .await,
+        400,
+        "invalid_request",
+        &[&theirs],
+    );
+    assert_error(
+        &admin
+            .get(&format!("/teams/{theirs}/effective-settings"))
+            .await,
+        404,
+        "not_found",
+        &[&theirs],
+    );
     // Nothing was written.
     assert!(policy_audit(&app).await.is_empty());
     assert_eq!(admin.get("/policies/settings").await.body, json!([]));
@@ -277,6 +303,21 @@ async fn the_joining_email_of_an_sso_enforced_team_says_to_use_the_company_sso(a
     let sso = text("You have been added to Platform at Acme");
     assert!(sso.contains("requires single sign-on"), "{sso}");
     assert!(sso.contains("company's identity provider"), "{sso}");
+    // The invitation page says so too.
+    let start = sso.find("/invitations/").unwrap();
+    let link = sso[start..].split_whitespace().next().unwrap();
+    let r = app
+        .request_with(
+            reqwest::Method::GET,
+            &format!("{}{link}", app.address),
+            None,
+            None,
+            &[("Accept", "application/json")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["team_name"], "Platform");
+    assert_eq!(r.body["sso_enforced"], true);
     let plain = text("You have been added to Acme at Acme");
     assert!(!plain.contains("single sign-on"), "{plain}");
     assert!(plain.contains("sign in with this email address"), "{plain}");
