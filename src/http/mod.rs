@@ -81,3 +81,21 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(60),
         ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn invitation_tokens_stay_out_of_the_logs() {
+        assert_eq!(
+            loggable_path("/invitations/m-1.123.c2ln"),
+            "/invitations/<token>"
+        );
+        assert_eq!(
+            loggable_path("/invitations/m-1.123.c2ln/renew"),
+            "/invitations/<token>/renew"
+        );
+        assert_eq!(loggable_path("/scim/v2/Users"), "/scim/v2/Users");
+    }
+}

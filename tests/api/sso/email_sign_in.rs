@@ -138,7 +138,15 @@ async fn unknown_addresses_get_the_same_answer(env: Env) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    for email in ["nobody@example.com", "carl@example.com"] {
+    // Dora waits for a seat: nothing to sign in to yet.
+    crate::effects::set_pool(&env.app, 1).await;
+    let dora = env.app.create_user("dora@example.com").await;
+    let team = crate::effects::default_team(&env.app).await;
+    assert_eq!(
+        crate::admin::member_states(&env.app, &team).await[&dora],
+        "awaiting_seat"
+    );
+    for email in ["nobody@example.com", "carl@example.com", "dora@example.com"] {
         assert_eq!(ask(&env, email).await, known, "{email}");
     }
     let org = env.app.org_id.clone();
