@@ -174,7 +174,8 @@ impl Directory {
         // the teams it names, if any).
         let changes = match kind {
             ResourceKind::User if team_attrs.is_empty() => {
-                rules::reconcile_new_user(&mut tx, &actor.org_id, &id, &now).await?
+                let active = incoming.doc.get("active").and_then(Value::as_bool) != Some(false);
+                rules::reconcile_new_user(&mut tx, &actor.org_id, &id, active, &now).await?
             }
             ResourceKind::User => {
                 put_team_attributes(&mut tx, &actor.org_id, &id, &team_attrs, false).await?;
