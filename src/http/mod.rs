@@ -33,6 +33,21 @@ pub struct AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The path as logs may show it: invitation links carry a token in the path.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/invitations/") {
+        Some(rest) => {
+            let tail = if rest.ends_with("/renew") {
+                "/renew"
+            } else {
+                ""
+            };
+            format!("/invitations/<token>{tail}").into()
+        }
+        None => path.into(),
+    }
+}
+
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -52,7 +67,7 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!(
                     "request",
                     method = %req.method(),
-                    path = %req.uri().path(),
+                    path = %loggable_path(req.uri().path()),
                     request_id = %id,
                     org = tracing::field::Empty,
                     token = tracing::field::Empty,
@@ -65,4 +80,22 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(60),
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn invitation_tokens_stay_out_of_the_logs() {
+        assert_eq!(
+            loggable_path("/invitations/m-1.123.c2ln"),
+            "/invitations/<token>"
+        );
+        assert_eq!(
+            loggable_path("/invitations/m-1.123.c2ln/renew"),
+            "/invitations/<token>/renew"
+        );
+        assert_eq!(loggable_path("/scim/v2/Users"), "/scim/v2/Users");
+    }
 }

@@ -28,11 +28,13 @@ pub enum EventType {
     MembershipRemoved,
     SeatReleased,
     RoleChanged,
+    /// The person accepted the invitation of a membership (`invited` → `pending_app_login`).
+    InvitationAccepted,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::UserProvisioned,
         EventType::UserUpdated,
         EventType::UserDeprovisioned,
@@ -43,6 +45,7 @@ impl EventType {
         EventType::MembershipRemoved,
         EventType::SeatReleased,
         EventType::RoleChanged,
+        EventType::InvitationAccepted,
     ];
 
     /// The wire name, e.g. `user.provisioned`.
@@ -58,6 +61,7 @@ impl EventType {
             EventType::MembershipRemoved => "membership.removed",
             EventType::SeatReleased => "seat.released",
             EventType::RoleChanged => "role.changed",
+            EventType::InvitationAccepted => "invitation.accepted",
         }
     }
 }

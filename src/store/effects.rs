@@ -12,7 +12,8 @@ pub struct TeamInfo {
     pub id: String,
     pub name: String,
     pub org_name: String,
-    /// The team's `settings` JSON object.
+    /// The team's effective settings: its own `settings` object with the policies
+    /// applied to it (see [`super::policies::effective`]).
     pub settings: serde_json::Value,
 }
 
@@ -64,6 +65,14 @@ pub async fn team_infos(
                 settings: json(&row.text("settings")?)?,
             };
             out.insert(info.id.clone(), info);
+        }
+    }
+    // Policies override the team's own settings (e.g. the SSO policy's `sso_enforced`).
+    let ids: Vec<String> = out.keys().cloned().collect();
+    for (team_id, applied) in super::policies::applied_to_teams(tx, &ids).await? {
+        if let Some(info) = out.get_mut(&team_id) {
+            let e = super::policies::effective(&info.settings, &applied);
+            info.settings = serde_json::Value::Object(e.settings);
         }
     }
     Ok(out)

@@ -4,6 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 use rollcall::app::App;
+use rollcall::clock::SystemClock;
 use rollcall::config::{Config, Overrides};
 use rollcall::store::{Store, tokens};
 use serde_json::Value;
@@ -105,6 +106,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// As [`spawn_app`], with settings of the test's own (`database_url`, `data_dir` and
 /// `listen` are always the test's).
 pub async fn spawn_app_with(backend: Backend, overrides: Overrides) -> TestApp {
+    spawn_app_with_clock(backend, overrides, std::sync::Arc::new(SystemClock)).await
+}
+
+/// As [`spawn_app_with`], on a clock of the test's own (e.g. a `ManualClock` it moves to
+/// make links and codes expire).
+pub async fn spawn_app_with_clock(
+    backend: Backend,
+    overrides: Overrides,
+    clock: std::sync::Arc<dyn rollcall::clock::Clock>,
+) -> TestApp {
     rollcall::telemetry::init();
     rollcall::tls::ensure_crypto_provider();
     let data_dir = tempfile::tempdir().unwrap();
@@ -123,7 +134,7 @@ pub async fn spawn_app_with(backend: Backend, overrides: Overrides) -> TestApp {
         ..overrides
     })
     .unwrap();
-    let app = App::build(config).await.unwrap();
+    let app = App::build_with_clock(config, clock).await.unwrap();
     let address = format!("http://{}", app.address());
     let sso = app.sso();
     tokio::spawn(app.run_until_stopped(std::future::pending()));

@@ -8,6 +8,7 @@ mod invitations;
 mod mappings;
 mod members;
 mod openapi;
+mod policies;
 mod roles;
 mod settings;
 mod subscriptions;
@@ -86,6 +87,24 @@ pub fn router(state: AppState) -> Router {
                 .delete(webhooks::delete_webhook),
         )
         .route("/audit", get(audit::list_audit))
+        .route(
+            "/policies/sso",
+            get(policies::get_sso_policy).put(policies::put_sso_policy),
+        )
+        .route(
+            "/policies/settings",
+            get(policies::list_settings_policies).post(policies::create_settings_policy),
+        )
+        .route(
+            "/policies/settings/{id}",
+            get(policies::get_settings_policy)
+                .patch(policies::update_settings_policy)
+                .delete(policies::delete_settings_policy),
+        )
+        .route(
+            "/teams/{id}/effective-settings",
+            get(policies::effective_settings),
+        )
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         // The document describes the API; it holds no org data, so it needs no token.

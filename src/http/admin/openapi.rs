@@ -1,7 +1,8 @@
 //! The OpenAPI document of the admin API, generated from the handlers' annotations.
 
 use super::{
-    audit, error, invitations, mappings, members, roles, settings, subscriptions, teams, webhooks,
+    audit, error, invitations, mappings, members, policies, roles, settings, subscriptions, teams,
+    webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -10,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "rollcall admin API",
-        description = "Teams, seats, group mappings, org settings and roles, webhooks and the \
-                       audit log of one organization, authenticated by an admin token \
+        description = "Teams, seats, group mappings, org settings and roles, policies, webhooks \
+                       and the audit log of one organization, authenticated by an admin token \
                        (`rollcall admin-token create --org ORG`)."
     ),
     paths(
@@ -46,6 +47,14 @@ use utoipa::{Modify, OpenApi};
         webhooks::update_webhook,
         webhooks::delete_webhook,
         audit::list_audit,
+        policies::get_sso_policy,
+        policies::put_sso_policy,
+        policies::list_settings_policies,
+        policies::create_settings_policy,
+        policies::get_settings_policy,
+        policies::update_settings_policy,
+        policies::delete_settings_policy,
+        policies::effective_settings,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&AdminToken),

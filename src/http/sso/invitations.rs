@@ -1,8 +1,436 @@
 //! Invitation links and email sign-in codes.
+//!
+//! - `GET /invitations/{token}`: what the invitation is, with an Accept button. Changes
+//!   nothing: mail scanners prefetch links. HTML for browsers, JSON when asked
+//!   (`Accept: application/json`).
+//! - `POST /invitations/{token}`: accepts it.
+//! - `POST /invitations/{token}/renew`: a new link for an expired one, emailed to the
+//!   user's own address.
+//! - `POST /sign-in/email` `{"org_id", "email"}`: emails a one-time code (202 whoever
+//!   asks), `POST /sign-in/email/verify` `{"org_id", "email", "code"}`: signs in and
+//!   answers the token response (RFC 6749 §5.1).
+//!
+//! Errors are `{"error": "<code>", "message": "<sentence>"}` (or a page saying the same).
+//! Tokens and codes never reach the logs: the request span records the path without
+//! the token (see `http::loggable_path`) and no handler logs its input.
 
 use crate::http::AppState;
-use axum::Router;
+use crate::provisioning::invitations::{self, InvitationError, InvitationView};
+use crate::sso::email_code::CodeError;
+use crate::sso::signin::{Refusal, SignedIn};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
-pub(super) fn router(_state: AppState) -> Router {
+pub(super) fn router(state: AppState) -> Router {
     Router::new()
+        .route(
+            "/invitations/{token}",
+            get(show_invitation).post(accept_invitation),
+        )
+        .route("/invitations/{token}/renew", post(renew_invitation))
+        .route("/sign-in/email", post(send_sign_in_code))
+        .route("/sign-in/email/verify", post(verify_sign_in_code))
+        .with_state(state)
+}
+
+/// How to answer: a page for browsers, JSON for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Html,
+    Json,
+}
+
+fn format(headers: &HeaderMap) -> Format {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if accept.contains("json") && !accept.contains("text/html") {
+        Format::Json
+    } else {
+        Format::Html
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A small page; `form` is trusted markup built here, everything else is escaped.
+fn page(status: StatusCode, title: &str, message: &str, form: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\"><title>{t}</title></head>\
+         <body><main><h1>{t}</h1><p>{m}</p>{form}</main></body></html>\n",
+        t = escape(title),
+        m = escape(message),
+    );
+    private((status, Html(html)).into_response())
+}
+
+/// Pages and answers carrying tokens are nobody's to cache; the link must not leak
+/// through the Referer either (the page sets `no-referrer`).
+fn private(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn json_answer(status: StatusCode, body: Value) -> Response {
+    private((status, Json(body)).into_response())
+}
+
+fn button(action: &str, label: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{}\"><button type=\"submit\">{}</button></form>",
+        escape(action),
+        escape(label)
+    )
+}
+
+fn sign_in_hint(view: &InvitationView) -> String {
+    if view.sso_enforced {
+        format!(
+            "{} requires single sign-on for this team: sign in with your {} account through \
+             your company's identity provider.",
+            view.org_name, view.org_name
+        )
+    } else {
+        "Sign in with your email address.".to_owned()
+    }
+}
+
+/// An invitation error as the person sees it.
+fn invitation_error(e: InvitationError, token: &str, fmt: Format) -> Response {
+    let (status, code) = match &e {
+        InvitationError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_invitation"),
+        InvitationError::Expired { .. } => (StatusCode::GONE, "invitation_expired"),
+        InvitationError::Gone => (StatusCode::NOT_FOUND, "invitation_not_found"),
+        InvitationError::AlreadyAccepted(_) => (StatusCode::CONFLICT, "already_accepted"),
+        InvitationError::NotWaiting => (StatusCode::CONFLICT, "not_invited"),
+        InvitationError::StillValid => (StatusCode::CONFLICT, "invitation_still_valid"),
+        InvitationError::AlreadyRenewed(_) => (StatusCode::CONFLICT, "already_renewed"),
+        InvitationError::NoAddress => (StatusCode::CONFLICT, "no_address"),
+        InvitationError::Provisioning(cause) => {
+            return internal(&cause.to_string(), fmt, is_unavailable(cause));
+        }
+    };
+    let message = e.to_string();
+    let renew = format!("/invitations/{token}/renew");
+    match fmt {
+        Format::Json => {
+            let mut body = json!({"error": code, "message": message});
+            if let InvitationError::Expired { view, .. } = &e {
+                body["renew_url"] = json!(renew);
+                body["invitation"] = json!(view);
+            }
+            json_answer(status, body)
+        }
+        Format::Html => {
+            let (title, form) = match &e {
+                InvitationError::Expired { .. } => (
+                    "This invitation link has expired",
+                    button(&renew, "Email me a new link"),
+                ),
+                InvitationError::AlreadyAccepted(_) => ("You have already accepted", String::new()),
+                _ => ("This invitation cannot be used", String::new()),
+            };
+            page(status, title, &message, &form)
+        }
+    }
+}
+
+fn is_unavailable(e: &crate::provisioning::Error) -> bool {
+    matches!(
+        e,
+        crate::provisioning::Error::Store(crate::store::StoreError::Connect(_))
+    )
+}
+
+/// A 5xx that tells nothing internal; the cause is logged once, in the request span.
+fn internal(cause: &str, fmt: Format, unavailable: bool) -> Response {
+    tracing::error!(%cause, "sign-in request failed");
+    let (status, code, message) = if unavailable {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The service is unavailable; try again later.",
+        )
+    } else {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Something went wrong on our side; try again later.",
+        )
+    };
+    match fmt {
+        Format::Json => json_answer(status, json!({"error": code, "message": message})),
+        Format::Html => page(status, "Something went wrong", message, ""),
+    }
+}
+
+/// `GET /invitations/{token}`: the invitation and an Accept button; changes nothing.
+async fn show_invitation(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let fmt = format(&headers);
+    match invitations::show(&state.directory, &token).await {
+        Err(e) => invitation_error(e, &token, fmt),
+        Ok(view) => match fmt {
+            Format::Json => json_answer(StatusCode::OK, json!(view)),
+            Format::Html if view.status == "accepted" => page(
+                StatusCode::OK,
+                "You have already accepted",
+                &format!(
+                    "You are a member of the team {} at {}. {}",
+                    view.team_name,
+                    view.org_name,
+                    sign_in_hint(&view)
+                ),
+                "",
+            ),
+            Format::Html => page(
+                StatusCode::OK,
+                &format!("Join {} at {}", view.team_name, view.org_name),
+                &format!(
+                    "{} invites you to the team {} as {}. This link is valid until {}.",
+                    view.org_name,
+                    view.team_name,
+                    if view.role == "admin" {
+                        "a team admin"
+                    } else {
+                        "a member"
+                    },
+                    view.expires
+                ),
+                // Posts back to this very URL.
+                &button(&format!("/invitations/{token}"), "Accept the invitation"),
+            ),
+        },
+    }
+}
+
+/// `POST /invitations/{token}`: accepts the invitation.
+async fn accept_invitation(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let fmt = format(&headers);
+    match invitations::accept(&state.directory, &token).await {
+        Err(e) => invitation_error(e, &token, fmt),
+        Ok(view) => match fmt {
+            Format::Json => json_answer(StatusCode::OK, json!(view)),
+            Format::Html => page(
+                StatusCode::OK,
+                &format!("Welcome to {}", view.team_name),
+                &format!(
+                    "You have joined the team {} at {}. {}",
+                    view.team_name,
+                    view.org_name,
+                    sign_in_hint(&view)
+                ),
+                "",
+            ),
+        },
+    }
+}
+
+/// `POST /invitations/{token}/renew`: emails a new link for an expired one.
+async fn renew_invitation(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let fmt = format(&headers);
+    match invitations::renew(&state.directory, &token).await {
+        Err(e) => invitation_error(e, &token, fmt),
+        Ok(renewed) => match fmt {
+            Format::Json => json_answer(StatusCode::ACCEPTED, json!(renewed)),
+            Format::Html => page(
+                StatusCode::ACCEPTED,
+                "A new link is on its way",
+                &format!(
+                    "We sent a new invitation link to {}. It is valid until {}.",
+                    renewed.sent_to, renewed.expires
+                ),
+                "",
+            ),
+        },
+    }
+}
+
+/// Body of `POST /sign-in/email`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeRequest {
+    org_id: String,
+    email: String,
+}
+
+/// Body of `POST /sign-in/email/verify`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeVerification {
+    org_id: String,
+    email: String,
+    code: String,
+}
+
+/// The largest sign-in request body.
+const MAX_BODY: usize = 16 * 1024;
+
+fn bad_request(message: String) -> Response {
+    json_answer(
+        StatusCode::BAD_REQUEST,
+        json!({"error": "invalid_request", "message": message}),
+    )
+}
+
+/// Why a sign-in request body was refused.
+enum BodyError {
+    TooLarge,
+    Invalid(String),
+}
+
+impl BodyError {
+    fn into_response(self) -> Response {
+        match self {
+            BodyError::TooLarge => json_answer(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": "payload_too_large",
+                       "message": format!("The request body exceeds {MAX_BODY} bytes.")}),
+            ),
+            BodyError::Invalid(message) => bad_request(message),
+        }
+    }
+}
+
+/// A JSON object body (or an HTML form's `application/x-www-form-urlencoded`).
+fn parse_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, BodyError> {
+    if body.len() > MAX_BODY {
+        return Err(BodyError::TooLarge);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(BodyError::Invalid(
+            "The request body is empty; send a JSON object.".into(),
+        ));
+    }
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        serde_urlencoded::from_bytes(body)
+            .map_err(|e| BodyError::Invalid(format!("The form is not valid: {e}.")))
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| BodyError::Invalid(format!("The request body is not valid: {e}.")))
+    }
+}
+
+fn code_error(e: CodeError) -> Response {
+    let (status, code) = match &e {
+        CodeError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        CodeError::SsoRequired { .. } => (StatusCode::FORBIDDEN, "sso_required"),
+        CodeError::Rejected => (StatusCode::BAD_REQUEST, "invalid_code"),
+        CodeError::Refused(r) => match r {
+            Refusal::NoSuchUser => (StatusCode::FORBIDDEN, "no_such_user"),
+            Refusal::Ambiguous => (StatusCode::CONFLICT, "ambiguous"),
+            Refusal::Deactivated => (StatusCode::FORBIDDEN, "deactivated"),
+            Refusal::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Refusal::Provisioning(p) => match p {
+                crate::provisioning::Error::SeatLimit(_) => (StatusCode::FORBIDDEN, "seat_limit"),
+                other => return internal(&other.to_string(), Format::Json, is_unavailable(other)),
+            },
+        },
+        CodeError::Store(s) => {
+            let unavailable = matches!(s, crate::store::StoreError::Connect(_));
+            return internal(&s.to_string(), Format::Json, unavailable);
+        }
+        CodeError::Internal(m) => return internal(m, Format::Json, false),
+    };
+    json_answer(status, json!({"error": code, "message": e.to_string()}))
+}
+
+/// `POST /sign-in/email`: emails a one-time code. 202 whether or not the address belongs
+/// to anyone, so nobody can probe who exists.
+async fn send_sign_in_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req: CodeRequest = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    match state.sso.send_email_code(&req.org_id, &req.email).await {
+        Ok(()) => json_answer(
+            StatusCode::ACCEPTED,
+            json!({
+                "message": "If this address belongs to a member of the organization, a sign-in \
+                            code is on its way to it.",
+                "expires_in": crate::sso::email_code::CODE_TTL_MINUTES * 60,
+            }),
+        ),
+        Err(e) => code_error(e),
+    }
+}
+
+/// `POST /sign-in/email/verify`: checks the code and answers the session tokens.
+async fn verify_sign_in_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req: CodeVerification = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    match state
+        .sso
+        .verify_email_code(&req.org_id, &req.email, &req.code)
+        .await
+    {
+        Ok(signed) => token_response(&signed),
+        Err(e) => code_error(e),
+    }
+}
+
+/// The token response of RFC 6749 §5.1.
+fn token_response(s: &SignedIn) -> Response {
+    json_answer(
+        StatusCode::OK,
+        json!({
+            "access_token": s.access_token,
+            "token_type": "Bearer",
+            "expires_in": s.expires_in,
+            "refresh_token": s.refresh_token,
+            "user_id": s.user_id,
+        }),
+    )
 }

@@ -1,0 +1,61 @@
+//! What accepting an invitation reads and changes: one membership by id.
+
+use super::sql::Q;
+use super::{StoreError, Tx};
+
+/// A membership as an invitation link names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invited {
+    pub id: String,
+    pub org_id: String,
+    pub team_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub state: String,
+    pub invitation_expires: Option<String>,
+    pub accepted: Option<String>,
+}
+
+/// The membership `id`, locked for the rest of the transaction when `lock` (PostgreSQL
+/// `FOR UPDATE`; SQLite's write transactions already hold the lock).
+pub async fn get(tx: &mut Tx, id: &str, lock: bool) -> Result<Option<Invited>, StoreError> {
+    let suffix = if lock { tx.dialect().for_update() } else { "" };
+    let row = tx
+        .fetch_optional(
+            Q::new(&format!(
+                "SELECT id, org_id, team_id, user_id, role, state, invitation_expires_at, \
+                 accepted_at FROM memberships WHERE id = ?{suffix}"
+            ))
+            .bind(id),
+        )
+        .await?;
+    row.map(|r| {
+        Ok(Invited {
+            id: r.text("id")?,
+            org_id: r.text("org_id")?,
+            team_id: r.text("team_id")?,
+            user_id: r.text("user_id")?,
+            role: r.text("role")?,
+            state: r.text("state")?,
+            invitation_expires: r.opt_text("invitation_expires_at")?,
+            accepted: r.opt_text("accepted_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Moves an `invited` membership to `pending_app_login`, accepted at `at`. False if it
+/// was not (or no longer) `invited`.
+pub async fn accept(tx: &mut Tx, id: &str, at: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            Q::new(
+                "UPDATE memberships SET state = 'pending_app_login', accepted_at = ? \
+                 WHERE id = ? AND state = 'invited'",
+            )
+            .bind(at)
+            .bind(id),
+        )
+        .await?
+        == 1)
+}

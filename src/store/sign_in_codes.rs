@@ -1,0 +1,162 @@
+//! Email sign-in codes (table `email_sign_in_codes`, migration 0009): stored as hashes,
+//! with their expiry, wrong attempts and use.
+
+use super::sql::Q;
+use super::{StoreError, Tx};
+
+/// A user an email address belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserByEmail {
+    pub id: String,
+    pub active: bool,
+    pub doc: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The org's users with `email_norm` (lower case) among their `emails.value`, through the
+/// `(org_id, value_norm)` index.
+pub async fn users_by_email(
+    tx: &mut Tx,
+    org_id: &str,
+    email_norm: &str,
+) -> Result<Vec<UserByEmail>, StoreError> {
+    let doc = tx.dialect().json_out("u.doc");
+    let rows = tx
+        .fetch_all(
+            Q::new(&format!(
+                "SELECT DISTINCT u.id, u.active, {doc} AS doc FROM scim_user_emails e \
+                 JOIN scim_users u ON u.seq = e.user_seq \
+                 WHERE e.org_id = ? AND e.value_norm = ? ORDER BY u.id"
+            ))
+            .bind(org_id)
+            .bind(email_norm),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let doc = match serde_json::from_str(&r.text("doc")?)
+                .map_err(|e| StoreError::Decode(format!("stored JSON: {e}")))?
+            {
+                serde_json::Value::Object(m) => m,
+                _ => serde_json::Map::new(),
+            };
+            Ok(UserByEmail {
+                id: r.text("id")?,
+                active: r.bool("active")?,
+                doc,
+            })
+        })
+        .collect()
+}
+
+/// A stored code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Code {
+    pub id: String,
+    pub org_id: String,
+    pub user_id: String,
+    /// Hex SHA-256 of the code (see `sso::email_code`).
+    pub code_hash: String,
+    pub attempts: i64,
+    pub created: String,
+    pub expires: String,
+    pub used: Option<String>,
+}
+
+/// Stores a new code.
+pub async fn insert(tx: &mut Tx, c: &Code) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(
+            "INSERT INTO email_sign_in_codes (id, org_id, user_id, code_hash, attempts, \
+             created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(c.id.as_str())
+        .bind(c.org_id.as_str())
+        .bind(c.user_id.as_str())
+        .bind(c.code_hash.as_str())
+        .bind(c.attempts)
+        .bind(c.created.as_str())
+        .bind(c.expires.as_str())
+        .bind(c.used.clone()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// How many codes the user was sent since `since`.
+pub async fn count_since(
+    tx: &mut Tx,
+    org_id: &str,
+    user_id: &str,
+    since: &str,
+) -> Result<i64, StoreError> {
+    tx.fetch_one(
+        Q::new(
+            "SELECT COUNT(*) AS n FROM email_sign_in_codes \
+             WHERE org_id = ? AND user_id = ? AND created_at > ?",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(since),
+    )
+    .await?
+    .int("n")
+}
+
+/// The user's latest code (a new code replaces the ones before it), locked for the
+/// transaction on PostgreSQL.
+pub async fn latest(tx: &mut Tx, org_id: &str, user_id: &str) -> Result<Option<Code>, StoreError> {
+    let lock = tx.dialect().for_update();
+    let row = tx
+        .fetch_optional(
+            Q::new(&format!(
+                "SELECT id, org_id, user_id, code_hash, attempts, created_at, expires_at, used_at \
+                 FROM email_sign_in_codes WHERE org_id = ? AND user_id = ? \
+                 ORDER BY created_at DESC, id DESC LIMIT 1{lock}"
+            ))
+            .bind(org_id)
+            .bind(user_id),
+        )
+        .await?;
+    row.map(|r| {
+        Ok(Code {
+            id: r.text("id")?,
+            org_id: r.text("org_id")?,
+            user_id: r.text("user_id")?,
+            code_hash: r.text("code_hash")?,
+            attempts: r.int("attempts")?,
+            created: r.text("created_at")?,
+            expires: r.text("expires_at")?,
+            used: r.opt_text("used_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Counts a wrong attempt.
+pub async fn add_attempt(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new("UPDATE email_sign_in_codes SET attempts = attempts + 1 WHERE id = ?").bind(id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Marks a code used at `at`; false if it already was (a concurrent verify won).
+pub async fn mark_used(tx: &mut Tx, id: &str, at: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            Q::new("UPDATE email_sign_in_codes SET used_at = ? WHERE id = ? AND used_at IS NULL")
+                .bind(at)
+                .bind(id),
+        )
+        .await?
+        == 1)
+}
+
+/// The org's name (None if there is no such org).
+pub async fn org_name(tx: &mut Tx, org_id: &str) -> Result<Option<String>, StoreError> {
+    tx.fetch_optional(Q::new("SELECT name FROM orgs WHERE id = ?").bind(org_id))
+        .await?
+        .map(|r| r.text("name"))
+        .transpose()
+}
