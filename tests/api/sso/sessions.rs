@@ -1026,6 +1026,19 @@ async fn key_rotation_keeps_issued_tokens_valid(app: TestApp) {
     );
     assert!(!listed.contains("private"), "{listed}");
 
+    // The retired key's private half is gone from the database.
+    let db = store(&app).await;
+    let mut tx = db.read().await.unwrap();
+    let row = tx
+        .fetch_one(
+            Q::new("SELECT private_key FROM signing_keys WHERE kid = ?").bind(old_kid.as_str()),
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    db.close().await;
+    assert_eq!(row.text("private_key").unwrap(), "");
+
     // Both keys published; the old token still verifies and is still active.
     let set = jwks(&app).await;
     assert!(set.find(&old_kid).is_some());
