@@ -136,7 +136,8 @@ pub struct SessionSettings {
 
 /// A key ready to sign or verify.
 struct LoadedKey {
-    encoding: EncodingKey,
+    /// None for a retired key: its private half is erased at rotation.
+    encoding: Option<EncodingKey>,
     decoding: DecodingKey,
 }
 
@@ -192,20 +193,25 @@ fn load_key(stored: &StoredKey) -> Result<LoadedKey, SessionError> {
             stored.kid, stored.alg
         )));
     }
-    let seed = STANDARD
-        .decode(&stored.private_key)
-        .map_err(|e| internal("stored signing key")(e.to_string()))?;
-    if seed.len() != 32 {
-        return Err(SessionError::Internal(format!(
-            "signing key {} is not an Ed25519 seed",
-            stored.kid
-        )));
-    }
-    let mut der = Vec::with_capacity(48);
-    der.extend_from_slice(&ED25519_PKCS8_PREFIX);
-    der.extend_from_slice(&seed);
-    let encoding = EncodingKey::from_ed_der(&der);
-    der.fill(0);
+    let encoding = if stored.private_key.is_empty() {
+        None
+    } else {
+        let seed = STANDARD
+            .decode(&stored.private_key)
+            .map_err(|e| internal("stored signing key")(e.to_string()))?;
+        if seed.len() != 32 {
+            return Err(SessionError::Internal(format!(
+                "signing key {} is not an Ed25519 seed",
+                stored.kid
+            )));
+        }
+        let mut der = Vec::with_capacity(48);
+        der.extend_from_slice(&ED25519_PKCS8_PREFIX);
+        der.extend_from_slice(&seed);
+        let encoding = EncodingKey::from_ed_der(&der);
+        der.fill(0);
+        Some(encoding)
+    };
     let decoding = DecodingKey::from_ed_components(&stored.public_key)
         .map_err(|e| internal("stored public key")(e.to_string()))?;
     Ok(LoadedKey { encoding, decoding })
@@ -332,7 +338,10 @@ impl Sessions {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(signer.kid.clone());
-        let access_token = jsonwebtoken::encode(&header, &claims, &key.encoding)
+        let encoding = key.encoding.as_ref().ok_or_else(|| {
+            SessionError::Internal(format!("signing key {} has no private key", signer.kid))
+        })?;
+        let access_token = jsonwebtoken::encode(&header, &claims, encoding)
             .map_err(|e| internal("signing an access token")(e.to_string()))?;
         let refresh_token = secrets::new_token(REFRESH_TOKEN_PREFIX)
             .map_err(|e| internal("random")(e.to_string()))?;

@@ -265,7 +265,8 @@ pub async fn insert_first_signer(tx: &mut Tx, key: &StoredKey) -> Result<bool, S
     Ok(n == 1)
 }
 
-/// Retires the current signer (at `now`) and makes `key` the signer. Returns the kid of
+/// Retires the current signer (at `now`, erasing its private key) and makes `key` the
+/// signer. Returns the kid of
 /// the retired key, if there was one.
 pub async fn rotate(tx: &mut Tx, key: &StoredKey, now: &str) -> Result<Option<String>, StoreError> {
     let d = tx.dialect();
@@ -278,7 +279,12 @@ pub async fn rotate(tx: &mut Tx, key: &StoredKey, now: &str) -> Result<Option<St
         .map(|r| r.text("kid"))
         .transpose()?;
     tx.execute(
-        Q::new("UPDATE signing_keys SET signer = NULL, retired_at = ? WHERE signer = 1").bind(now),
+        // The retired key only verifies from now on: its private half is erased.
+        Q::new(
+            "UPDATE signing_keys SET signer = NULL, retired_at = ?, private_key = '' \
+             WHERE signer = 1",
+        )
+        .bind(now),
     )
     .await?;
     insert_first_signer(tx, key).await?;

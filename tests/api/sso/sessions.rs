@@ -844,8 +844,28 @@ async fn deprovisioning_revokes_sessions_at_once(app: TestApp) {
     let bob = create_user(&app, with_team("bob@example.com", &beta, "user")).await;
     let cy = create_user(&app, with_team("cy@example.com", &beta, "user")).await;
     let dan = create_user(&app, with_team("dan@example.com", &beta, "user")).await;
+    // Eve is in Beta only through a mapped IdP group.
+    let eve = create_user(&app, user_body("eve@example.com")).await;
+    let engineering = app.create_group("Engineering", &[eve.as_str()]).await;
+    let r = app
+        .request_with(
+            Method::POST,
+            &format!("{}/admin/v1/group-mappings", app.address),
+            Some(&json!({"group_id": engineering, "team_id": beta, "team_role": "user"})),
+            Some(&admin),
+            &[],
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    assert_eq!(memberships(&app, &eve).await.len(), 1);
     let mut sessions = std::collections::BTreeMap::new();
-    for (id, name) in [(&ada, "ada"), (&bob, "bob"), (&cy, "cy"), (&dan, "dan")] {
+    for (id, name) in [
+        (&ada, "ada"),
+        (&bob, "bob"),
+        (&cy, "cy"),
+        (&dan, "dan"),
+        (&eve, "eve"),
+    ] {
         let s = signed_in(&app, MatchBy::Email, &format!("{name}@example.com")).await;
         assert_eq!(
             introspect(&app, &admin, &s.access_token).await["active"],
@@ -874,12 +894,21 @@ async fn deprovisioning_revokes_sessions_at_once(app: TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(memberships(&app, &cy).await.is_empty());
+    // Eve: removed from the mapped group.
+    let leave = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "remove", "path": format!("members[value eq \"{eve}\"]")}
+    ]});
+    let r = app.patch(&format!("/Groups/{engineering}"), &leave).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    assert!(memberships(&app, &eve).await.is_empty());
 
-    for (user, reason) in [
+    let revoked = [
         (&ada, "deactivated"),
         (&bob, "deleted"),
         (&cy, "no_membership"),
-    ] {
+        (&eve, "no_membership"),
+    ];
+    for (user, reason) in revoked {
         let s = &sessions[user];
         assert_eq!(
             introspect(&app, &admin, &s.access_token).await,
@@ -907,13 +936,9 @@ async fn deprovisioning_revokes_sessions_at_once(app: TestApp) {
     );
     assert_eq!(refresh(&app, &d.refresh_token).await.status, StatusCode::OK);
 
-    let got = events(&receiver, &secret, "user.sessions_revoked", 3).await;
-    assert_eq!(got.len(), 3, "{got:#?}");
-    for (user, reason) in [
-        (&ada, "deactivated"),
-        (&bob, "deleted"),
-        (&cy, "no_membership"),
-    ] {
+    let got = events(&receiver, &secret, "user.sessions_revoked", 4).await;
+    assert_eq!(got.len(), 4, "{got:#?}");
+    for (user, reason) in revoked {
         let e = got
             .iter()
             .find(|e| e["data"]["user"]["id"] == user.as_str())
@@ -930,7 +955,7 @@ async fn deprovisioning_revokes_sessions_at_once(app: TestApp) {
             .iter()
             .filter(|e| e["action"] == "user.sessions_revoked")
             .count(),
-        3
+        4
     );
     // A reactivated user signs in afresh; the old session stays revoked.
     let reactivate = json!({"schemas": [PATCH_OP], "Operations": [
@@ -1000,6 +1025,19 @@ async fn key_rotation_keeps_issued_tokens_valid(app: TestApp) {
         "{listed}"
     );
     assert!(!listed.contains("private"), "{listed}");
+
+    // The retired key's private half is gone from the database.
+    let db = store(&app).await;
+    let mut tx = db.read().await.unwrap();
+    let row = tx
+        .fetch_one(
+            Q::new("SELECT private_key FROM signing_keys WHERE kid = ?").bind(old_kid.as_str()),
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    db.close().await;
+    assert_eq!(row.text("private_key").unwrap(), "");
 
     // Both keys published; the old token still verifies and is still active.
     let set = jwks(&app).await;
