@@ -84,7 +84,8 @@ impl App {
         let directory = Directory::new(store.clone(), registry.clone(), clock.clone(), invitations);
         let state = AppState {
             store: store.clone(),
-            sso: Sso::new(store.clone(), clock, directory.clone()),
+            sso: Sso::new(store.clone(), clock, directory.clone())
+                .with_public_base_url(config.public_base_url(address)),
             directory,
             registry,
             config: Arc::new(config),

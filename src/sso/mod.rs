@@ -24,6 +24,8 @@ pub struct Sso {
     pub(crate) store: Store,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) directory: Directory,
+    /// The public base URL (`config.public_base_url`): SAML entity ids and ACS URLs.
+    pub(crate) public_base_url: String,
 }
 
 impl Sso {
@@ -33,6 +35,13 @@ impl Sso {
             store,
             clock,
             directory,
+            public_base_url: String::new(),
         }
+    }
+
+    /// Sets the public base URL our SAML entity ids and ACS URLs derive from.
+    pub fn with_public_base_url(mut self, url: impl Into<String>) -> Sso {
+        self.public_base_url = url.into();
+        self
     }
 }

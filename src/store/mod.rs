@@ -15,6 +15,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod resources;
 pub mod sql;
+pub mod sso_saml;
 pub mod team_admin;
 pub mod teams;
 pub mod tokens;

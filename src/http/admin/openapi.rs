@@ -1,7 +1,8 @@
 //! The OpenAPI document of the admin API, generated from the handlers' annotations.
 
 use super::{
-    audit, error, invitations, mappings, members, roles, settings, subscriptions, teams, webhooks,
+    audit, error, invitations, mappings, members, roles, settings, sso_saml, subscriptions, teams,
+    webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -46,6 +47,11 @@ use utoipa::{Modify, OpenApi};
         webhooks::update_webhook,
         webhooks::delete_webhook,
         audit::list_audit,
+        sso_saml::list_saml_connections,
+        sso_saml::create_saml_connection,
+        sso_saml::get_saml_connection,
+        sso_saml::update_saml_connection,
+        sso_saml::delete_saml_connection,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&AdminToken),
