@@ -148,13 +148,25 @@ async fn reconcile(
     // Removals first, then the waitlist gets the freed seats, then newcomers queue.
     let mut freed_subscriptions = BTreeSet::new();
     if !removed.is_empty() {
+        let freed_teams: BTreeSet<&str> = removed
+            .iter()
+            .filter(|m| m.state != "awaiting_seat")
+            .map(|m| m.team_id.as_str())
+            .collect();
+        for team_id in freed_teams {
+            if let Some(team) = team(tx, org_id, team_id).await? {
+                freed_subscriptions.insert(team.subscription_id);
+            }
+        }
+        // Pool locks before the delete: the held-seats trigger then locks the team rows in
+        // the same order as a grant does (pool, then team), so PostgreSQL cannot deadlock.
+        for subscription in &freed_subscriptions {
+            teams::lock_pool(tx, subscription).await?;
+        }
         let ids: Vec<String> = removed.iter().map(|m| m.id.clone()).collect();
         teams::delete_memberships(tx, &ids).await?;
         for m in removed {
             let held = m.state != "awaiting_seat";
-            if held && let Some(team) = team(tx, org_id, &m.team_id).await? {
-                freed_subscriptions.insert(team.subscription_id);
-            }
             changes.removed.push((m, held));
         }
     }
@@ -183,25 +195,30 @@ async fn reconcile(
         let queue_ahead = !teams::waiting(tx, &team.subscription_id, waiting_scope(&team), 1)
             .await?
             .is_empty();
+        let mut inserted = Vec::with_capacity(users.len());
         for (user, role, source) in users {
             let seat = free > 0 && !queue_ahead;
             if !seat && settings.seat_overflow == Overflow::Reject {
                 return Err(seat_limit(tx, &team, pool).await);
             }
-            let m = Membership {
+            if seat {
+                free -= 1;
+            }
+            inserted.push(Membership {
                 id: uuid::Uuid::new_v4().to_string(),
                 team_id: team.id.clone(),
                 user_id: user,
                 role,
                 source,
                 state: if seat { "invited" } else { "awaiting_seat" }.to_owned(),
-            };
-            teams::insert_membership(tx, org_id, &m, now).await?;
-            if seat {
-                free -= 1;
-                changes.granted.push(m);
-            } else {
+            });
+        }
+        teams::insert_memberships(tx, org_id, &inserted, now).await?;
+        for m in inserted {
+            if m.state == "awaiting_seat" {
                 changes.waitlisted.push(m);
+            } else {
+                changes.granted.push(m);
             }
         }
     }

@@ -21,11 +21,11 @@ use std::sync::Arc;
 /// What sign-in and sessions need; lives in the app state.
 #[derive(Debug, Clone)]
 pub struct Sso {
-    pub(crate) store: Store,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) directory: Directory,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub directory: Directory,
     /// The public base URL (`config.public_base_url`): SAML entity ids and ACS URLs.
-    pub(crate) public_base_url: String,
+    pub public_base_url: String,
 }
 
 impl Sso {

@@ -2,7 +2,7 @@
 //! what the provisioning rules need (those queries are in [`super::teams`]).
 
 use super::sql::{Q, Row};
-use super::teams::{self, SEAT_STATES, Subscription, Team};
+use super::teams::{self, Subscription, Team};
 use super::{StoreError, Tx};
 
 /// A team with its settings document and seat counts.
@@ -28,8 +28,7 @@ pub async fn team_summaries(
     let mut q = Q::new(&format!(
         "SELECT t.id, t.org_id, t.name, t.description, t.login_type, t.subscription_id, \
          t.reserved_seats, t.created_at, t.updated_at, {settings} AS settings, \
-         (SELECT COUNT(*) FROM memberships m WHERE m.team_id = t.id \
-           AND m.state IN {SEAT_STATES}) AS assigned, \
+         t.held_seats AS assigned, \
          (SELECT COUNT(*) FROM memberships m WHERE m.team_id = t.id \
            AND m.state = 'awaiting_seat') AS waiting \
          FROM teams t WHERE t.org_id = ?"
@@ -178,15 +177,15 @@ pub async fn subscription_summaries(
     org_id: &str,
     id: Option<&str>,
 ) -> Result<Vec<SubscriptionSummary>, StoreError> {
-    let mut q = Q::new(&format!(
+    let mut q = Q::new(
         "SELECT s.id, s.org_id, s.label, s.plan, s.seats, s.created_at, \
          (SELECT CAST(COALESCE(SUM(t.reserved_seats), 0) AS BIGINT) FROM teams t \
            WHERE t.subscription_id = s.id) AS reserved, \
          (SELECT COUNT(*) FROM teams t WHERE t.subscription_id = s.id) AS teams, \
-         (SELECT COUNT(*) FROM memberships m JOIN teams t ON t.id = m.team_id \
-           WHERE t.subscription_id = s.id AND m.state IN {SEAT_STATES}) AS assigned \
-         FROM subscriptions s WHERE s.org_id = ?"
-    ))
+         (SELECT CAST(COALESCE(SUM(t.held_seats), 0) AS BIGINT) FROM teams t \
+           WHERE t.subscription_id = s.id) AS assigned \
+         FROM subscriptions s WHERE s.org_id = ?",
+    )
     .bind(org_id);
     if let Some(id) = id {
         q.push(" AND s.id = ").push_bind(id);

@@ -233,14 +233,11 @@ pub async fn free_seats(tx: &mut Tx, team: &Team, pool: i64) -> Result<i64, Stor
         None => {
             let row = tx
                 .fetch_one(
-                    Q::new(&format!(
-                        "SELECT \
-                           (SELECT CAST(COALESCE(SUM(reserved_seats), 0) AS BIGINT) FROM teams WHERE subscription_id = ?) AS reserved, \
-                           (SELECT COUNT(*) FROM memberships m JOIN teams t ON t.id = m.team_id \
-                             WHERE t.subscription_id = ? AND t.reserved_seats IS NULL \
-                             AND m.state IN {SEAT_STATES}) AS held"
-                    ))
-                    .bind(team.subscription_id.as_str())
+                    Q::new(
+                        "SELECT CAST(COALESCE(SUM(reserved_seats), 0) AS BIGINT) AS reserved, \
+                         CAST(COALESCE(SUM(CASE WHEN reserved_seats IS NULL THEN held_seats END), 0) \
+                         AS BIGINT) AS held FROM teams WHERE subscription_id = ?",
+                    )
                     .bind(team.subscription_id.as_str()),
                 )
                 .await?;
@@ -256,31 +253,65 @@ pub async fn insert_membership(
     m: &Membership,
     now: &str,
 ) -> Result<(), StoreError> {
-    let waiting = m.state == "awaiting_seat";
-    let mut q = Q::new(
-        "INSERT INTO memberships (id, org_id, team_id, user_id, role, source, state, wait_seq, \
-         added_at, invited_at) VALUES (?, ?, ?, ?, ?, ?, ?, ",
-    )
-    .bind(m.id.as_str())
-    .bind(org_id)
-    .bind(m.team_id.as_str())
-    .bind(m.user_id.as_str())
-    .bind(m.role.as_str())
-    .bind(m.source.as_str())
-    .bind(m.state.as_str());
-    if waiting {
+    insert_memberships(tx, org_id, std::slice::from_ref(m), now).await
+}
+
+/// Inserts memberships in their given states, a few hundred rows per statement (a group
+/// PATCH adds 100 members at a time). `awaiting_seat` rows queue in slice order.
+pub async fn insert_memberships(
+    tx: &mut Tx,
+    org_id: &str,
+    ms: &[Membership],
+    now: &str,
+) -> Result<(), StoreError> {
+    let mut next_wait = if ms.iter().any(|m| m.state == "awaiting_seat") {
         // First come, first served across every team of a pool; callers hold the pool
-        // lock, so two inserts cannot read the same maximum.
-        q.push("(SELECT COALESCE(MAX(wait_seq), 0) + 1 FROM memberships)");
+        // lock, so two transactions cannot read the same maximum for one pool.
+        tx.fetch_one(Q::new(
+            "SELECT CAST(COALESCE(MAX(wait_seq), 0) AS BIGINT) AS n FROM memberships",
+        ))
+        .await?
+        .int("n")?
     } else {
-        q.push("NULL");
+        0
+    };
+    for chunk in ms.chunks(200) {
+        let mut q = Q::new(
+            "INSERT INTO memberships (id, org_id, team_id, user_id, role, source, state, \
+             wait_seq, added_at, invited_at) VALUES ",
+        );
+        for (i, m) in chunk.iter().enumerate() {
+            let waiting = m.state == "awaiting_seat";
+            let wait_seq = if waiting {
+                next_wait += 1;
+                Some(next_wait)
+            } else {
+                None
+            };
+            q.push(if i == 0 { "(" } else { ", (" })
+                .push_bind(m.id.as_str())
+                .push(", ")
+                .push_bind(org_id)
+                .push(", ")
+                .push_bind(m.team_id.as_str())
+                .push(", ")
+                .push_bind(m.user_id.as_str())
+                .push(", ")
+                .push_bind(m.role.as_str())
+                .push(", ")
+                .push_bind(m.source.as_str())
+                .push(", ")
+                .push_bind(m.state.as_str())
+                .push(", ")
+                .push_bind(wait_seq)
+                .push(", ")
+                .push_bind(now)
+                .push(", ")
+                .push_bind(if waiting { None } else { Some(now) })
+                .push(")");
+        }
+        tx.execute(q).await?;
     }
-    q.push(", ")
-        .push_bind(now)
-        .push(", ")
-        .push_bind(if waiting { None } else { Some(now) });
-    q.push(")");
-    tx.execute(q).await?;
     Ok(())
 }
 
@@ -424,10 +455,8 @@ pub async fn insert_mapping(tx: &mut Tx, m: &GroupMapping) -> Result<(), StoreEr
 /// Seats held in one team.
 pub async fn seats_held(tx: &mut Tx, team_id: &str) -> Result<i64, StoreError> {
     tx.fetch_one(
-        Q::new(&format!(
-            "SELECT COUNT(*) AS n FROM memberships WHERE team_id = ? AND state IN {SEAT_STATES}"
-        ))
-        .bind(team_id),
+        // Kept by the memberships triggers (migration 0010).
+        Q::new("SELECT held_seats AS n FROM teams WHERE id = ?").bind(team_id),
     )
     .await?
     .int("n")

@@ -61,6 +61,36 @@ async fn states(app: &TestApp) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The held-seats counter every seat decision reads (kept by triggers) agrees with the
+/// memberships themselves, in every team of the org.
+async fn assert_held_seats_agree(app: &TestApp) {
+    let s = store(app).await;
+    let mut tx = s.read().await.unwrap();
+    let rows = tx
+        .fetch_all(
+            Q::new(
+                "SELECT t.name, CAST(t.held_seats AS BIGINT) AS counter, \
+                 (SELECT COUNT(*) FROM memberships m WHERE m.team_id = t.id \
+                   AND m.state <> 'awaiting_seat') AS actual \
+                 FROM teams t WHERE t.org_id = ?",
+            )
+            .bind(app.org_id.as_str()),
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    s.close().await;
+    assert!(!rows.is_empty());
+    for r in rows {
+        assert_eq!(
+            r.int("counter").unwrap(),
+            r.int("actual").unwrap(),
+            "held seats of team {}",
+            r.text("name").unwrap()
+        );
+    }
+}
+
 fn count(states: &BTreeMap<String, String>, state: &str) -> usize {
     states.values().filter(|s| *s == state).count()
 }
@@ -106,6 +136,7 @@ async fn forty_concurrent_creates_into_ten_seats_give_ten_holders(app: TestApp) 
     assert_eq!(s.len(), 40);
     assert_eq!(count(&s, "invited"), 10, "{s:?}");
     assert_eq!(count(&s, "awaiting_seat"), 30, "{s:?}");
+    assert_held_seats_agree(&app).await;
 }
 
 async fn deprovisioning_three_holders_seats_exactly_three_waiters(app: TestApp) {
@@ -153,6 +184,7 @@ async fn deprovisioning_three_holders_seats_exactly_three_waiters(app: TestApp) 
         again.get(&ids[0]).map(String::as_str),
         Some("awaiting_seat")
     );
+    assert_held_seats_agree(&app).await;
 }
 
 async fn a_full_team_with_overflow_reject_refuses_the_request_and_changes_nothing(app: TestApp) {
@@ -373,4 +405,5 @@ async fn mapped_groups_grant_teams_and_removal_takes_them_away(app: TestApp) {
         StatusCode::NO_CONTENT
     );
     assert!(team_members(&app, &team).await.is_empty());
+    assert_held_seats_agree(&app).await;
 }

@@ -221,6 +221,8 @@ impl Admin {
             )));
         }
         let before = member_view(&mut tx, team_id, user_id).await?;
+        // The pool before the team row (the held-seats trigger): the order grants use.
+        teams::lock_pool(&mut tx, &t.subscription_id).await?;
         teams::delete_memberships(&mut tx, std::slice::from_ref(&m.id)).await?;
         record(
             &mut tx,
