@@ -25,6 +25,8 @@ pub struct Sso {
     pub clock: Arc<dyn Clock>,
     pub directory: Directory,
     pub sessions: session::Sessions,
+    /// The public base URL (`config.public_base_url`): SAML entity ids and ACS URLs.
+    pub public_base_url: String,
 }
 
 impl Sso {
@@ -41,11 +43,18 @@ impl Sso {
             clock,
             directory,
             sessions,
+            public_base_url: String::new(),
         }
     }
 
     /// Access tokens, refresh tokens and signing keys.
     pub fn sessions(&self) -> &session::Sessions {
         &self.sessions
+    }
+
+    /// Sets the public base URL our SAML entity ids and ACS URLs derive from.
+    pub fn with_public_base_url(mut self, url: impl Into<String>) -> Sso {
+        self.public_base_url = url.into();
+        self
     }
 }

@@ -11,6 +11,7 @@ mod openapi;
 mod policies;
 mod roles;
 mod settings;
+mod sso_saml;
 mod subscriptions;
 mod teams;
 mod webhooks;
@@ -85,6 +86,16 @@ pub fn router(state: AppState) -> Router {
             get(webhooks::get_webhook)
                 .patch(webhooks::update_webhook)
                 .delete(webhooks::delete_webhook),
+        )
+        .route(
+            "/sso/saml-connections",
+            get(sso_saml::list_saml_connections).post(sso_saml::create_saml_connection),
+        )
+        .route(
+            "/sso/saml-connections/{id}",
+            get(sso_saml::get_saml_connection)
+                .patch(sso_saml::update_saml_connection)
+                .delete(sso_saml::delete_saml_connection),
         )
         .route("/audit", get(audit::list_audit))
         .route(

@@ -1,8 +1,8 @@
 //! The OpenAPI document of the admin API, generated from the handlers' annotations.
 
 use super::{
-    audit, error, invitations, mappings, members, policies, roles, settings, subscriptions, teams,
-    webhooks,
+    audit, error, invitations, mappings, members, policies, roles, settings, sso_saml,
+    subscriptions, teams, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -55,6 +55,11 @@ use utoipa::{Modify, OpenApi};
         policies::update_settings_policy,
         policies::delete_settings_policy,
         policies::effective_settings,
+        sso_saml::list_saml_connections,
+        sso_saml::create_saml_connection,
+        sso_saml::get_saml_connection,
+        sso_saml::update_saml_connection,
+        sso_saml::delete_saml_connection,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&AdminToken),

@@ -1,0 +1,238 @@
+//! SAML connections of an org, the AuthnRequests awaiting a Response, and the replay cache
+//! of consumed assertion IDs (migration 0008).
+
+use super::sql::{Q, Row};
+use super::{StoreError, Tx};
+
+/// A SAML connection as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlConnection {
+    pub id: String,
+    pub org_id: String,
+    pub idp_entity_id: String,
+    pub idp_sso_url: String,
+    /// One or more PEM certificates.
+    pub idp_certificate: String,
+    pub allow_sha1: bool,
+    pub allow_idp_initiated: bool,
+    /// None: the NameID identifies the user.
+    pub identity_attribute: Option<String>,
+    /// `user_name`, `email` or `external_id`.
+    pub match_by: String,
+    pub jit: bool,
+    pub enabled: bool,
+    pub created: String,
+    pub updated: String,
+}
+
+const COLUMNS: &str = "id, org_id, idp_entity_id, idp_sso_url, idp_certificate, allow_sha1, \
+     allow_idp_initiated, identity_attribute, match_by, jit, enabled, created_at, updated_at";
+
+fn decode(r: &Row) -> Result<SamlConnection, StoreError> {
+    Ok(SamlConnection {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        idp_entity_id: r.text("idp_entity_id")?,
+        idp_sso_url: r.text("idp_sso_url")?,
+        idp_certificate: r.text("idp_certificate")?,
+        allow_sha1: r.bool("allow_sha1")?,
+        allow_idp_initiated: r.bool("allow_idp_initiated")?,
+        identity_attribute: r.opt_text("identity_attribute")?,
+        match_by: r.text("match_by")?,
+        jit: r.bool("jit")?,
+        enabled: r.bool("enabled")?,
+        created: r.text("created_at")?,
+        updated: r.text("updated_at")?,
+    })
+}
+
+/// Stores a new connection.
+pub async fn insert_connection(tx: &mut Tx, c: &SamlConnection) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(&format!(
+            "INSERT INTO saml_connections ({COLUMNS}) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(c.id.as_str())
+        .bind(c.org_id.as_str())
+        .bind(c.idp_entity_id.as_str())
+        .bind(c.idp_sso_url.as_str())
+        .bind(c.idp_certificate.as_str())
+        .bind(c.allow_sha1)
+        .bind(c.allow_idp_initiated)
+        .bind(c.identity_attribute.clone())
+        .bind(c.match_by.as_str())
+        .bind(c.jit)
+        .bind(c.enabled)
+        .bind(c.created.as_str())
+        .bind(c.updated.as_str()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Rewrites a connection's settings. Returns false if the org has no such connection.
+pub async fn update_connection(tx: &mut Tx, c: &SamlConnection) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            Q::new(
+                "UPDATE saml_connections SET idp_entity_id = ?, idp_sso_url = ?, \
+                 idp_certificate = ?, allow_sha1 = ?, allow_idp_initiated = ?, \
+                 identity_attribute = ?, match_by = ?, jit = ?, enabled = ?, updated_at = ? \
+                 WHERE org_id = ? AND id = ?",
+            )
+            .bind(c.idp_entity_id.as_str())
+            .bind(c.idp_sso_url.as_str())
+            .bind(c.idp_certificate.as_str())
+            .bind(c.allow_sha1)
+            .bind(c.allow_idp_initiated)
+            .bind(c.identity_attribute.clone())
+            .bind(c.match_by.as_str())
+            .bind(c.jit)
+            .bind(c.enabled)
+            .bind(c.updated.as_str())
+            .bind(c.org_id.as_str())
+            .bind(c.id.as_str()),
+        )
+        .await?
+        == 1)
+}
+
+/// The org's connections, oldest first.
+pub async fn list_connections(
+    tx: &mut Tx,
+    org_id: &str,
+) -> Result<Vec<SamlConnection>, StoreError> {
+    tx.fetch_all(
+        Q::new(&format!(
+            "SELECT {COLUMNS} FROM saml_connections WHERE org_id = ? ORDER BY created_at, id"
+        ))
+        .bind(org_id),
+    )
+    .await?
+    .iter()
+    .map(decode)
+    .collect()
+}
+
+/// One connection of the org.
+pub async fn get_connection(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<SamlConnection>, StoreError> {
+    tx.fetch_optional(
+        Q::new(&format!(
+            "SELECT {COLUMNS} FROM saml_connections WHERE org_id = ? AND id = ?"
+        ))
+        .bind(org_id)
+        .bind(id),
+    )
+    .await?
+    .as_ref()
+    .map(decode)
+    .transpose()
+}
+
+/// A connection by its id alone: the sign-in URLs carry only the connection id.
+pub async fn find_connection(tx: &mut Tx, id: &str) -> Result<Option<SamlConnection>, StoreError> {
+    tx.fetch_optional(
+        Q::new(&format!(
+            "SELECT {COLUMNS} FROM saml_connections WHERE id = ?"
+        ))
+        .bind(id),
+    )
+    .await?
+    .as_ref()
+    .map(decode)
+    .transpose()
+}
+
+/// Deletes a connection (its pending requests and replay cache go with it).
+pub async fn delete_connection(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            Q::new("DELETE FROM saml_connections WHERE org_id = ? AND id = ?")
+                .bind(org_id)
+                .bind(id),
+        )
+        .await?
+        == 1)
+}
+
+/// Remembers an AuthnRequest we sent, until `expires_at`.
+pub async fn insert_request(
+    tx: &mut Tx,
+    c: &SamlConnection,
+    request_id: &str,
+    now: &str,
+    expires_at: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(
+            "INSERT INTO saml_requests (id, connection_id, org_id, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(request_id)
+        .bind(c.id.as_str())
+        .bind(c.org_id.as_str())
+        .bind(now)
+        .bind(expires_at),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Consumes a pending, unexpired AuthnRequest of the connection. Deleting is the check,
+/// so two Responses to one request cannot both succeed, on any process.
+pub async fn take_request(
+    tx: &mut Tx,
+    connection_id: &str,
+    request_id: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
+    Ok(tx
+        .execute(
+            Q::new(
+                "DELETE FROM saml_requests WHERE id = ? AND connection_id = ? AND expires_at > ?",
+            )
+            .bind(request_id)
+            .bind(connection_id)
+            .bind(now),
+        )
+        .await?
+        == 1)
+}
+
+/// Records a consumed assertion ID until `expires_at`. Returns false if it was already
+/// there: a replay. The primary key decides, so concurrent replays cannot both pass.
+pub async fn insert_assertion(
+    tx: &mut Tx,
+    c: &SamlConnection,
+    assertion_id: &str,
+    expires_at: &str,
+) -> Result<bool, StoreError> {
+    let inserted = tx
+        .execute(
+            Q::new(
+                "INSERT INTO saml_assertions (connection_id, assertion_id, org_id, expires_at) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT (connection_id, assertion_id) DO NOTHING",
+            )
+            .bind(c.id.as_str())
+            .bind(assertion_id)
+            .bind(c.org_id.as_str())
+            .bind(expires_at),
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Forgets expired requests and assertion IDs (an expired assertion fails the time checks
+/// anyway, so it no longer needs remembering).
+pub async fn purge_expired(tx: &mut Tx, now: &str) -> Result<(), StoreError> {
+    tx.execute(Q::new("DELETE FROM saml_requests WHERE expires_at <= ?").bind(now))
+        .await?;
+    tx.execute(Q::new("DELETE FROM saml_assertions WHERE expires_at <= ?").bind(now))
+        .await?;
+    Ok(())
+}
