@@ -97,7 +97,8 @@ impl App {
                 refresh_ttl_secs: session::DEFAULT_REFRESH_TTL_SECS,
             },
         );
-        let sso = Sso::new(store.clone(), clock, directory.clone(), sessions);
+        let sso = Sso::new(store.clone(), clock, directory.clone(), sessions)
+            .with_public_base_url(&config.public_base_url(address));
         let state = AppState {
             store: store.clone(),
             sso: sso.clone(),

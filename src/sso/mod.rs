@@ -12,6 +12,7 @@ pub mod policy;
 pub mod saml;
 pub mod session;
 pub mod signin;
+pub mod start;
 
 use crate::clock::Clock;
 use crate::provisioning::Directory;
@@ -25,6 +26,8 @@ pub struct Sso {
     pub clock: Arc<dyn Clock>,
     pub directory: Directory,
     pub sessions: session::Sessions,
+    /// OIDC sign-in: the IdP client and the public URL its redirect URI lives under.
+    pub(crate) oidc: oidc::Oidc,
 }
 
 impl Sso {
@@ -41,11 +44,19 @@ impl Sso {
             clock,
             directory,
             sessions,
+            oidc: oidc::Oidc::new("http://127.0.0.1"),
         }
     }
 
     /// Access tokens, refresh tokens and signing keys.
     pub fn sessions(&self) -> &session::Sessions {
         &self.sessions
+    }
+
+    /// Sets the public base URL (`--public-url`, else the bound address) under which the
+    /// IdPs send people back (`{url}/sso/oidc/callback`).
+    pub fn with_public_base_url(mut self, url: &str) -> Sso {
+        self.oidc = oidc::Oidc::new(url);
+        self
     }
 }

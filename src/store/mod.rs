@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod resources;
 pub mod sessions;
 pub mod sql;
+pub mod sso_oidc;
 pub mod team_admin;
 pub mod teams;
 pub mod tokens;

@@ -10,6 +10,7 @@ mod members;
 mod openapi;
 mod roles;
 mod settings;
+mod sso_oidc;
 mod subscriptions;
 mod teams;
 mod webhooks;
@@ -84,6 +85,16 @@ pub fn router(state: AppState) -> Router {
             get(webhooks::get_webhook)
                 .patch(webhooks::update_webhook)
                 .delete(webhooks::delete_webhook),
+        )
+        .route(
+            "/sso/oidc-connections",
+            get(sso_oidc::list_oidc_connections).post(sso_oidc::create_oidc_connection),
+        )
+        .route(
+            "/sso/oidc-connections/{id}",
+            get(sso_oidc::get_oidc_connection)
+                .patch(sso_oidc::update_oidc_connection)
+                .delete(sso_oidc::delete_oidc_connection),
         )
         .route("/audit", get(audit::list_audit))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));

@@ -1,7 +1,8 @@
 //! The OpenAPI document of the admin API, generated from the handlers' annotations.
 
 use super::{
-    audit, error, invitations, mappings, members, roles, settings, subscriptions, teams, webhooks,
+    audit, error, invitations, mappings, members, roles, settings, sso_oidc, subscriptions, teams,
+    webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -46,6 +47,11 @@ use utoipa::{Modify, OpenApi};
         webhooks::update_webhook,
         webhooks::delete_webhook,
         audit::list_audit,
+        sso_oidc::list_oidc_connections,
+        sso_oidc::create_oidc_connection,
+        sso_oidc::get_oidc_connection,
+        sso_oidc::update_oidc_connection,
+        sso_oidc::delete_oidc_connection,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&AdminToken),
