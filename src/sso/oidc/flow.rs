@@ -13,13 +13,14 @@ use crate::store::StoreError;
 use crate::store::sso_oidc::{self, OidcConnectionRow, PendingLogin};
 use base64::Engine as _;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKeyType,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
     AccessTokenHash, AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId,
-    ClientSecret, CsrfToken, LoginHint, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse as _, UserInfoClaims,
-    UserInfoError,
+    ClientSecret, CsrfToken, JwsSigningAlgorithm as _, LoginHint, Nonce, OAuth2TokenResponse as _,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse as _,
+    UserInfoClaims, UserInfoError,
 };
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
@@ -168,6 +169,29 @@ fn client(
         )),
     )
     .set_redirect_uri(redirect))
+}
+
+/// The ID token algorithms we accept: those the provider advertises that are verified
+/// with its published keys (RSA, EC, EdDSA). Never `none`, and never HS256/384/512:
+/// `openidconnect` would otherwise trust any advertised alg, and an HMAC keyed with the
+/// client secret lets whoever holds that secret mint ID tokens (OIDC Core §10.1 allows it;
+/// we do not).
+fn trusted_algs(meta: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
+    let algs: Vec<CoreJwsSigningAlgorithm> = meta
+        .id_token_signing_alg_values_supported()
+        .iter()
+        .filter(|a| {
+            a.key_type()
+                .is_some_and(|k| k != CoreJsonWebKeyType::Symmetric)
+        })
+        .cloned()
+        .collect();
+    if algs.is_empty() {
+        // OIDC Core §3.1.3.7 step 7: RS256 is the default.
+        vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]
+    } else {
+        algs
+    }
 }
 
 /// The payload of a compact JWS whose signature was verified already.
@@ -377,6 +401,7 @@ impl Oidc {
         let meta = discover(&self.http, &conn.issuer)
             .await
             .map_err(LoginError::Idp)?;
+        let algs = trusted_algs(&meta);
         let client = client(conn, meta, &self.redirect_uri())?;
         let token = client
             .exchange_code(AuthorizationCode::new(code))
@@ -397,7 +422,7 @@ impl Oidc {
         let id_token = token.id_token().ok_or_else(|| {
             LoginError::InvalidIdToken("the token response has no id_token".into())
         })?;
-        let verifier = client.id_token_verifier();
+        let verifier = client.id_token_verifier().set_allowed_algs(algs);
         let nonce_hash = login.nonce_hash.clone();
         let id_claims = id_token
             .claims(&verifier, move |nonce: Option<&Nonce>| match nonce {

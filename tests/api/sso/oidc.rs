@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const CLIENT_ID: &str = "rollcall-test";
-const CLIENT_SECRET: &str = "peer-client-secret-0123456789";
+const CLIENT_SECRET: &str = "peer-client-secret-0123456789-abcdefgh";
 
 /// The provider process; killed when dropped (and it exits when its stdin closes).
 pub struct OidcPeer {
@@ -39,19 +39,27 @@ impl OidcPeer {
     /// Starts a provider whose client sends people back to `app`'s callback.
     /// `claims_in_id_token: false` serves email/profile claims by userinfo only.
     pub async fn start(app: &TestApp, claims_in_id_token: bool) -> OidcPeer {
+        OidcPeer::start_with(app, json!({"claims_in_id_token": claims_in_id_token})).await
+    }
+
+    /// As [`OidcPeer::start`], with provider settings of the test's own (`id_token_alg`).
+    pub async fn start_with(app: &TestApp, settings: Value) -> OidcPeer {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/oidc");
         assert!(
             dir.join("node_modules/oidc-provider").exists(),
             "the OIDC test peer is not installed: run `npm ci` in {} (.ci/run does)",
             dir.display()
         );
-        let config = json!({
+        let mut config = json!({
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "redirect_uri": format!("{}/sso/oidc/callback", app.address),
             "accounts": accounts(),
-            "claims_in_id_token": claims_in_id_token,
+            "claims_in_id_token": true,
         });
+        for (k, v) in settings.as_object().unwrap() {
+            config[k] = v.clone();
+        }
         let mut child = tokio::process::Command::new("node")
             .arg(dir.join("provider.js"))
             .arg(config.to_string())
@@ -418,6 +426,38 @@ async fn an_id_token_for_another_nonce_is_refused(app: TestApp) {
     );
 }
 
+async fn an_id_token_signed_with_the_client_secret_is_refused(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    app.create_user("alice@example.com").await;
+    // HS256 keyed with the client secret: anyone holding the secret could mint ID tokens,
+    // so only the provider's asymmetric keys (its JWKS) are trusted.
+    let peer = OidcPeer::start_with(&app, json!({"id_token_alg": "HS256"})).await;
+    connect(&admin, &peer, json!({})).await;
+    let page = Browser::new().sign_in(&app, &app.org_id, "alice").await;
+    assert_refused(&page, 401, "invalid_id_token", &["not valid"]);
+}
+
+async fn a_response_naming_another_issuer_is_refused(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    let peer = OidcPeer::start(&app, true).await;
+    connect(&admin, &peer, json!({})).await;
+    let browser = Browser::new();
+    let authorize = browser.start(&app, &app.org_id, "login_hint=alice").await;
+    let callback = browser.to_callback(&app, &authorize).await;
+    assert_eq!(
+        query_param(&callback, "iss").as_deref(),
+        Some(peer.issuer.as_str())
+    );
+    // RFC 9207: a response whose `iss` is another IdP's is a mix-up attack.
+    let mixed = replace_param(&callback, "iss", "https://evil.example.com");
+    assert_refused(
+        &browser.get(&mixed).await,
+        400,
+        "issuer_mismatch",
+        &["another identity provider"],
+    );
+}
+
 async fn an_idp_refusal_is_explained(app: TestApp) {
     let admin = Admin::new(&app).await;
     let peer = OidcPeer::start(&app, true).await;
@@ -677,6 +717,8 @@ crate::backends!(
     a_state_without_the_browsers_cookie_is_refused,
     a_replayed_callback_is_refused,
     an_id_token_for_another_nonce_is_refused,
+    an_id_token_signed_with_the_client_secret_is_refused,
+    a_response_naming_another_issuer_is_refused,
     an_idp_refusal_is_explained,
     an_unverified_email_is_refused,
     start_picks_the_orgs_connection,

@@ -4,7 +4,7 @@
 //   node provider.js '{"client_id": "...", "client_secret": "...",
 //                      "redirect_uri": "http://127.0.0.1:PORT/sso/oidc/callback",
 //                      "accounts": {"alice": {"sub": "...", "email": "..."}},
-//                      "claims_in_id_token": true}'
+//                      "claims_in_id_token": true, "id_token_alg": "RS256"}'
 //
 // It listens on a port chosen by the system and prints one JSON line
 // `{"listening": PORT, "issuer": "http://127.0.0.1:PORT"}` on stdout, then a line per request
@@ -17,7 +17,8 @@
 //
 // `claims_in_id_token: false` keeps the provider's default (OIDC Core §5.4: with the code
 // flow, the claims of `email`/`profile` scopes are served by userinfo only, not in the ID
-// token), which is how a test proves that rollcall called userinfo.
+// token), which is how a test proves that rollcall called userinfo. `id_token_alg: "HS256"`
+// signs ID tokens with the client secret instead of the provider's RSA key.
 
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -52,7 +53,10 @@ server.listen(0, '127.0.0.1', () => {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: config.id_token_alg ?? 'RS256',
     }],
+    // HS256 (signed with the client secret) only so a test can show rollcall refuses it.
+    enabledJWA: { idTokenSigningAlgValues: ['RS256', 'HS256'] },
     jwks: { keys: [signingKey] },
     cookies: { keys: ['rollcall-oidc-peer-cookie-key'] },
     claims: {
