@@ -72,6 +72,7 @@ fn parts(e: &LoginError) -> (StatusCode, &'static str) {
         LoginError::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
         LoginError::Refused(r) => match r {
             Refusal::NoSuchUser => (StatusCode::FORBIDDEN, "no_such_user"),
+            Refusal::Ambiguous => (StatusCode::CONFLICT, "ambiguous_user"),
             Refusal::Deactivated => (StatusCode::FORBIDDEN, "deactivated"),
             Refusal::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Refusal::Provisioning(p) => match p {

@@ -265,16 +265,41 @@ fn assert_refused(page: &Page, status: u16, code: &str, needles: &[&str]) {
     );
 }
 
-/// What a login that passed every protocol check gets from the sign-in door. The door
-/// (`sso::signin::sign_in`) is a stub on main until the sessions work lands: it answers
-/// `unavailable` for every login, which is proof the OIDC checks all passed.
-fn assert_reached_sign_in(page: &Page) {
-    assert_refused(page, 503, "unavailable", &[]);
+/// A login that passed every protocol check and matched a provisioned user: the session's
+/// tokens (RFC 6749 §5.1), never cached.
+fn assert_signed_in(page: &Page) -> Value {
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.text);
+    let body = page.json();
+    assert_eq!(body["token_type"], "Bearer", "{body:?}");
+    assert!(body["access_token"].as_str().is_some_and(|t| t.len() > 20));
+    assert!(body["refresh_token"].as_str().is_some_and(|t| t.len() > 20));
+    assert!(body["expires_in"].as_u64().is_some_and(|s| s > 0));
+    assert_eq!(page.headers.get("cache-control").unwrap(), "no-store");
+    body
+}
+
+/// The states of a user's memberships, read from the database.
+async fn membership_states(app: &TestApp, user_id: &str) -> Vec<String> {
+    let store = rollcall::store::Store::connect(&app.database_url)
+        .await
+        .unwrap();
+    let mut tx = store.read().await.unwrap();
+    let rows = tx
+        .fetch_all(
+            rollcall::store::Q::new("SELECT state FROM memberships WHERE user_id = ?")
+                .bind(user_id),
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    store.close().await;
+    rows.iter().map(|r| r.text("state").unwrap()).collect()
 }
 
 async fn signs_in_through_a_real_provider(app: TestApp) {
     let admin = Admin::new(&app).await;
-    app.create_user("alice@example.com").await;
+    let alice = app.create_user("alice@example.com").await;
+    assert_eq!(membership_states(&app, &alice).await, ["invited"]);
     let peer = OidcPeer::start(&app, true).await;
     let conn = connect(&admin, &peer, json!({})).await;
     assert_eq!(
@@ -303,7 +328,9 @@ async fn signs_in_through_a_real_provider(app: TestApp) {
     let callback = browser.to_callback(&app, &authorize).await;
     assert!(query_param(&callback, "code").is_some(), "{callback}");
     let page = browser.get(&callback).await;
-    assert_reached_sign_in(&page);
+    assert_signed_in(&page);
+    // DESIGN.md: a successful sign-in moves the user's memberships to `active`.
+    assert_eq!(membership_states(&app, &alice).await, ["active"]);
 }
 
 async fn userinfo_supplies_claims_the_id_token_lacks(app: TestApp) {
@@ -344,11 +371,12 @@ async fn userinfo_supplies_claims_the_id_token_lacks(app: TestApp) {
     let page = browser
         .get(&browser.to_callback(&app, &authorize).await)
         .await;
-    assert_reached_sign_in(&page);
+    assert_signed_in(&page);
 }
 
 async fn a_wrong_state_is_refused(app: TestApp) {
     let admin = Admin::new(&app).await;
+    app.create_user("alice@example.com").await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let browser = Browser::new();
@@ -368,11 +396,12 @@ async fn a_wrong_state_is_refused(app: TestApp) {
     );
     assert_refused(&browser.get(&missing).await, 400, "invalid_state", &[]);
     // The real state still works: a forged one consumed nothing.
-    assert_reached_sign_in(&browser.get(&callback).await);
+    assert_signed_in(&browser.get(&callback).await);
 }
 
 async fn a_state_without_the_browsers_cookie_is_refused(app: TestApp) {
     let admin = Admin::new(&app).await;
+    app.create_user("alice@example.com").await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let victim = Browser::new();
@@ -391,18 +420,19 @@ async fn a_state_without_the_browsers_cookie_is_refused(app: TestApp) {
     let _ = attacker.start(&app, &app.org_id, "login_hint=bob").await;
     assert_refused(&attacker.get(&callback).await, 400, "browser_mismatch", &[]);
     // The browser that started it can still finish.
-    assert_reached_sign_in(&victim.get(&callback).await);
+    assert_signed_in(&victim.get(&callback).await);
 }
 
 async fn a_replayed_callback_is_refused(app: TestApp) {
     let admin = Admin::new(&app).await;
+    app.create_user("alice@example.com").await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let browser = Browser::new();
     let authorize = browser.start(&app, &app.org_id, "login_hint=alice").await;
     let callback = browser.to_callback(&app, &authorize).await;
     let first = browser.get(&callback).await;
-    assert_reached_sign_in(&first);
+    assert_signed_in(&first);
     let replay = browser.get(&callback).await;
     assert_refused(&replay, 400, "invalid_state", &["already used"]);
 }
@@ -710,6 +740,75 @@ async fn admin_api_manages_and_validates_connections(app: TestApp) {
     assert!(doc["paths"]["/admin/v1/sso/oidc-connections"].is_object());
 }
 
+async fn a_user_who_is_not_provisioned_is_refused(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    app.create_user("alice@example.com").await;
+    let peer = OidcPeer::start(&app, true).await;
+    connect(&admin, &peer, json!({})).await;
+    let page = Browser::new().sign_in(&app, &app.org_id, "bob").await;
+    assert_refused(&page, 403, "no_such_user", &["IT admin"]);
+}
+
+async fn a_deactivated_user_is_refused(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    let id = app.create_user("bob@example.com").await;
+    let r = app
+        .patch(
+            &format!("/Users/{id}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "value": {"active": false}}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let peer = OidcPeer::start(&app, true).await;
+    connect(&admin, &peer, json!({})).await;
+    let page = Browser::new().sign_in(&app, &app.org_id, "bob").await;
+    assert_refused(&page, 403, "deactivated", &["deactivated"]);
+}
+
+async fn a_user_of_another_org_is_refused(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    // Carol is provisioned in Globex only; she signs in at Acme's connection.
+    let globex_token = app.other_org("Globex").await;
+    let r = app
+        .request_with(
+            reqwest::Method::POST,
+            "/Users",
+            Some(
+                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                         "userName": "carol@example.com",
+                         "emails": [{"value": "carol@example.com", "primary": true}]}),
+            ),
+            Some(&globex_token),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let peer = OidcPeer::start(&app, true).await;
+    connect(&admin, &peer, json!({})).await;
+    let page = Browser::new().sign_in(&app, &app.org_id, "carol").await;
+    assert_refused(&page, 403, "no_such_user", &[]);
+}
+
+async fn jit_creates_the_user_through_the_rules(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    let peer = OidcPeer::start(&app, true).await;
+    connect(&admin, &peer, json!({"jit": true})).await;
+    let page = Browser::new().sign_in(&app, &app.org_id, "carol").await;
+    assert_signed_in(&page);
+    // Created like a SCIM user: findable by SCIM, with the claims' name, in the org's
+    // default team (the rules ran), and signed in.
+    let r = app
+        .get("/Users?filter=userName%20eq%20%22carol@example.com%22")
+        .await;
+    assert_eq!(r.body["totalResults"], 1, "{:?}", r.body);
+    let user = &r.body["Resources"][0];
+    assert_eq!(user["name"]["givenName"], "Carol");
+    assert_eq!(user["emails"][0]["value"], "carol@example.com");
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(membership_states(&app, id).await, ["active"]);
+}
+
 crate::backends!(
     signs_in_through_a_real_provider,
     userinfo_supplies_claims_the_id_token_lacks,
@@ -723,4 +822,8 @@ crate::backends!(
     an_unverified_email_is_refused,
     start_picks_the_orgs_connection,
     admin_api_manages_and_validates_connections,
+    a_user_who_is_not_provisioned_is_refused,
+    a_deactivated_user_is_refused,
+    a_user_of_another_org_is_refused,
+    jit_creates_the_user_through_the_rules,
 );
