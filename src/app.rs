@@ -98,7 +98,7 @@ impl App {
             },
         );
         let sso = Sso::new(store.clone(), clock, directory.clone(), sessions)
-            .with_public_base_url(config.public_base_url(address));
+            .with_public_base_url(&config.public_base_url(address));
         let state = AppState {
             store: store.clone(),
             sso: sso.clone(),

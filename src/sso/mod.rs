@@ -12,6 +12,7 @@ pub mod policy;
 pub mod saml;
 pub mod session;
 pub mod signin;
+pub mod start;
 
 use crate::clock::Clock;
 use crate::provisioning::Directory;
@@ -27,6 +28,8 @@ pub struct Sso {
     pub sessions: session::Sessions,
     /// The public base URL (`config.public_base_url`): SAML entity ids and ACS URLs.
     pub public_base_url: String,
+    /// OIDC sign-in: the IdP client and the public URL its redirect URI lives under.
+    pub(crate) oidc: oidc::Oidc,
 }
 
 impl Sso {
@@ -44,6 +47,7 @@ impl Sso {
             directory,
             sessions,
             public_base_url: String::new(),
+            oidc: oidc::Oidc::new("http://127.0.0.1"),
         }
     }
 
@@ -52,9 +56,11 @@ impl Sso {
         &self.sessions
     }
 
-    /// Sets the public base URL our SAML entity ids and ACS URLs derive from.
-    pub fn with_public_base_url(mut self, url: impl Into<String>) -> Sso {
-        self.public_base_url = url.into();
+    /// Sets the public base URL (`--public-url`, else the bound address): SAML entity ids
+    /// and ACS URLs, and the OIDC redirect URI (`{url}/sso/oidc/callback`) derive from it.
+    pub fn with_public_base_url(mut self, url: &str) -> Sso {
+        self.public_base_url = url.to_owned();
+        self.oidc = oidc::Oidc::new(url);
         self
     }
 }

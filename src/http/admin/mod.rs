@@ -11,6 +11,7 @@ mod openapi;
 mod policies;
 mod roles;
 mod settings;
+mod sso_oidc;
 mod sso_saml;
 mod subscriptions;
 mod teams;
@@ -96,6 +97,16 @@ pub fn router(state: AppState) -> Router {
             get(sso_saml::get_saml_connection)
                 .patch(sso_saml::update_saml_connection)
                 .delete(sso_saml::delete_saml_connection),
+        )
+        .route(
+            "/sso/oidc-connections",
+            get(sso_oidc::list_oidc_connections).post(sso_oidc::create_oidc_connection),
+        )
+        .route(
+            "/sso/oidc-connections/{id}",
+            get(sso_oidc::get_oidc_connection)
+                .patch(sso_oidc::update_oidc_connection)
+                .delete(sso_oidc::delete_oidc_connection),
         )
         .route("/audit", get(audit::list_audit))
         .route(

@@ -1,7 +1,7 @@
 //! The OpenAPI document of the admin API, generated from the handlers' annotations.
 
 use super::{
-    audit, error, invitations, mappings, members, policies, roles, settings, sso_saml,
+    audit, error, invitations, mappings, members, policies, roles, settings, sso_oidc, sso_saml,
     subscriptions, teams, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -60,6 +60,11 @@ use utoipa::{Modify, OpenApi};
         sso_saml::get_saml_connection,
         sso_saml::update_saml_connection,
         sso_saml::delete_saml_connection,
+        sso_oidc::list_oidc_connections,
+        sso_oidc::create_oidc_connection,
+        sso_oidc::get_oidc_connection,
+        sso_oidc::update_oidc_connection,
+        sso_oidc::delete_oidc_connection,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&AdminToken),

@@ -1,0 +1,91 @@
+//! `GET /sso/{org}/start`: which of the org's connections a sign-in goes through. Only
+//! OIDC connections exist so far; SAML connections join [`StartConnection`] and
+//! [`choose_connection`] when they land, and the start endpoint stays the same.
+
+use super::Sso;
+use super::oidc::{LoginError, Started};
+use crate::store::sso_oidc::{self, OidcConnectionRow};
+
+/// An enabled connection a sign-in can start with.
+#[derive(Debug, Clone)]
+pub enum StartConnection {
+    Oidc(OidcConnectionRow),
+}
+
+impl StartConnection {
+    fn id(&self) -> &str {
+        match self {
+            StartConnection::Oidc(c) => &c.id,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            StartConnection::Oidc(c) => format!("{} ({}, OIDC)", c.id, c.name),
+        }
+    }
+}
+
+/// The org's enabled connection: the one named by `requested`, else the only one. An
+/// unknown org looks like an org without connections, so ids cannot be probed.
+pub async fn choose_connection(
+    sso: &Sso,
+    org_id: &str,
+    requested: Option<&str>,
+) -> Result<StartConnection, LoginError> {
+    let mut tx = sso.store.read().await?;
+    let mut enabled: Vec<StartConnection> = sso_oidc::list_connections(&mut tx, org_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.enabled)
+        .map(StartConnection::Oidc)
+        .collect();
+    drop(tx);
+    if let Some(id) = requested.filter(|r| !r.is_empty()) {
+        return enabled
+            .into_iter()
+            .find(|c| c.id() == id)
+            .ok_or_else(|| LoginError::UnknownConnection(id.to_owned()));
+    }
+    match enabled.len() {
+        0 => Err(LoginError::NoConnection),
+        1 => enabled.pop().ok_or(LoginError::NoConnection),
+        _ => Err(LoginError::ConnectionRequired(
+            enabled
+                .iter()
+                .map(StartConnection::describe)
+                .collect::<Vec<_>>()
+                .join(", "),
+        )),
+    }
+}
+
+impl Sso {
+    /// Whether sign-in cookies must be `Secure` (we are served over https).
+    pub fn oidc_secure_cookies(&self) -> bool {
+        self.oidc.secure_cookies()
+    }
+
+    /// Starts a sign-in at the org's connection (see [`choose_connection`]); `login_hint`
+    /// is passed to the IdP.
+    pub async fn start_sign_in(
+        &self,
+        org_id: &str,
+        connection: Option<&str>,
+        login_hint: Option<&str>,
+    ) -> Result<Started, LoginError> {
+        match choose_connection(self, org_id, connection).await? {
+            StartConnection::Oidc(c) => self.oidc.start(self, &c, login_hint).await,
+        }
+    }
+
+    /// Finishes an OIDC sign-in at the callback; `browser` is the value of the cookie
+    /// named [`super::oidc::cookie_name`] of the callback's state.
+    pub async fn finish_oidc_sign_in(
+        &self,
+        callback: super::oidc::Callback,
+        browser: Option<&str>,
+    ) -> Result<super::signin::SignedIn, LoginError> {
+        self.oidc.finish(self, callback, browser).await
+    }
+}

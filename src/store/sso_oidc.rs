@@ -1,0 +1,225 @@
+//! OIDC connections of each org (`oidc_connections`) and the logins in flight between the
+//! start and the callback (`oidc_logins`).
+
+use super::sql::{Q, Row};
+use super::{StoreError, Tx};
+use secrecy::SecretString;
+
+/// A connection as stored. `Debug` never prints the client secret.
+#[derive(Debug, Clone)]
+pub struct OidcConnectionRow {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// Space-separated scopes requested besides `openid`.
+    pub scopes: String,
+    pub use_userinfo: bool,
+    pub claim: String,
+    /// `userName`, `email` or `externalId`.
+    pub match_by: String,
+    pub jit: bool,
+    pub enabled: bool,
+    pub created: String,
+    pub updated: String,
+}
+
+const COLUMNS: &str = "id, org_id, name, issuer, client_id, client_secret, scopes, use_userinfo, \
+                       claim, match_by, jit, enabled, created_at, updated_at";
+
+fn decode(r: &Row) -> Result<OidcConnectionRow, StoreError> {
+    Ok(OidcConnectionRow {
+        id: r.text("id")?,
+        org_id: r.text("org_id")?,
+        name: r.text("name")?,
+        issuer: r.text("issuer")?,
+        client_id: r.text("client_id")?,
+        client_secret: SecretString::from(r.text("client_secret")?),
+        scopes: r.text("scopes")?,
+        use_userinfo: r.bool("use_userinfo")?,
+        claim: r.text("claim")?,
+        match_by: r.text("match_by")?,
+        jit: r.bool("jit")?,
+        enabled: r.bool("enabled")?,
+        created: r.text("created_at")?,
+        updated: r.text("updated_at")?,
+    })
+}
+
+/// Inserts a connection.
+pub async fn insert_connection(
+    tx: &mut Tx,
+    c: &OidcConnectionRow,
+    client_secret: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(
+            "INSERT INTO oidc_connections (id, org_id, name, issuer, client_id, client_secret, \
+             scopes, use_userinfo, claim, match_by, jit, enabled, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(c.id.as_str())
+        .bind(c.org_id.as_str())
+        .bind(c.name.as_str())
+        .bind(c.issuer.as_str())
+        .bind(c.client_id.as_str())
+        .bind(client_secret)
+        .bind(c.scopes.as_str())
+        .bind(c.use_userinfo)
+        .bind(c.claim.as_str())
+        .bind(c.match_by.as_str())
+        .bind(c.jit)
+        .bind(c.enabled)
+        .bind(c.created.as_str())
+        .bind(c.updated.as_str()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Replaces every setting of a connection. Returns false if the org has no such connection.
+pub async fn update_connection(
+    tx: &mut Tx,
+    c: &OidcConnectionRow,
+    client_secret: &str,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            Q::new(
+                "UPDATE oidc_connections SET name = ?, issuer = ?, client_id = ?, \
+                 client_secret = ?, scopes = ?, use_userinfo = ?, claim = ?, match_by = ?, \
+                 jit = ?, enabled = ?, updated_at = ? WHERE id = ? AND org_id = ?",
+            )
+            .bind(c.name.as_str())
+            .bind(c.issuer.as_str())
+            .bind(c.client_id.as_str())
+            .bind(client_secret)
+            .bind(c.scopes.as_str())
+            .bind(c.use_userinfo)
+            .bind(c.claim.as_str())
+            .bind(c.match_by.as_str())
+            .bind(c.jit)
+            .bind(c.enabled)
+            .bind(c.updated.as_str())
+            .bind(c.id.as_str())
+            .bind(c.org_id.as_str()),
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Deletes a connection (and its logins in flight). Returns false if the org has none
+/// with that id.
+pub async fn delete_connection(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            Q::new("DELETE FROM oidc_connections WHERE id = ? AND org_id = ?")
+                .bind(id)
+                .bind(org_id),
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// One connection of the org.
+pub async fn get_connection(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<OidcConnectionRow>, StoreError> {
+    let mut q = Q::new("SELECT ");
+    q.push(COLUMNS)
+        .push(" FROM oidc_connections WHERE id = ")
+        .push_bind(id)
+        .push(" AND org_id = ")
+        .push_bind(org_id);
+    tx.fetch_optional(q).await?.as_ref().map(decode).transpose()
+}
+
+/// The org's connections, oldest first.
+pub async fn list_connections(
+    tx: &mut Tx,
+    org_id: &str,
+) -> Result<Vec<OidcConnectionRow>, StoreError> {
+    let mut q = Q::new("SELECT ");
+    q.push(COLUMNS)
+        .push(" FROM oidc_connections WHERE org_id = ")
+        .push_bind(org_id)
+        .push(" ORDER BY created_at, id");
+    tx.fetch_all(q).await?.iter().map(decode).collect()
+}
+
+/// A login between start and callback.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    pub state_hash: String,
+    pub org_id: String,
+    pub connection_id: String,
+    pub browser_hash: String,
+    pub nonce_hash: String,
+    pub pkce_verifier: SecretString,
+    pub created: String,
+    pub expires: String,
+}
+
+/// Stores a login just started.
+pub async fn insert_login(tx: &mut Tx, l: &PendingLogin, verifier: &str) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new(
+            "INSERT INTO oidc_logins (state_hash, org_id, connection_id, browser_hash, \
+             nonce_hash, pkce_verifier, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(l.state_hash.as_str())
+        .bind(l.org_id.as_str())
+        .bind(l.connection_id.as_str())
+        .bind(l.browser_hash.as_str())
+        .bind(l.nonce_hash.as_str())
+        .bind(verifier)
+        .bind(l.created.as_str())
+        .bind(l.expires.as_str()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The login with this state hash, if any (expired or not).
+pub async fn get_login(tx: &mut Tx, state_hash: &str) -> Result<Option<PendingLogin>, StoreError> {
+    let row = tx
+        .fetch_optional(
+            Q::new(
+                "SELECT state_hash, org_id, connection_id, browser_hash, nonce_hash, \
+                 pkce_verifier, created_at, expires_at FROM oidc_logins WHERE state_hash = ?",
+            )
+            .bind(state_hash),
+        )
+        .await?;
+    row.map(|r| {
+        Ok(PendingLogin {
+            state_hash: r.text("state_hash")?,
+            org_id: r.text("org_id")?,
+            connection_id: r.text("connection_id")?,
+            browser_hash: r.text("browser_hash")?,
+            nonce_hash: r.text("nonce_hash")?,
+            pkce_verifier: SecretString::from(r.text("pkce_verifier")?),
+            created: r.text("created_at")?,
+            expires: r.text("expires_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Deletes a login; false if it was gone already (used by a concurrent callback).
+pub async fn delete_login(tx: &mut Tx, state_hash: &str) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(Q::new("DELETE FROM oidc_logins WHERE state_hash = ?").bind(state_hash))
+        .await?;
+    Ok(n == 1)
+}
+
+/// Forgets logins that expired before `now`, so abandoned ones do not pile up.
+pub async fn delete_expired_logins(tx: &mut Tx, now: &str) -> Result<u64, StoreError> {
+    tx.execute(Q::new("DELETE FROM oidc_logins WHERE expires_at < ?").bind(now))
+        .await
+}
