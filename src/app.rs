@@ -7,7 +7,7 @@ use crate::http::{self, AppState};
 use crate::outbox::{self, OutboxError};
 use crate::provisioning::Directory;
 use crate::provisioning::invitations::Invitations;
-use crate::sso::Sso;
+use crate::sso::{Sso, session};
 use crate::store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +26,8 @@ pub enum StartError {
     Outbox(#[from] OutboxError),
     #[error("cannot set up invitations: {0}")]
     Invitations(String),
+    #[error("cannot set up session signing keys: {0}")]
+    Sessions(String),
 }
 
 /// A built, bound, not yet serving server.
@@ -36,6 +38,7 @@ pub struct App {
     store: Store,
     /// Delivers queued emails and webhooks while the server runs.
     outbox: outbox::Worker,
+    sso: Sso,
 }
 
 impl App {
@@ -82,10 +85,23 @@ impl App {
         .await
         .map_err(|e| StartError::Invitations(e.to_string()))?;
         let directory = Directory::new(store.clone(), registry.clone(), clock.clone(), invitations);
+        session::ensure_signing_key(&store, clock.now())
+            .await
+            .map_err(|e| StartError::Sessions(e.to_string()))?;
+        let sessions = session::Sessions::new(
+            store.clone(),
+            clock.clone(),
+            session::SessionSettings {
+                issuer: config.public_base_url(address),
+                access_ttl_secs: config.access_token_ttl_secs,
+                refresh_ttl_secs: session::DEFAULT_REFRESH_TTL_SECS,
+            },
+        );
+        let sso = Sso::new(store.clone(), clock, directory.clone(), sessions)
+            .with_public_base_url(config.public_base_url(address));
         let state = AppState {
             store: store.clone(),
-            sso: Sso::new(store.clone(), clock, directory.clone())
-                .with_public_base_url(config.public_base_url(address)),
+            sso: sso.clone(),
             directory,
             registry,
             config: Arc::new(config),
@@ -96,7 +112,13 @@ impl App {
             address,
             store,
             outbox,
+            sso,
         })
+    }
+
+    /// Sign-in and sessions over this server's database (tests drive sign-in with it).
+    pub fn sso(&self) -> Sso {
+        self.sso.clone()
     }
 
     /// The bound address.

@@ -48,6 +48,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// How long an invitation link stays valid, in days.
     pub invitation_ttl_days: u32,
+    /// How long a session's access token (JWT) is valid, in seconds.
+    pub access_token_ttl_secs: u64,
 }
 
 /// How queued emails and webhooks leave (see `crate::outbox`).
@@ -80,6 +82,7 @@ pub struct FileConfig {
     pub mail_from: Option<String>,
     pub outbox_poll_ms: Option<u64>,
     pub invitation_ttl_days: Option<u32>,
+    pub access_token_ttl_secs: Option<u64>,
 }
 
 /// A configuration problem, reported as one line.
@@ -105,6 +108,7 @@ pub struct Overrides {
     pub mail_from: Option<String>,
     pub outbox_poll_ms: Option<u64>,
     pub invitation_ttl_days: Option<u32>,
+    pub access_token_ttl_secs: Option<u64>,
 }
 
 impl Config {
@@ -203,6 +207,19 @@ impl Config {
                 reason: format!("{invitation_ttl_days} days: expected 1 to 365"),
             });
         }
+        let access_token_ttl_secs = o
+            .access_token_ttl_secs
+            .or(file.access_token_ttl_secs)
+            .unwrap_or(crate::sso::session::DEFAULT_ACCESS_TTL_SECS);
+        if !(1..=crate::sso::session::MAX_ACCESS_TTL_SECS).contains(&access_token_ttl_secs) {
+            return Err(ConfigError::Invalid {
+                what: "access token TTL",
+                reason: format!(
+                    "{access_token_ttl_secs} seconds: expected 1 to {}",
+                    crate::sso::session::MAX_ACCESS_TTL_SECS
+                ),
+            });
+        }
         Ok(Config {
             database_url: SecretString::from(database_url),
             data_dir,
@@ -211,6 +228,7 @@ impl Config {
             scim,
             outbox,
             invitation_ttl_days,
+            access_token_ttl_secs,
         })
     }
 

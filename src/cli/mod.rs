@@ -1,7 +1,8 @@
-//! The command line: `serve`, `org`, `token`, `admin-token`, `bench`. Every failure is one clear line on
+//! The command line: `serve`, `org`, `token`, `admin-token`, `keys`, `bench`. Every failure is one clear line on
 //! stderr and a non-zero exit code.
 
 mod admin;
+mod keys;
 mod serve;
 
 use crate::config::{Config, Overrides};
@@ -54,6 +55,9 @@ pub enum Command {
         /// How many days an invitation link in a joining email stays valid [default: 7]
         #[arg(long, env = "ROLLCALL_INVITATION_TTL_DAYS")]
         invitation_ttl_days: Option<u32>,
+        /// How many seconds a session's access token (JWT) stays valid [default: 900]
+        #[arg(long, env = "ROLLCALL_ACCESS_TOKEN_TTL_SECS")]
+        access_token_ttl_secs: Option<u64>,
     },
     /// Apply the database migrations and exit (every command also does this itself)
     Migrate,
@@ -68,6 +72,18 @@ pub enum Command {
     AdminToken(AdminTokenCommand),
     /// Seed data and measure the server over HTTP (see BENCHMARKS.md)
     Bench(crate::bench::BenchArgs),
+    /// Manage the keys that sign session access tokens (published at /.well-known/jwks.json)
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key the signer; the old key stays published until its tokens expire.
+    /// Running servers pick it up at once; prints the new key id
+    Rotate,
+    /// List the signing keys (ids and dates, never the keys)
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,6 +245,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             mail_from,
             outbox_poll_ms,
             invitation_ttl_days,
+            access_token_ttl_secs,
         } => {
             overrides.listen = listen;
             overrides.public_url = public_url;
@@ -236,6 +253,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             overrides.mail_from = mail_from;
             overrides.outbox_poll_ms = outbox_poll_ms;
             overrides.invitation_ttl_days = invitation_ttl_days;
+            overrides.access_token_ttl_secs = access_token_ttl_secs;
             serve::run(Config::load(&overrides)?).await
         }
         Command::Migrate => admin::migrate(Config::load(&overrides)?).await,
@@ -244,6 +262,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::AdminToken(cmd) => {
             admin::token(Config::load(&overrides)?, TokenKind::Admin, cmd.into()).await
         }
+        Command::Keys(cmd) => keys::run(Config::load(&overrides)?, cmd).await,
         Command::Bench(args) => crate::bench::run(args)
             .await
             .map_err(|e| CliError(e.to_string())),

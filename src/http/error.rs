@@ -37,6 +37,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 501: e.g. `/Me` asked with a token that no user stands behind (RFC 7644 §3.11).
+    #[error("{0}")]
+    NotImplemented(String),
     /// Our fault: logged with its cause, answered with a generic 500.
     #[error("{0}")]
     Internal(String),
@@ -95,6 +98,7 @@ impl ApiError {
                 Some("invalidSyntax"),
                 m.clone(),
             ),
+            ApiError::NotImplemented(m) => (StatusCode::NOT_IMPLEMENTED, None, m.clone()),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 None,

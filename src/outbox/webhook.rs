@@ -21,6 +21,8 @@ pub enum EventType {
     UserUpdated,
     UserDeprovisioned,
     UserSignedIn,
+    /// A user's sessions were revoked (deprovisioned, or a refresh token was reused).
+    UserSessionsRevoked,
     MembershipGranted,
     MembershipWaitlisted,
     MembershipRemoved,
@@ -30,11 +32,12 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 10] = [
         EventType::UserProvisioned,
         EventType::UserUpdated,
         EventType::UserDeprovisioned,
         EventType::UserSignedIn,
+        EventType::UserSessionsRevoked,
         EventType::MembershipGranted,
         EventType::MembershipWaitlisted,
         EventType::MembershipRemoved,
@@ -49,6 +52,7 @@ impl EventType {
             EventType::UserUpdated => "user.updated",
             EventType::UserDeprovisioned => "user.deprovisioned",
             EventType::UserSignedIn => "user.signed_in",
+            EventType::UserSessionsRevoked => "user.sessions_revoked",
             EventType::MembershipGranted => "membership.granted",
             EventType::MembershipWaitlisted => "membership.waitlisted",
             EventType::MembershipRemoved => "membership.removed",

@@ -122,10 +122,23 @@ impl Directory {
         change: Option<ResourceChange<'_>>,
         changes: &Changes,
     ) -> Result<HashMap<String, TeamInfo>, Error> {
-        let name = actor.audit_name();
+        self.record_as(tx, &actor.org_id, &actor.audit_name(), now, change, changes)
+            .await
+    }
+
+    /// As [`Directory::record`], for a caller the audit log names `audit_name`.
+    async fn record_as(
+        &self,
+        tx: &mut Tx,
+        org_id: &str,
+        audit_name: &str,
+        now: time::OffsetDateTime,
+        change: Option<ResourceChange<'_>>,
+        changes: &Changes,
+    ) -> Result<HashMap<String, TeamInfo>, Error> {
         let origin = Origin {
-            org_id: &actor.org_id,
-            actor: &name,
+            org_id,
+            actor: audit_name,
             now,
         };
         effects::record(tx, &self.invitations, origin, change, changes).await
@@ -157,29 +170,72 @@ impl Directory {
             Some(p) => Some(hash_password(p).await?),
             None => None,
         };
+        let mut tx = self.store.write().await?;
+        let view = self
+            .create_in(
+                &mut tx,
+                &actor.org_id,
+                &actor.audit_name(),
+                kind,
+                incoming,
+                password_hash,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    /// Creates a user in the caller's transaction: a just-in-time user at sign-in, under
+    /// the same rules as a SCIM POST (default team, seats, waitlist or rejection). The
+    /// audit log names the caller `audit_name`.
+    pub(crate) async fn create_user_in(
+        &self,
+        tx: &mut Tx,
+        org_id: &str,
+        audit_name: &str,
+        body: &Value,
+    ) -> Result<View, Error> {
+        let incoming = self.normalize(ResourceKind::User, body)?;
+        if incoming.password.is_some() {
+            return Err(Error::Internal(
+                "a just-in-time user is created without a password".into(),
+            ));
+        }
+        self.create_in(tx, org_id, audit_name, ResourceKind::User, incoming, None)
+            .await
+    }
+
+    async fn create_in(
+        &self,
+        tx: &mut Tx,
+        org_id: &str,
+        audit_name: &str,
+        kind: ResourceKind,
+        incoming: Incoming,
+        password_hash: Option<String>,
+    ) -> Result<View, Error> {
         let write = resource_write(kind, incoming.doc.clone(), password_hash)?;
         let team_attrs = team_attributes(&incoming.doc)?;
         let id = uuid::Uuid::new_v4().to_string();
         let at = self.clock.now();
         let now = format_timestamp(at);
-        let mut tx = self.store.write().await?;
-        let stored = resources::insert(&mut tx, table(kind), &actor.org_id, &id, &write, &now)
+        let stored = resources::insert(tx, table(kind), org_id, &id, &write, &now)
             .await
             .map_err(|e| map_write_error(kind, &incoming.doc, e))?;
         if let Some(list) = &incoming.members {
-            let add = members_to_add(&mut tx, &actor.org_id, &id, list).await?;
-            members::add(&mut tx, &actor.org_id, &id, &add).await?;
+            let add = members_to_add(tx, org_id, &id, list).await?;
+            members::add(tx, org_id, &id, &add).await?;
         }
         // A new group is mapped to nothing yet; a new user wants the default team (and
         // the teams it names, if any).
         let changes = match kind {
             ResourceKind::User if team_attrs.is_empty() => {
-                rules::reconcile_new_user(&mut tx, &actor.org_id, &id, &now).await?
+                let active = incoming.doc.get("active").and_then(Value::as_bool) != Some(false);
+                rules::reconcile_new_user(tx, org_id, &id, active, &now).await?
             }
             ResourceKind::User => {
-                put_team_attributes(&mut tx, &actor.org_id, &id, &team_attrs, false).await?;
-                rules::reconcile_users(&mut tx, &actor.org_id, std::slice::from_ref(&id), &now)
-                    .await?
+                put_team_attributes(tx, org_id, &id, &team_attrs, false).await?;
+                rules::reconcile_users(tx, org_id, std::slice::from_ref(&id), &now).await?
             }
             ResourceKind::Group => Changes::default(),
         };
@@ -191,7 +247,7 @@ impl Directory {
             after: Some(&stored),
         };
         let team_infos = self
-            .record(&mut tx, actor, at, Some(change), &changes)
+            .record_as(tx, org_id, audit_name, at, Some(change), &changes)
             .await?;
         // A new user is in no group yet, and its teams are the ones just granted or
         // waitlisted: nothing to load.
@@ -203,9 +259,8 @@ impl Directory {
                 members: None,
                 groups: None,
             },
-            ResourceKind::Group => self.view(&mut tx, kind, stored, true).await?,
+            ResourceKind::Group => self.view(tx, kind, stored, true).await?,
         };
-        tx.commit().await?;
         Ok(view)
     }
 

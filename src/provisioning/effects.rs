@@ -17,7 +17,7 @@ use crate::outbox::{self, Email, Event, EventType, OutboxError};
 use crate::store::effects::{self as sql, TeamInfo, UserInfo};
 use crate::store::resources::StoredResource;
 use crate::store::teams::Membership;
-use crate::store::{Tx, audit};
+use crate::store::{Tx, audit, sessions as sessions_sql};
 use scim::schema::ResourceKind;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};
@@ -300,6 +300,18 @@ pub async fn record(
             json!({"membership": membership_json(m, &recorded)}),
         );
     }
+    revoke_sessions(
+        tx,
+        org_id,
+        &stamp,
+        change,
+        changes,
+        &cause,
+        &recorded,
+        &mut entries,
+        &mut events,
+    )
+    .await?;
     let mut emails: Vec<(String, Email)> = Vec::new();
     let invited = invitations::joining_emails(inv, &recorded, origin.now, &mut emails);
     if !invited.is_empty() {
@@ -328,4 +340,69 @@ pub async fn record(
         .await
         .map_err(outbox_error)?;
     Ok(recorded.teams)
+}
+
+/// Deprovisioning revokes sessions at once (DESIGN.md "Provisioning rules" 5): a user
+/// deactivated, deleted, or left without any membership loses every session and refresh
+/// token in this transaction, so introspection answers inactive from the commit on. One
+/// audit entry and one `user.sessions_revoked` webhook per user whose sessions went.
+#[allow(clippy::too_many_arguments)]
+async fn revoke_sessions(
+    tx: &mut Tx,
+    org_id: &str,
+    stamp: &str,
+    change: Option<ResourceChange<'_>>,
+    changes: &Changes,
+    cause: &str,
+    recorded: &Recorded<'_>,
+    entries: &mut Vec<(String, String, Option<Value>, Option<Value>)>,
+    events: &mut Vec<(String, Event)>,
+) -> Result<(), Error> {
+    let mut revoke: Vec<(String, &'static str)> = Vec::new();
+    if let Some(c) = change.filter(|c| c.kind == ResourceKind::User) {
+        match (c.verb, active(c.before), active(c.after.map(|s| &s.doc))) {
+            (Verb::Deleted, ..) => revoke.push((c.id.to_owned(), "deleted")),
+            (_, Some(true), Some(false)) => revoke.push((c.id.to_owned(), "deactivated")),
+            _ => {}
+        }
+    }
+    let losers: BTreeSet<String> = changes
+        .removed
+        .iter()
+        .map(|(m, _)| m.user_id.clone())
+        .filter(|u| !revoke.iter().any(|(r, _)| r == u))
+        .collect();
+    if !losers.is_empty() {
+        let losers: Vec<String> = losers.into_iter().collect();
+        for user in sessions_sql::without_memberships(tx, &losers).await? {
+            revoke.push((user, "no_membership"));
+        }
+    }
+    for (user, reason) in revoke {
+        let ids = sessions_sql::revoke_user_sessions(tx, org_id, &user, stamp, reason).await?;
+        if ids.is_empty() {
+            continue;
+        }
+        let detail = json!({"sessions": ids, "reason": reason});
+        entries.push((
+            "user.sessions_revoked".into(),
+            format!("user:{user}"),
+            None,
+            Some(detail),
+        ));
+        let user_name = recorded.user(&user).map(|u| u.user_name.as_str());
+        let kind = EventType::UserSessionsRevoked;
+        events.push((
+            format!("{}:{user}:{cause}", kind.as_str()),
+            Event {
+                kind,
+                data: json!({
+                    "user": {"id": user, "userName": user_name},
+                    "sessions": ids,
+                    "reason": reason,
+                }),
+            },
+        ));
+    }
+    Ok(())
 }

@@ -45,33 +45,40 @@ pub async fn reconcile_users(
     user_ids: &[String],
     now: &str,
 ) -> Result<Changes, Error> {
-    reconcile(tx, org_id, user_ids, now, false).await
+    reconcile(tx, org_id, user_ids, now, None).await
 }
 
 /// As [`reconcile_users`] for a user created in this transaction: in no group and no
-/// team yet, so only the default team can be wanted (two queries fewer per create).
+/// team yet, so only the default team can be wanted, and whether it is active is known
+/// from its document: no group, role, membership or activity queries per create.
 pub async fn reconcile_new_user(
     tx: &mut Tx,
     org_id: &str,
     user_id: &str,
+    active: bool,
     now: &str,
 ) -> Result<Changes, Error> {
-    reconcile(tx, org_id, &[user_id.to_owned()], now, true).await
+    reconcile(tx, org_id, &[user_id.to_owned()], now, Some(active)).await
 }
 
+/// `fresh`: the users were created in this transaction, all active or all not.
 async fn reconcile(
     tx: &mut Tx,
     org_id: &str,
     user_ids: &[String],
     now: &str,
-    fresh: bool,
+    fresh: Option<bool>,
 ) -> Result<Changes, Error> {
     let mut changes = Changes::default();
     if user_ids.is_empty() {
         return Ok(changes);
     }
     let settings = teams::settings(tx, org_id).await?;
-    let active = teams::active_user_ids(tx, org_id, user_ids).await?;
+    let active = match fresh {
+        Some(true) => user_ids.iter().cloned().collect(),
+        Some(false) => BTreeSet::new(),
+        None => teams::active_user_ids(tx, org_id, user_ids).await?,
+    };
 
     // Wanted: (user, team) -> (role, source).
     let mut wanted: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
@@ -88,7 +95,7 @@ async fn reconcile(
         }
     };
     // Mapped groups and the IdP's team attributes, in one query.
-    let mapped = if fresh {
+    let mapped = if fresh.is_some() {
         Vec::new()
     } else {
         effects::wanted_team_roles(tx, user_ids).await?
@@ -105,7 +112,7 @@ async fn reconcile(
     }
     // Org roles (from mapped groups, or an admin's grant); their holders want the initial
     // team. A new user has neither.
-    if !fresh {
+    if fresh.is_none() {
         for (user, source) in super::roles::reconcile(tx, org_id, user_ids, &active, now).await? {
             if let Some(initial) = &settings.initial_team_id {
                 want(&user, initial, "user", source);
@@ -113,7 +120,7 @@ async fn reconcile(
         }
     }
 
-    let current = if fresh {
+    let current = if fresh.is_some() {
         Vec::new()
     } else {
         teams::memberships_of_users(tx, user_ids).await?
@@ -189,12 +196,12 @@ async fn reconcile(
         let Some(team) = team(tx, org_id, &team_id).await? else {
             continue;
         };
-        let pool = teams::lock_pool(tx, &team.subscription_id).await?;
-        let mut free = teams::free_seats(tx, &team, pool).await?;
         // Someone already waiting for this team comes before a newcomer.
-        let queue_ahead = !teams::waiting(tx, &team.subscription_id, waiting_scope(&team), 1)
-            .await?
-            .is_empty();
+        let teams::SeatRoom {
+            pool,
+            mut free,
+            queue_ahead,
+        } = teams::seat_room(tx, &team).await?;
         let mut inserted = Vec::with_capacity(users.len());
         for (user, role, source) in users {
             let seat = free > 0 && !queue_ahead;

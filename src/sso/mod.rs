@@ -24,19 +24,32 @@ pub struct Sso {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub directory: Directory,
+    pub sessions: session::Sessions,
     /// The public base URL (`config.public_base_url`): SAML entity ids and ACS URLs.
     pub public_base_url: String,
 }
 
 impl Sso {
-    /// Sign-in over `store`, provisioning just-in-time users through `directory`.
-    pub fn new(store: Store, clock: Arc<dyn Clock>, directory: Directory) -> Sso {
+    /// Sign-in over `store`, provisioning just-in-time users through `directory`, opening
+    /// sessions with `sessions`.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        directory: Directory,
+        sessions: session::Sessions,
+    ) -> Sso {
         Sso {
             store,
             clock,
             directory,
+            sessions,
             public_base_url: String::new(),
         }
+    }
+
+    /// Access tokens, refresh tokens and signing keys.
+    pub fn sessions(&self) -> &session::Sessions {
+        &self.sessions
     }
 
     /// Sets the public base URL our SAML entity ids and ACS URLs derive from.

@@ -14,6 +14,7 @@ pub mod org_roles;
 pub mod orgs;
 pub mod outbox;
 pub mod resources;
+pub mod sessions;
 pub mod sql;
 pub mod sso_saml;
 pub mod team_admin;

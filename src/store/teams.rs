@@ -223,6 +223,58 @@ pub async fn lock_pool(tx: &mut Tx, subscription_id: &str) -> Result<i64, StoreE
     tx.fetch_one(q).await?.int("seats")
 }
 
+/// Whether `team` can seat newcomers now, read with its pool locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatRoom {
+    /// The subscription's seats.
+    pub pool: i64,
+    /// Seats the team can still take (see [`free_seats`]).
+    pub free: i64,
+    /// Someone already waits in the team's queue (they come before a newcomer).
+    pub queue_ahead: bool,
+}
+
+/// [`lock_pool`], [`free_seats`] and "is anyone waiting" in one statement: a create runs
+/// it once, on the single SQLite writer.
+pub async fn seat_room(tx: &mut Tx, team: &Team) -> Result<SeatRoom, StoreError> {
+    let d = tx.dialect();
+    let mut q = Q::new(
+        "SELECT s.seats, \
+         (SELECT CAST(COALESCE(SUM(reserved_seats), 0) AS BIGINT) FROM teams \
+           WHERE subscription_id = s.id) AS reserved, \
+         (SELECT CAST(COALESCE(SUM(held_seats), 0) AS BIGINT) FROM teams \
+           WHERE subscription_id = s.id AND reserved_seats IS NULL) AS shared_held, \
+         (SELECT CAST(held_seats AS BIGINT) FROM teams WHERE id = ",
+    );
+    q.push_bind(team.id.as_str()).push(") AS team_held, ");
+    match team.reserved_seats {
+        Some(_) => q
+            .push("EXISTS (SELECT 1 FROM memberships WHERE team_id = ")
+            .push_bind(team.id.as_str())
+            .push(" AND state = 'awaiting_seat')"),
+        None => q.push(
+            "EXISTS (SELECT 1 FROM memberships m JOIN teams t ON t.id = m.team_id \
+             WHERE t.subscription_id = s.id AND t.reserved_seats IS NULL \
+             AND m.state = 'awaiting_seat')",
+        ),
+    };
+    q.push(" AS queue_ahead FROM subscriptions s WHERE s.id = ")
+        .push_bind(team.subscription_id.as_str());
+    q.push(d.for_update());
+    let row = tx.fetch_one(q).await?;
+    let pool = row.int("seats")?;
+    let free = match team.reserved_seats {
+        Some(reserved) => (reserved - row.int("team_held")?).max(0),
+        None if pool == i64::MAX => i64::MAX,
+        None => (pool - row.int("reserved")? - row.int("shared_held")?).max(0),
+    };
+    Ok(SeatRoom {
+        pool,
+        free,
+        queue_ahead: row.bool("queue_ahead")?,
+    })
+}
+
 /// How many more seats `team` can take now: its reservation left, or the pool left
 /// after every reservation and every seat held by teams that share the pool.
 pub async fn free_seats(tx: &mut Tx, team: &Team, pool: i64) -> Result<i64, StoreError> {

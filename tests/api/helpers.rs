@@ -79,6 +79,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub database_url: String,
     pub data_dir: tempfile::TempDir,
+    /// The server's own sign-in and sessions (tests drive `sign_in` through it).
+    pub sso: rollcall::sso::Sso,
     _pg: Option<PgDatabase>,
 }
 
@@ -123,6 +125,7 @@ pub async fn spawn_app_with(backend: Backend, overrides: Overrides) -> TestApp {
     .unwrap();
     let app = App::build(config).await.unwrap();
     let address = format!("http://{}", app.address());
+    let sso = app.sso();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let (org_id, token) = create_org_and_token(&database_url, "Acme").await;
     TestApp {
@@ -134,6 +137,7 @@ pub async fn spawn_app_with(backend: Backend, overrides: Overrides) -> TestApp {
         client: reqwest::Client::new(),
         database_url,
         data_dir,
+        sso,
         _pg: pg,
     }
 }

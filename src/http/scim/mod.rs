@@ -3,6 +3,7 @@
 mod bulk;
 mod discovery;
 mod list;
+mod me;
 mod render;
 mod resources;
 
@@ -50,5 +51,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(from_fn_with_state(state.clone(), authenticate))
+        // After the route layer, so the SCIM-token check does not guard it: `/Me` takes a
+        // session access token (and answers a SCIM token itself).
+        .route("/Me", get(me::get_me))
         .with_state(state)
 }

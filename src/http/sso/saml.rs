@@ -39,6 +39,7 @@ fn wants_html(headers: &HeaderMap) -> bool {
 fn signin_parts(r: &Refusal) -> (StatusCode, &'static str) {
     match r {
         Refusal::NoSuchUser => (StatusCode::FORBIDDEN, "no_such_user"),
+        Refusal::Ambiguous => (StatusCode::FORBIDDEN, "ambiguous_user"),
         Refusal::Deactivated => (StatusCode::FORBIDDEN, "user_deactivated"),
         Refusal::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         Refusal::Provisioning(e) => match e {
@@ -224,10 +225,10 @@ async fn consume_response(
         .saml_response
         .ok_or_else(|| malformed("the form has no SAMLResponse field"))?;
     let SignedIn {
-        user_id: _,
         access_token,
         refresh_token,
         expires_in,
+        ..
     } = saml::consume(&state.sso, &connection_id, &saml_response)
         .await
         .map_err(|error| SamlFailure { error, html })?;
