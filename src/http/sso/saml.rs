@@ -225,7 +225,6 @@ async fn consume_response(
         .saml_response
         .ok_or_else(|| malformed("the form has no SAMLResponse field"))?;
     let SignedIn {
-        user_id: _,
         access_token,
         refresh_token,
         expires_in,
