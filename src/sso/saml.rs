@@ -159,24 +159,8 @@ pub async fn start(
     start_on(sso, &c, relay_state).await
 }
 
-/// As [`start`], on the org's first enabled SAML connection: the hook for the org-level
-/// sign-in start.
-pub async fn start_for_org(
-    sso: &Sso,
-    org_id: &str,
-    relay_state: Option<&str>,
-) -> Result<String, SamlError> {
-    let mut tx = sso.store.read().await?;
-    let c = sso_saml::list_connections(&mut tx, org_id)
-        .await?
-        .into_iter()
-        .find(|c| c.enabled)
-        .ok_or(SamlError::NoOrgConnection)?;
-    drop(tx);
-    start_on(sso, &c, relay_state).await
-}
-
-async fn start_on(
+/// As [`start`], on a connection already read (the org-level start chose it).
+pub(crate) async fn start_on(
     sso: &Sso,
     c: &SamlConnection,
     relay_state: Option<&str>,

@@ -1,27 +1,40 @@
-//! `GET /sso/{org}/start`: which of the org's connections a sign-in goes through. Only
-//! OIDC connections exist so far; SAML connections join [`StartConnection`] and
-//! [`choose_connection`] when they land, and the start endpoint stays the same.
+//! `GET /sso/{org}/start`: which of the org's connections (OIDC or SAML) a sign-in goes
+//! through, and where the browser is sent.
 
 use super::Sso;
 use super::oidc::{LoginError, Started};
+use super::saml::{self, SamlError};
 use crate::store::sso_oidc::{self, OidcConnectionRow};
+use crate::store::sso_saml::{self, SamlConnection};
 
 /// An enabled connection a sign-in can start with.
 #[derive(Debug, Clone)]
 pub enum StartConnection {
     Oidc(OidcConnectionRow),
+    Saml(SamlConnection),
+}
+
+/// Where a started sign-in sends the browser.
+#[derive(Debug)]
+pub enum StartRedirect {
+    /// To the OIDC authorization endpoint, with the cookie that binds the login.
+    Oidc(Started),
+    /// To the SAML IdP (HTTP-Redirect binding); the AuthnRequest id is in the database.
+    Saml { redirect_to: String },
 }
 
 impl StartConnection {
     fn id(&self) -> &str {
         match self {
             StartConnection::Oidc(c) => &c.id,
+            StartConnection::Saml(c) => &c.id,
         }
     }
 
     fn describe(&self) -> String {
         match self {
             StartConnection::Oidc(c) => format!("{} ({}, OIDC)", c.id, c.name),
+            StartConnection::Saml(c) => format!("{} ({}, SAML)", c.id, c.idp_entity_id),
         }
     }
 }
@@ -40,6 +53,13 @@ pub async fn choose_connection(
         .filter(|c| c.enabled)
         .map(StartConnection::Oidc)
         .collect();
+    enabled.extend(
+        sso_saml::list_connections(&mut tx, org_id)
+            .await?
+            .into_iter()
+            .filter(|c| c.enabled)
+            .map(StartConnection::Saml),
+    );
     drop(tx);
     if let Some(id) = requested.filter(|r| !r.is_empty()) {
         return enabled
@@ -73,9 +93,20 @@ impl Sso {
         org_id: &str,
         connection: Option<&str>,
         login_hint: Option<&str>,
-    ) -> Result<Started, LoginError> {
+    ) -> Result<StartRedirect, LoginError> {
         match choose_connection(self, org_id, connection).await? {
-            StartConnection::Oidc(c) => self.oidc.start(self, &c, login_hint).await,
+            StartConnection::Oidc(c) => self
+                .oidc
+                .start(self, &c, login_hint)
+                .await
+                .map(StartRedirect::Oidc),
+            StartConnection::Saml(c) => saml::start_on(self, &c, None)
+                .await
+                .map(|redirect_to| StartRedirect::Saml { redirect_to })
+                .map_err(|e| match e {
+                    SamlError::Store(e) => LoginError::Store(e),
+                    other => LoginError::Internal(other.to_string()),
+                }),
         }
     }
 

@@ -1,5 +1,5 @@
 //! Routes of `crate::sso::oidc`: `GET /sso/{org_id}/start` sends the browser to the org's
-//! identity provider, `GET /sso/oidc/callback` is where it comes back (the one redirect
+//! identity provider (its OIDC or SAML connection), `GET /sso/oidc/callback` is where it comes back (the one redirect
 //! URI of every OIDC connection). Refusals answer `{"error", "message"}`, or a small
 //! page when the browser asks for HTML.
 
@@ -7,6 +7,7 @@ use crate::http::AppState;
 use crate::provisioning;
 use crate::sso::oidc::{Callback, LoginError, cookie_name};
 use crate::sso::signin::Refusal;
+use crate::sso::start::StartRedirect;
 use crate::store::StoreError;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -213,6 +214,18 @@ async fn start_sign_in(
         )
         .await
         .map_err(fail)?;
+    let started = match started {
+        StartRedirect::Oidc(started) => started,
+        // SAML binds the login by its AuthnRequest id (InResponseTo), not a cookie.
+        StartRedirect::Saml { redirect_to } => {
+            let location = HeaderValue::from_str(&redirect_to)
+                .map_err(|e| fail(LoginError::Internal(format!("SAML redirect: {e}"))))?;
+            let mut response = StatusCode::FOUND.into_response();
+            response.headers_mut().insert(header::LOCATION, location);
+            no_store(response.headers_mut());
+            return Ok(response);
+        }
+    };
     let secure = if state.sso.oidc_secure_cookies() {
         "; Secure"
     } else {

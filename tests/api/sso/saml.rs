@@ -201,12 +201,13 @@ impl Saml {
 
     /// Starts an SP-initiated sign-in; returns the AuthnRequest's ID read from the redirect.
     async fn start(&self) -> String {
-        let r = self
-            .client
-            .get(self.local("start_url"))
-            .send()
-            .await
-            .unwrap();
+        self.start_at(&self.local("start_url")).await
+    }
+
+    /// Starts at `url` (the connection's start, or the org's `/sso/{org}/start`) and
+    /// returns the AuthnRequest's ID.
+    async fn start_at(&self, url: &str) -> String {
+        let r = self.client.get(url).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FOUND);
         let location = r.headers()["location"].to_str().unwrap().to_owned();
         assert!(location.starts_with(IDP_SSO_URL), "{location}");
@@ -815,6 +816,13 @@ async fn a_provisioned_user_signs_in(app: TestApp) {
     assert_reached_sign_in(&s.sign_in_with(&s.response(Some(&request_id))).await);
 }
 
+async fn the_orgs_start_picks_its_saml_connection(app: TestApp) {
+    let org_start = format!("{}/sso/{}/start", app.address, app.org_id);
+    let s = Saml::new(app).await;
+    let request_id = s.start_at(&org_start).await;
+    assert_reached_sign_in(&s.sign_in_with(&s.response(Some(&request_id))).await);
+}
+
 async fn a_user_not_provisioned_is_refused(app: TestApp) {
     let s = Saml::new(app).await;
     let request_id = s.start().await;
@@ -937,6 +945,7 @@ macro_rules! sign_in_backends {
 
 sign_in_backends!(
     a_provisioned_user_signs_in,
+    the_orgs_start_picks_its_saml_connection,
     a_user_not_provisioned_is_refused,
     a_deactivated_user_is_refused,
     a_user_of_another_org_is_refused,

@@ -62,20 +62,35 @@ session_backends!(
     me_answers_the_signed_in_user,
 );
 
+/// Expiry on the app's clock, moved by the test: no real waiting, no race with a loaded
+/// machine.
 mod expiry {
+    use rollcall::clock::ManualClock;
+    use std::sync::Arc;
+
+    async fn spawn(backend: crate::helpers::Backend) -> (super::TestApp, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+        let app = crate::helpers::spawn_app_with_clock(
+            backend,
+            super::Overrides {
+                outbox_poll_ms: Some(50),
+                ..super::Overrides::default()
+            },
+            clock.clone(),
+        )
+        .await;
+        (app, clock)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
-        super::expired_access_tokens_are_inactive_and_refresh_renews_them(
-            super::spawn(crate::helpers::Backend::Sqlite, Some(1)).await,
-        )
-        .await
+        let (app, clock) = spawn(crate::helpers::Backend::Sqlite).await;
+        super::expired_access_tokens_are_inactive_and_refresh_renews_them(app, &clock).await
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
-        super::expired_access_tokens_are_inactive_and_refresh_renews_them(
-            super::spawn(crate::helpers::Backend::Postgres, Some(1)).await,
-        )
-        .await
+        let (app, clock) = spawn(crate::helpers::Backend::Postgres).await;
+        super::expired_access_tokens_are_inactive_and_refresh_renews_them(app, &clock).await
     }
 }
 
@@ -1103,16 +1118,19 @@ async fn me_answers_the_signed_in_user(app: TestApp) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
-async fn expired_access_tokens_are_inactive_and_refresh_renews_them(app: TestApp) {
+async fn expired_access_tokens_are_inactive_and_refresh_renews_them(
+    app: TestApp,
+    clock: &rollcall::clock::ManualClock,
+) {
     let admin = admin_token(&app, "backend").await;
     app.create_user("ada@example.com").await;
     let s = signed_in(&app, MatchBy::Email, "ada@example.com").await;
-    assert_eq!(s.expires_in, 1);
+    assert_eq!(s.expires_in, 900, "15 minutes by default");
     assert_eq!(
         introspect(&app, &admin, &s.access_token).await["active"],
         true
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(time::Duration::seconds(901));
     assert_eq!(
         introspect(&app, &admin, &s.access_token).await,
         json!({"active": false})
