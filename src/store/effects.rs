@@ -88,13 +88,16 @@ pub async fn user_infos(
     let d = tx.dialect();
     for chunk in ids.chunks(500) {
         let mut q = Q::new(&format!(
-            "SELECT id, user_name, {} AS doc FROM scim_users WHERE org_id = ? AND id IN (",
+            "SELECT id, org_id, user_name, {} AS doc FROM scim_users WHERE id IN (",
             d.json_out("doc")
-        ))
-        .bind(org_id);
+        ));
         q.push_list(chunk);
         q.push(")");
+        // The org is checked here, not in the query: see `teams::active_user_ids`.
         for row in tx.fetch_all(q).await? {
+            if row.text("org_id")? != org_id {
+                continue;
+            }
             let doc = match json(&row.text("doc")?)? {
                 serde_json::Value::Object(m) => m,
                 _ => serde_json::Map::new(),

@@ -522,12 +522,16 @@ pub async fn active_user_ids(
 ) -> Result<std::collections::BTreeSet<String>, StoreError> {
     let mut out = std::collections::BTreeSet::new();
     for chunk in user_ids.chunks(500) {
-        let mut q = Q::new("SELECT id FROM scim_users WHERE org_id = ? AND active = ").bind(org_id);
+        // By id alone, the org checked here: with `org_id = ?` in the query SQLite walks
+        // the organization's rows instead of probing the `id` index (no statistics).
+        let mut q = Q::new("SELECT id, org_id FROM scim_users WHERE active = ");
         q.push_bind(true).push(" AND id IN (");
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            out.insert(row.text("id")?);
+            if row.text("org_id")? == org_id {
+                out.insert(row.text("id")?);
+            }
         }
     }
     Ok(out)
