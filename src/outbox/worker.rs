@@ -6,9 +6,11 @@ use crate::clock::{Clock, format_timestamp};
 use crate::store::Store;
 use crate::store::outbox::{self as sql, Outcome};
 use futures::FutureExt as _;
+use futures::stream::{FuturesUnordered, StreamExt as _};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use time::OffsetDateTime;
 
 /// How the worker paces itself.
 #[derive(Debug, Clone)]
@@ -137,14 +139,28 @@ impl Worker {
         .await?;
         tx.commit().await?;
         let n = claimed.len();
-        let results = futures::future::join_all(claimed.iter().map(|m| self.deliver(m))).await;
-        // Every row was tried; the first bookkeeping failure is reported.
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
-        Ok(n)
+        let mut sending: FuturesUnordered<_> = claimed
+            .iter()
+            .map(|m| async move { (m, self.attempt(m).await) })
+            .collect();
+        // Each outcome is recorded as soon as its send ends; sends that ended together
+        // share one write transaction (the writer is what SCIM requests wait for).
+        let mut first_error = None;
+        while let Some(done) = sending.next().await {
+            let mut ended = vec![done];
+            while let Some(Some(more)) = sending.next().now_or_never() {
+                ended.push(more);
+            }
+            if let Err(e) = self.record(&ended).await {
+                // Every row is still tried; the first bookkeeping failure is reported.
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(n), Err)
     }
 
-    /// Sends one claimed row and records how it went, straight after the send.
-    async fn deliver(&self, m: &Message) -> Result<(), OutboxError> {
+    /// Sends one claimed row and says how it went.
+    async fn attempt(&self, m: &Message) -> (Outcome, OffsetDateTime) {
         let sent = match tokio::time::timeout(self.options.send_timeout, self.send(m)).await {
             Ok(result) => result,
             Err(_) => Err(Failure::Retry(format!(
@@ -161,9 +177,16 @@ impl Worker {
                     error: format!("gave up after {} attempts: {error}", m.attempts),
                 }
             }
-            Err(Failure::Retry(error)) => Outcome::Retry {
-                at: format_timestamp(now + self.backoff(m.attempts)?),
-                error,
+            Err(Failure::Retry(error)) => match self.backoff(m.attempts) {
+                Ok(pause) => Outcome::Retry {
+                    at: format_timestamp(now + pause),
+                    error,
+                },
+                // No randomness for the jitter: retry after the full pause.
+                Err(_) => Outcome::Retry {
+                    at: format_timestamp(now + self.full_pause(m.attempts)),
+                    error,
+                },
             },
         };
         match &outcome {
@@ -177,19 +200,33 @@ impl Worker {
                 tracing::error!(outbox_id = %m.id, kind = m.kind.as_str(), attempt = m.attempts, %error, "outbox delivery failed for good");
             }
         }
+        (outcome, now)
+    }
+
+    /// Records the outcomes of ended sends in one transaction.
+    async fn record(
+        &self,
+        ended: &[(&Message, (Outcome, OffsetDateTime))],
+    ) -> Result<(), OutboxError> {
         let mut tx = self.store.write().await?;
-        let owned = sql::finish_attempt(
-            &mut tx,
-            &m.id,
-            &self.id,
-            m.attempts,
-            &outcome,
-            &format_timestamp(now),
-        )
-        .await?;
+        let mut lost = Vec::new();
+        for (m, (outcome, at)) in ended {
+            let owned = sql::finish_attempt(
+                &mut tx,
+                &m.id,
+                &self.id,
+                m.attempts,
+                outcome,
+                &format_timestamp(*at),
+            )
+            .await?;
+            if !owned {
+                lost.push(&m.id);
+            }
+        }
         tx.commit().await?;
-        if !owned {
-            tracing::warn!(outbox_id = %m.id, "outbox claim expired during the attempt; another worker owns the row");
+        for id in lost {
+            tracing::warn!(outbox_id = %id, "outbox claim expired during the attempt; another worker owns the row");
         }
         Ok(())
     }
@@ -241,17 +278,20 @@ impl Worker {
     /// the second half is random ("equal jitter"). Workers that failed together spread
     /// out, and each pause is still at least as long as the one before.
     fn backoff(&self, attempt: i64) -> Result<Duration, OutboxError> {
-        let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-        let full = self
-            .options
-            .backoff_base
-            .saturating_mul(1u32 << exponent)
-            .min(self.options.backoff_cap);
-        let half = full / 2;
+        let half = self.full_pause(attempt) / 2;
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).map_err(|e| OutboxError::Random(e.to_string()))?;
         let fraction = u64::from_le_bytes(bytes) as f64 / u64::MAX as f64;
         Ok(half + half.mul_f64(fraction))
+    }
+
+    /// `base * 2^(attempt-1)`, capped.
+    fn full_pause(&self, attempt: i64) -> Duration {
+        let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+        self.options
+            .backoff_base
+            .saturating_mul(1u32 << exponent)
+            .min(self.options.backoff_cap)
     }
 }
 
