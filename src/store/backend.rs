@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use super::sql::{Dialect, Q, Row, SqlValue};
+use super::sqlite_writer::{WriteTx, Writer};
 use sqlx::Connection as _;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres};
@@ -16,12 +17,15 @@ use std::time::Duration;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How long a SQLite connection waits for another process's lock (e.g. the CLI's).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 enum Pools {
     /// One writer connection (SQLite allows one writer at a time anyway; queueing in the
     /// pool is cheaper than SQLITE_BUSY retries) and several readers on the WAL.
     Sqlite {
-        writer: SqlitePool,
+        writer: Writer,
         readers: SqlitePool,
     },
     Postgres(PgPool),
@@ -34,7 +38,7 @@ pub struct Store {
 }
 
 enum TxInner {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(WriteTx),
     Postgres(sqlx::Transaction<'static, Postgres>),
     /// Reads run in autocommit on a pooled connection: no BEGIN/ROLLBACK round trips on
     /// the hot lookup path. Each statement still sees one consistent snapshot.
@@ -44,6 +48,7 @@ enum TxInner {
 
 /// The connection a statement runs on.
 enum Conn<'a> {
+    SqliteWrite(&'a mut WriteTx),
     Sqlite(&'a mut SqliteConnection),
     Postgres(&'a mut PgConnection),
 }
@@ -64,16 +69,11 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(BUSY_TIMEOUT);
+            // The writer first: it creates the file (and turns on WAL) the readers open.
+            let writer = Writer::open(opts.get_filename(), BUSY_TIMEOUT)?;
             // No ping before each acquire: on SQLite a connection cannot go stale, and the
             // ping is a round trip to the connection's worker thread on every request.
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(opts.clone())
-                .await
-                .map_err(|e| StoreError::Connect(e.to_string()))?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(8)
                 .test_before_acquire(false)
@@ -117,7 +117,16 @@ impl Store {
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pools {
-            Pools::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await,
+            Pools::Sqlite { readers, .. } => {
+                // sqlx's migrator wants a sqlx connection: a one-off writable one.
+                let opts = readers.connect_options().as_ref().clone().read_only(false);
+                let mut conn = SqliteConnection::connect_with(&opts)
+                    .await
+                    .map_err(|e| StoreError::Migrate(e.to_string()))?;
+                let ran = SQLITE_MIGRATIONS.run(&mut conn).await;
+                let _ = conn.close().await;
+                ran
+            }
             Pools::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
         .map_err(|e| StoreError::Migrate(e.to_string()))
@@ -135,9 +144,7 @@ impl Store {
     /// so the transaction holds the write lock from its first statement.
     pub async fn write(&self) -> Result<Tx, StoreError> {
         let inner = match &self.pools {
-            Pools::Sqlite { writer, .. } => {
-                TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
-            }
+            Pools::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
             Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx { inner })
@@ -156,9 +163,7 @@ impl Store {
     /// set-up). Never pass it request data.
     pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
         match &self.pools {
-            Pools::Sqlite { writer, .. } => {
-                sqlx::query(AssertSqlSafe(sql)).execute(writer).await?;
-            }
+            Pools::Sqlite { writer, .. } => writer.execute_raw(sql).await?,
             Pools::Postgres(pool) => {
                 sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
             }
@@ -169,10 +174,8 @@ impl Store {
     /// Closes all connections.
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { writer, readers } => {
-                readers.close().await;
-                writer.close().await;
-            }
+            // The writer closes when the last clone of the store is dropped.
+            Pools::Sqlite { readers, .. } => readers.close().await,
             Pools::Postgres(pool) => pool.close().await,
         }
     }
@@ -190,7 +193,7 @@ impl Tx {
     /// Commits (nothing to do for a read connection).
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.inner {
-            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Sqlite(tx) => tx.commit()?,
             TxInner::Postgres(tx) => tx.commit().await?,
             TxInner::SqliteRead(_) | TxInner::PostgresRead(_) => {}
         }
@@ -199,7 +202,7 @@ impl Tx {
 
     fn conn(&mut self) -> Conn<'_> {
         match &mut self.inner {
-            TxInner::Sqlite(tx) => Conn::Sqlite(&mut *tx),
+            TxInner::Sqlite(tx) => Conn::SqliteWrite(tx),
             TxInner::SqliteRead(c) => Conn::Sqlite(c),
             TxInner::Postgres(tx) => Conn::Postgres(&mut *tx),
             TxInner::PostgresRead(c) => Conn::Postgres(c),
@@ -209,6 +212,7 @@ impl Tx {
     /// Runs a statement and returns the number of rows it changed.
     pub async fn execute(&mut self, q: Q) -> Result<u64, StoreError> {
         match self.conn() {
+            Conn::SqliteWrite(tx) => tx.execute(q),
             Conn::Sqlite(tx) => {
                 let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
                 Ok(query.execute(&mut *tx).await?.rows_affected())
@@ -224,6 +228,7 @@ impl Tx {
     /// Runs a query and returns all its rows.
     pub async fn fetch_all(&mut self, q: Q) -> Result<Vec<Row>, StoreError> {
         match self.conn() {
+            Conn::SqliteWrite(tx) => tx.fetch(q, usize::MAX),
             Conn::Sqlite(tx) => {
                 let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
                 let rows = query.fetch_all(&mut *tx).await?;
@@ -241,6 +246,7 @@ impl Tx {
     /// Runs a query and returns its first row, if any.
     pub async fn fetch_optional(&mut self, q: Q) -> Result<Option<Row>, StoreError> {
         match self.conn() {
+            Conn::SqliteWrite(tx) => Ok(tx.fetch(q, 1)?.pop()),
             Conn::Sqlite(tx) => {
                 let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
                 query
