@@ -22,8 +22,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 enum Pools {
-    /// One writer connection (SQLite allows one writer at a time anyway; queueing in the
-    /// pool is cheaper than SQLITE_BUSY retries) and several readers on the WAL.
+    /// One writer connection (SQLite allows one writer at a time anyway; queueing on its
+    /// mutex is cheaper than SQLITE_BUSY retries) and several readers on the WAL.
     Sqlite {
         writer: Writer,
         readers: SqlitePool,
