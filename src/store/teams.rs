@@ -264,9 +264,8 @@ pub async fn seat_room(tx: &mut Tx, team: &Team) -> Result<SeatRoom, StoreError>
     let row = tx.fetch_one(q).await?;
     let pool = row.int("seats")?;
     let free = match team.reserved_seats {
-        Some(reserved) => (reserved - row.int("team_held")?).max(0),
-        None if pool == i64::MAX => i64::MAX,
-        None => (pool - row.int("reserved")? - row.int("shared_held")?).max(0),
+        Some(reserved) => reservation_left(reserved, row.int("team_held")?),
+        None => shared_left(pool, row.int("reserved")?, row.int("shared_held")?),
     };
     Ok(SeatRoom {
         pool,
@@ -279,7 +278,7 @@ pub async fn seat_room(tx: &mut Tx, team: &Team) -> Result<SeatRoom, StoreError>
 /// after every reservation and every seat held by teams that share the pool.
 pub async fn free_seats(tx: &mut Tx, team: &Team, pool: i64) -> Result<i64, StoreError> {
     match team.reserved_seats {
-        Some(reserved) => Ok((reserved - seats_held(tx, &team.id).await?).max(0)),
+        Some(reserved) => Ok(reservation_left(reserved, seats_held(tx, &team.id).await?)),
         // An unlimited pool (no --seats) needs no count.
         None if pool == i64::MAX => Ok(i64::MAX),
         None => {
@@ -293,8 +292,23 @@ pub async fn free_seats(tx: &mut Tx, team: &Team, pool: i64) -> Result<i64, Stor
                     .bind(team.subscription_id.as_str()),
                 )
                 .await?;
-            Ok((pool - row.int("reserved")? - row.int("held")?).max(0))
+            Ok(shared_left(pool, row.int("reserved")?, row.int("held")?))
         }
+    }
+}
+
+/// Seats a team with a reservation can still take.
+fn reservation_left(reserved: i64, held: i64) -> i64 {
+    (reserved - held).max(0)
+}
+
+/// Seats left to the teams that share a pool: the pool less every reservation and every
+/// seat they hold. An unlimited pool (no `--seats`) never runs out.
+fn shared_left(pool: i64, reserved: i64, shared_held: i64) -> i64 {
+    if pool == i64::MAX {
+        i64::MAX
+    } else {
+        (pool - reserved - shared_held).max(0)
     }
 }
 
