@@ -216,7 +216,7 @@ impl Directory {
     ) -> Result<View, Error> {
         let write = resource_write(kind, incoming.doc.clone(), password_hash)?;
         let team_attrs = team_attributes(&incoming.doc)?;
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = uuid::Uuid::now_v7().to_string();
         let at = self.clock.now();
         let now = format_timestamp(at);
         let stored = resources::insert(tx, table(kind), org_id, &id, &write, &now)

@@ -212,7 +212,7 @@ async fn reconcile(
                 free -= 1;
             }
             inserted.push(Membership {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: uuid::Uuid::now_v7().to_string(),
                 team_id: team.id.clone(),
                 user_id: user,
                 role,
