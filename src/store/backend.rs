@@ -2,14 +2,12 @@
 
 use super::StoreError;
 use super::sql::{Dialect, Q, Row, SqlValue};
+use super::sqlite_readers::{ReadConn, Readers};
 use super::sqlite_writer::{WriteTx, Writer};
 use sqlx::Connection as _;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres};
-use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
-    SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Column as _, Row as _, TypeInfo as _, ValueRef as _};
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,13 +18,19 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// How long a SQLite connection waits for another process's lock (e.g. the CLI's).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// SQLite read connections: more than the cores, since a request holds its reader across
+/// awaits (rendering, the next query).
+const SQLITE_READERS: usize = 8;
+
 #[derive(Debug, Clone)]
 enum Pools {
     /// One writer connection (SQLite allows one writer at a time anyway; queueing on its
-    /// mutex is cheaper than SQLITE_BUSY retries) and several readers on the WAL.
+    /// mutex is cheaper than SQLITE_BUSY retries) and several readers on the WAL; both
+    /// run statements inline. `opts` opens the one-off connection that migrates.
     Sqlite {
         writer: Writer,
-        readers: SqlitePool,
+        readers: Readers,
+        opts: Box<SqliteConnectOptions>,
     },
     Postgres(PgPool),
 }
@@ -42,14 +46,14 @@ enum TxInner {
     Postgres(sqlx::Transaction<'static, Postgres>),
     /// Reads run in autocommit on a pooled connection: no BEGIN/ROLLBACK round trips on
     /// the hot lookup path. Each statement still sees one consistent snapshot.
-    SqliteRead(PoolConnection<Sqlite>),
+    SqliteRead(ReadConn),
     PostgresRead(PoolConnection<Postgres>),
 }
 
 /// The connection a statement runs on.
 enum Conn<'a> {
     SqliteWrite(&'a mut WriteTx),
-    Sqlite(&'a mut SqliteConnection),
+    SqliteRead(&'a mut ReadConn),
     Postgres(&'a mut PgConnection),
 }
 
@@ -72,17 +76,13 @@ impl Store {
                 .busy_timeout(BUSY_TIMEOUT);
             // The writer first: it creates the file (and turns on WAL) the readers open.
             let writer = Writer::open(opts.get_filename(), BUSY_TIMEOUT)?;
-            // No ping before each acquire: on SQLite a connection cannot go stale, and the
-            // ping is a round trip to the connection's worker thread on every request.
-            let readers = SqlitePoolOptions::new()
-                .max_connections(8)
-                .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(opts.read_only(true))
-                .await
-                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            let readers = Readers::open(opts.get_filename(), BUSY_TIMEOUT, SQLITE_READERS)?;
             Ok(Store {
-                pools: Pools::Sqlite { writer, readers },
+                pools: Pools::Sqlite {
+                    writer,
+                    readers,
+                    opts: Box::new(opts),
+                },
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
@@ -117,10 +117,9 @@ impl Store {
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pools {
-            Pools::Sqlite { readers, .. } => {
-                // sqlx's migrator wants a sqlx connection: a one-off writable one.
-                let opts = readers.connect_options().as_ref().clone().read_only(false);
-                let mut conn = SqliteConnection::connect_with(&opts)
+            Pools::Sqlite { opts, .. } => {
+                // sqlx's migrator wants a sqlx connection: a one-off one.
+                let mut conn = SqliteConnection::connect_with(opts)
                     .await
                     .map_err(|e| StoreError::Migrate(e.to_string()))?;
                 let ran = SQLITE_MIGRATIONS.run(&mut conn).await;
@@ -175,7 +174,7 @@ impl Store {
     pub async fn close(&self) {
         match &self.pools {
             // The writer closes when the last clone of the store is dropped.
-            Pools::Sqlite { readers, .. } => readers.close().await,
+            Pools::Sqlite { readers, .. } => readers.close(),
             Pools::Postgres(pool) => pool.close().await,
         }
     }
@@ -203,7 +202,7 @@ impl Tx {
     fn conn(&mut self) -> Conn<'_> {
         match &mut self.inner {
             TxInner::Sqlite(tx) => Conn::SqliteWrite(tx),
-            TxInner::SqliteRead(c) => Conn::Sqlite(c),
+            TxInner::SqliteRead(c) => Conn::SqliteRead(c),
             TxInner::Postgres(tx) => Conn::Postgres(&mut *tx),
             TxInner::PostgresRead(c) => Conn::Postgres(c),
         }
@@ -213,10 +212,7 @@ impl Tx {
     pub async fn execute(&mut self, q: Q) -> Result<u64, StoreError> {
         match self.conn() {
             Conn::SqliteWrite(tx) => tx.execute(q),
-            Conn::Sqlite(tx) => {
-                let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
-                Ok(query.execute(&mut *tx).await?.rows_affected())
-            }
+            Conn::SqliteRead(c) => c.execute(q),
             Conn::Postgres(tx) => {
                 let (sql, args) = q.into_numbered();
                 let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
@@ -229,11 +225,7 @@ impl Tx {
     pub async fn fetch_all(&mut self, q: Q) -> Result<Vec<Row>, StoreError> {
         match self.conn() {
             Conn::SqliteWrite(tx) => tx.fetch(q, usize::MAX),
-            Conn::Sqlite(tx) => {
-                let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
-                let rows = query.fetch_all(&mut *tx).await?;
-                rows.iter().map(sqlite_row).collect()
-            }
+            Conn::SqliteRead(c) => c.fetch(q, usize::MAX),
             Conn::Postgres(tx) => {
                 let (sql, args) = q.into_numbered();
                 let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
@@ -247,15 +239,7 @@ impl Tx {
     pub async fn fetch_optional(&mut self, q: Q) -> Result<Option<Row>, StoreError> {
         match self.conn() {
             Conn::SqliteWrite(tx) => Ok(tx.fetch(q, 1)?.pop()),
-            Conn::Sqlite(tx) => {
-                let query = bind_sqlite(sqlx::query(AssertSqlSafe(q.sql)), q.args);
-                query
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .as_ref()
-                    .map(sqlite_row)
-                    .transpose()
-            }
+            Conn::SqliteRead(c) => Ok(c.fetch(q, 1)?.pop()),
             Conn::Postgres(tx) => {
                 let (sql, args) = q.into_numbered();
                 let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
@@ -277,21 +261,7 @@ impl Tx {
     }
 }
 
-type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
-
-fn bind_sqlite(mut query: SqliteQuery<'_>, args: Vec<SqlValue>) -> SqliteQuery<'_> {
-    for arg in args {
-        query = match arg {
-            SqlValue::Null => query.bind(None::<String>),
-            SqlValue::Int(i) => query.bind(i),
-            SqlValue::Float(f) => query.bind(f),
-            SqlValue::Text(s) => query.bind(s),
-            SqlValue::Bool(b) => query.bind(b),
-        };
-    }
-    query
-}
 
 fn bind_pg(mut query: PgQuery<'_>, args: Vec<SqlValue>) -> PgQuery<'_> {
     for arg in args {
@@ -304,30 +274,6 @@ fn bind_pg(mut query: PgQuery<'_>, args: Vec<SqlValue>) -> PgQuery<'_> {
         };
     }
     query
-}
-
-fn sqlite_row(row: &sqlx::sqlite::SqliteRow) -> Result<Row, StoreError> {
-    let mut columns = Vec::with_capacity(row.len());
-    for (i, col) in row.columns().iter().enumerate() {
-        let raw = row.try_get_raw(i)?;
-        let value = if raw.is_null() {
-            SqlValue::Null
-        } else {
-            match raw.type_info().name() {
-                "INTEGER" | "BOOLEAN" => SqlValue::Int(row.try_get(i)?),
-                "REAL" => SqlValue::Float(row.try_get(i)?),
-                "TEXT" => SqlValue::Text(row.try_get(i)?),
-                other => {
-                    return Err(StoreError::Decode(format!(
-                        "column {} has unsupported type {other}",
-                        col.name()
-                    )));
-                }
-            }
-        };
-        columns.push((col.name().to_owned(), value));
-    }
-    Ok(Row { columns })
 }
 
 fn pg_row(row: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {

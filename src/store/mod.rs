@@ -19,6 +19,8 @@ pub mod resources;
 pub mod sessions;
 pub mod sign_in_codes;
 pub mod sql;
+mod sqlite_inline;
+mod sqlite_readers;
 mod sqlite_writer;
 pub mod sso_oidc;
 pub mod sso_saml;

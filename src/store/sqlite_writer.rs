@@ -6,19 +6,16 @@
 //! busy async runtime, which cost more than the statements themselves (about 70 µs per
 //! statement, a dozen statements per user created). Here the statements run on the
 //! calling task instead: each takes microseconds, and the transaction holds an async
-//! mutex, so waiting writers park rather than block a thread. Reads stay on sqlx's
-//! reader pool.
+//! mutex, so waiting writers park rather than block a thread. Readers run the same way
+//! (see [`super::sqlite_readers`]).
 
 use super::StoreError;
-use super::sql::{Q, Row, SqlValue};
-use rusqlite::types::{Value, ValueRef};
+use super::sql::{Q, Row};
+use super::sqlite_inline::{self, STATEMENT_CACHE, from_sqlite};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard};
-
-/// Distinct statements kept prepared (IN lists of different lengths are distinct).
-const STATEMENT_CACHE: usize = 512;
 
 /// The one write connection. Cheap to clone.
 #[derive(Clone)]
@@ -80,50 +77,12 @@ pub(super) struct WriteTx {
 impl WriteTx {
     /// Runs a statement and returns the number of rows it changed.
     pub(super) fn execute(&mut self, q: Q) -> Result<u64, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&q.sql).map_err(from_sqlite)?;
-        let n = stmt
-            .execute(rusqlite::params_from_iter(q.args.into_iter().map(value)))
-            .map_err(from_sqlite)?;
-        Ok(n as u64)
+        sqlite_inline::execute(&self.conn, q)
     }
 
     /// Runs a query and returns its rows, at most `max`.
     pub(super) fn fetch(&mut self, q: Q, max: usize) -> Result<Vec<Row>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&q.sql).map_err(from_sqlite)?;
-        let names: Vec<String> = stmt
-            .column_names()
-            .iter()
-            .map(|n| (*n).to_owned())
-            .collect();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(q.args.into_iter().map(value)))
-            .map_err(from_sqlite)?;
-        let mut out = Vec::new();
-        while out.len() < max
-            && let Some(row) = rows.next().map_err(from_sqlite)?
-        {
-            let mut columns = Vec::with_capacity(names.len());
-            for (i, name) in names.iter().enumerate() {
-                let v = match row.get_ref(i).map_err(from_sqlite)? {
-                    ValueRef::Null => SqlValue::Null,
-                    ValueRef::Integer(n) => SqlValue::Int(n),
-                    ValueRef::Real(f) => SqlValue::Float(f),
-                    ValueRef::Text(t) => SqlValue::Text(
-                        std::str::from_utf8(t)
-                            .map_err(|e| StoreError::Decode(format!("column {name}: {e}")))?
-                            .to_owned(),
-                    ),
-                    ValueRef::Blob(_) => {
-                        return Err(StoreError::Decode(format!(
-                            "column {name} has unsupported type BLOB"
-                        )));
-                    }
-                };
-                columns.push((name.clone(), v));
-            }
-            out.push(Row { columns });
-        }
-        Ok(out)
+        sqlite_inline::fetch(&self.conn, q, max)
     }
 
     /// Commits; on failure the transaction is rolled back when dropped.
@@ -141,29 +100,5 @@ impl Drop for WriteTx {
         {
             tracing::error!(error = %e, "rolling back a SQLite write transaction failed");
         }
-    }
-}
-
-fn value(v: SqlValue) -> Value {
-    match v {
-        SqlValue::Null => Value::Null,
-        SqlValue::Int(i) => Value::Integer(i),
-        SqlValue::Float(f) => Value::Real(f),
-        SqlValue::Text(s) => Value::Text(s),
-        SqlValue::Bool(b) => Value::Integer(i64::from(b)),
-    }
-}
-
-fn from_sqlite(e: rusqlite::Error) -> StoreError {
-    match &e {
-        rusqlite::Error::SqliteFailure(f, message)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
-        {
-            StoreError::Conflict {
-                constraint: message.clone().unwrap_or_else(|| e.to_string()),
-            }
-        }
-        _ => StoreError::Database(e.to_string()),
     }
 }

@@ -1,0 +1,115 @@
+//! The SQLite reader pool: read-only connections on the WAL, each statement run inline
+//! on the calling task (see [`super::sqlite_inline`]). A request holds one connection
+//! while it reads; a request that finds none idle waits for one.
+
+use super::StoreError;
+use super::sql::{Q, Row};
+use super::sqlite_inline::{self, STATEMENT_CACHE, from_sqlite};
+use rusqlite::OpenFlags;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The pool. Cheap to clone.
+#[derive(Clone)]
+pub(super) struct Readers {
+    idle: Arc<Mutex<Vec<rusqlite::Connection>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Readers")
+    }
+}
+
+impl Readers {
+    /// Opens `size` read-only connections on the database file (which must exist, in WAL
+    /// mode: the writer opens it first).
+    pub(super) fn open(
+        path: &Path,
+        busy_timeout: Duration,
+        size: usize,
+    ) -> Result<Readers, StoreError> {
+        let mut conns = Vec::with_capacity(size);
+        for _ in 0..size {
+            let conn = rusqlite::Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| StoreError::Connect(format!("{}: {e}", path.display())))?;
+            conn.busy_timeout(busy_timeout).map_err(from_sqlite)?;
+            conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            conns.push(conn);
+        }
+        Ok(Readers {
+            idle: Arc::new(Mutex::new(conns)),
+            permits: Arc::new(Semaphore::new(size)),
+        })
+    }
+
+    /// Waits for an idle connection.
+    pub(super) async fn acquire(&self) -> Result<ReadConn, StoreError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Database("the reader pool is closed".into()))?;
+        let conn = self
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .ok_or_else(|| StoreError::Database("no idle reader despite a permit".into()))?;
+        Ok(ReadConn {
+            conn: Some(conn),
+            idle: self.idle.clone(),
+            _permit: permit,
+        })
+    }
+
+    /// Refuses further acquires; open connections close as they are returned and dropped.
+    pub(super) fn close(&self) {
+        self.permits.close();
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// A reader taken from the pool; statements run in autocommit, each on one consistent
+/// snapshot. Returned to the pool when dropped.
+pub(super) struct ReadConn {
+    conn: Option<rusqlite::Connection>,
+    idle: Arc<Mutex<Vec<rusqlite::Connection>>>,
+    // Released after the connection is back in `idle` (fields drop in order).
+    _permit: OwnedSemaphorePermit,
+}
+
+impl ReadConn {
+    fn conn(&self) -> Result<&rusqlite::Connection, StoreError> {
+        // Only `drop` takes the connection out.
+        self.conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Database("the reader was returned".into()))
+    }
+
+    pub(super) fn execute(&mut self, q: Q) -> Result<u64, StoreError> {
+        sqlite_inline::execute(self.conn()?, q)
+    }
+
+    pub(super) fn fetch(&mut self, q: Q, max: usize) -> Result<Vec<Row>, StoreError> {
+        sqlite_inline::fetch(self.conn()?, q, max)
+    }
+}
+
+impl Drop for ReadConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+        }
+    }
+}
