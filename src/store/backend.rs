@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Post
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Column as _, Row as _, TypeInfo as _, ValueRef as _};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -30,7 +31,7 @@ enum Pools {
     Sqlite {
         writer: Writer,
         readers: Readers,
-        opts: Box<SqliteConnectOptions>,
+        opts: Arc<SqliteConnectOptions>,
     },
     Postgres(PgPool),
 }
@@ -81,7 +82,7 @@ impl Store {
                 pools: Pools::Sqlite {
                     writer,
                     readers,
-                    opts: Box::new(opts),
+                    opts: Arc::new(opts),
                 },
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -119,7 +120,7 @@ impl Store {
         match &self.pools {
             Pools::Sqlite { opts, .. } => {
                 // sqlx's migrator wants a sqlx connection: a one-off one.
-                let mut conn = SqliteConnection::connect_with(opts)
+                let mut conn = SqliteConnection::connect_with(opts.as_ref())
                     .await
                     .map_err(|e| StoreError::Migrate(e.to_string()))?;
                 let ran = SQLITE_MIGRATIONS.run(&mut conn).await;
