@@ -98,13 +98,13 @@ pub async fn list(
     let d = tx.dialect();
     let sql = format!(
         "SELECT seq, at, actor, action, target, {} AS before, {} AS after FROM audit_log \
-         WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+         WHERE org_id = ? AND seq > ? ORDER BY seq",
         d.json_out("before"),
         d.json_out("after"),
     );
-    let rows = tx
-        .fetch_all(Q::new(&sql).bind(org_id).bind(after_seq).bind(limit))
-        .await?;
+    let mut q = Q::new(&sql).bind(org_id).bind(after_seq);
+    q.push_limit(limit);
+    let rows = tx.fetch_all(q).await?;
     rows.iter().map(decode).collect()
 }
 

@@ -123,14 +123,9 @@ pub async fn of_members(tx: &mut Tx, member_ids: &[String]) -> Result<Vec<Member
 
 /// The number of members of a group, counted no further than `limit` (bounded cost).
 pub async fn count_up_to(tx: &mut Tx, group_id: &str, limit: i64) -> Result<i64, StoreError> {
-    tx.fetch_one(
-        Q::new(
-            "SELECT COUNT(*) AS n FROM \
-             (SELECT 1 FROM scim_group_members WHERE group_id = ? LIMIT ?) AS capped",
-        )
-        .bind(group_id)
-        .bind(limit),
-    )
-    .await?
-    .int("n")
+    let mut q =
+        Q::new("SELECT COUNT(*) AS n FROM (SELECT 1 FROM scim_group_members WHERE group_id = ?")
+            .bind(group_id);
+    q.push_limit(limit).push(") AS capped");
+    tx.fetch_one(q).await?.int("n")
 }

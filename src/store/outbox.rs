@@ -211,6 +211,19 @@ pub async fn insert_messages(
     Ok(inserted)
 }
 
+/// How many rows the outbox holds, and how many of them still wait for delivery
+/// (pending or being sent, whenever due).
+pub async fn counts(tx: &mut Tx) -> Result<(i64, i64), StoreError> {
+    let row = tx
+        .fetch_one(Q::new(
+            "SELECT COUNT(*) AS total, \
+             COUNT(CASE WHEN state IN ('pending', 'sending') THEN 1 END) AS undelivered \
+             FROM outbox",
+        ))
+        .await?;
+    Ok((row.int("total")?, row.int("undelivered")?))
+}
+
 /// Whether any row is due at `now`: a cheap read, so an idle worker never takes the
 /// write lock (SQLite has one writer, which SCIM requests need).
 pub async fn any_due(tx: &mut Tx, now: &str) -> Result<bool, StoreError> {
@@ -244,14 +257,13 @@ pub async fn claim_due(
         "UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?, \
          claimed_until = ?, next_attempt_at = ? WHERE id IN (SELECT id FROM outbox \
          WHERE state IN ('pending', 'sending') AND next_attempt_at <= ? \
-         ORDER BY next_attempt_at LIMIT ?",
+         ORDER BY next_attempt_at",
     )
     .bind(worker)
     .bind(until)
     .bind(until)
-    .bind(now)
-    .bind(limit);
-    q.push(skip_locked);
+    .bind(now);
+    q.push_limit(limit).push(skip_locked);
     q.push(") RETURNING ");
     q.push(MESSAGE_COLUMNS);
     let rows = tx.fetch_all(q).await?;
@@ -396,8 +408,8 @@ pub async fn list_messages(
     q.push(MESSAGE_COLUMNS);
     q.push(" FROM outbox WHERE org_id = ")
         .push_bind(org_id)
-        .push(" ORDER BY created_at, id LIMIT ")
-        .push_bind(limit);
+        .push(" ORDER BY created_at, id")
+        .push_limit(limit);
     tx.fetch_all(q).await?.iter().map(decode_message).collect()
 }
 

@@ -420,8 +420,8 @@ fn list_query(d: Dialect, table: Table, org_id: &str, query: &ListQuery) -> Q {
             .push(if *desc { " DESC" } else { " ASC" })
             .push(" NULLS LAST, ");
     }
-    q.push("r.seq ASC LIMIT ")
-        .push_bind(limit)
+    q.push("r.seq ASC")
+        .push_limit(limit)
         .push(" OFFSET ")
         .push_bind(offset);
     q

@@ -35,21 +35,21 @@ pub async fn match_users(
     let sql = match column {
         MatchColumn::UserNameNorm => {
             "SELECT u.id, u.active FROM scim_users u \
-             WHERE u.org_id = ? AND u.user_name_norm = ? ORDER BY u.seq LIMIT ?"
+             WHERE u.org_id = ? AND u.user_name_norm = ? ORDER BY u.seq"
         }
         MatchColumn::EmailNorm => {
             "SELECT DISTINCT u.id, u.active, u.seq FROM scim_user_emails e \
              JOIN scim_users u ON u.seq = e.user_seq \
-             WHERE e.org_id = ? AND e.value_norm = ? ORDER BY u.seq LIMIT ?"
+             WHERE e.org_id = ? AND e.value_norm = ? ORDER BY u.seq"
         }
         MatchColumn::ExternalId => {
             "SELECT u.id, u.active FROM scim_users u \
-             WHERE u.org_id = ? AND u.external_id = ? ORDER BY u.seq LIMIT ?"
+             WHERE u.org_id = ? AND u.external_id = ? ORDER BY u.seq"
         }
     };
-    let rows = tx
-        .fetch_all(Q::new(sql).bind(org_id).bind(value).bind(limit))
-        .await?;
+    let mut q = Q::new(sql).bind(org_id).bind(value);
+    q.push_limit(limit);
+    let rows = tx.fetch_all(q).await?;
     rows.iter()
         .map(|r| {
             Ok(MatchedUser {

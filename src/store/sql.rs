@@ -84,6 +84,14 @@ impl Q {
         self
     }
 
+    /// Appends ` LIMIT n` with `n` written out, not bound: SQLite peeks at a bound LIMIT
+    /// when it plans, which marks the statement to be prepared again on every execution.
+    pub fn push_limit(&mut self, n: i64) -> &mut Q {
+        self.sql.push_str(" LIMIT ");
+        self.sql.push_str(&n.to_string());
+        self
+    }
+
     /// Appends `?, ?, ...` binding each value: the inside of an `IN (...)`.
     pub fn push_list<T: Into<SqlValue> + Clone>(&mut self, values: &[T]) -> &mut Q {
         for (i, v) in values.iter().enumerate() {

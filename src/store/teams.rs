@@ -427,7 +427,7 @@ pub async fn waiting(
         Some(id) => q.push("m.team_id = ").push_bind(id),
         None => q.push("t.reserved_seats IS NULL"),
     };
-    q.push(" ORDER BY m.wait_seq LIMIT ").push_bind(limit);
+    q.push(" ORDER BY m.wait_seq").push_limit(limit);
     let rows = tx.fetch_all(q).await?;
     rows.iter().map(decode_membership).collect()
 }
