@@ -296,7 +296,7 @@ async fn measure_backend(
     let token = server::create_org_and_token(exe, workspace, database_url).await?;
     let server = Server::start(exe, workspace, database_url).await?;
     let client = Client::new(&server.base_url(), &token, args.concurrency)?;
-    let result = Phases::new(&client, &server, analyze, args)
+    let result = Phases::new(&client, &server, analyze, database_url, args)
         .all(backend, args, group_plan(args))
         .await;
     let stopped = server.stop().await;
@@ -327,7 +327,7 @@ async fn run_rss(exe: &Path, args: &BenchArgs, users: usize) -> Result<RssReport
     let token = server::create_org_and_token(exe, &workspace, &url).await?;
     let server = Server::start(exe, &workspace, &url).await?;
     let client = Client::new(&server.base_url(), &token, args.concurrency)?;
-    let result = Phases::new(&client, &server, None, args)
+    let result = Phases::new(&client, &server, None, &url, args)
         .rss(users, args)
         .await;
     let stopped = server.stop().await;

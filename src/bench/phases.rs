@@ -4,10 +4,12 @@ use super::load::{
     self, Amount, Client, Latencies, PROGRESS_EVERY, Summary, call, contains, json_int, json_str,
 };
 use super::report::{
-    BackendReport, Cpu, GroupSize, GroupsReport, PagingReport, PeakRss, RssReport, Throughput,
+    BackendReport, Cpu, GroupSize, GroupsReport, OutboxDrain, PagingReport, PeakRss, RssReport,
+    Throughput,
 };
 use super::server::{self, PgDatabase, Server};
 use super::{Backend, BenchArgs, BenchError};
+use crate::store::{Store, outbox};
 use reqwest::{Method, StatusCode};
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +18,8 @@ use uuid::Uuid;
 
 /// Users per page in the paging measurements, members per PATCH batch.
 const PAGE: usize = 100;
+/// How long the bench waits for the seeding's joining emails to be delivered.
+const OUTBOX_DRAIN_LIMIT: Duration = Duration::from_secs(15 * 60);
 /// Requests in each of the two baselines (`/healthz`, `/ServiceProviderConfig`).
 const BASELINE_REQUESTS: usize = 20_000;
 /// Unmeasured requests before a measurement (connections open, caches warm).
@@ -77,6 +81,8 @@ pub struct Phases<'a> {
     server: &'a Server,
     /// A PostgreSQL database to `ANALYZE` after bulk changes (autovacuum is off).
     analyze: Option<&'a PgDatabase>,
+    /// The server's database, read to wait until the outbox is delivered.
+    database_url: &'a str,
     connections: usize,
     group_gets: usize,
     seed: u64,
@@ -87,12 +93,14 @@ impl<'a> Phases<'a> {
         client: &'a Client,
         server: &'a Server,
         analyze: Option<&'a PgDatabase>,
+        database_url: &'a str,
         args: &BenchArgs,
     ) -> Phases<'a> {
         Phases {
             client,
             server,
             analyze,
+            database_url,
             connections: args.concurrency,
             group_gets: args.group_gets,
             seed: args.seed,
@@ -119,6 +127,8 @@ impl<'a> Phases<'a> {
             .await?;
         self.note_rss(&mut peak_rss, "seed users");
         self.settle().await?;
+        eprintln!("bench: {name}: waiting for the joining emails to be delivered");
+        let outbox_drain = self.drain_outbox().await?;
 
         eprintln!("bench: {name}: baselines /healthz and /ServiceProviderConfig");
         let baseline_requests = BASELINE_REQUESTS.min(args.filter_requests);
@@ -180,6 +190,7 @@ impl<'a> Phases<'a> {
             index_paging,
             cursor_paging,
             groups,
+            outbox_drain,
             peak_rss_mib: self.server.peak_rss_mib(),
             rss_at_end_mib: self.server.rss_mib(),
             peak_rss_by_phase: peak_rss,
@@ -229,6 +240,38 @@ impl<'a> Phases<'a> {
             Some(db) => db.analyze().await,
             None => Ok(()),
         }
+    }
+
+    /// Waits until the outbox holds nothing undelivered, so that the measurements after
+    /// the seeding do not share the server with delivering its joining emails. Returns
+    /// how long that took after the seeding ended.
+    async fn drain_outbox(&self) -> Result<OutboxDrain, BenchError> {
+        let store = Store::connect(self.database_url)
+            .await
+            .map_err(|e| BenchError::Setup(format!("opening the server's database: {e}")))?;
+        let started = Instant::now();
+        let outcome = loop {
+            let counts = match store.read().await {
+                Ok(mut tx) => outbox::counts(&mut tx).await,
+                Err(e) => Err(e),
+            };
+            match counts {
+                Ok((total, 0)) => break Ok(total),
+                Ok(_) if started.elapsed() > OUTBOX_DRAIN_LIMIT => {
+                    break Err(BenchError::Request(format!(
+                        "the outbox was not delivered within {} s",
+                        OUTBOX_DRAIN_LIMIT.as_secs()
+                    )));
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => break Err(BenchError::Setup(format!("reading the outbox: {e}"))),
+            }
+        };
+        store.close().await;
+        Ok(OutboxDrain {
+            messages: outcome?,
+            seconds_after_seed: started.elapsed().as_secs_f64(),
+        })
     }
 
     fn note_rss(&self, into: &mut Vec<PeakRss>, after: &'static str) {

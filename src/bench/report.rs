@@ -190,12 +190,23 @@ pub struct BackendReport {
     pub index_paging: PagingReport,
     pub cursor_paging: PagingReport,
     pub groups: Option<GroupsReport>,
+    pub outbox_drain: OutboxDrain,
     pub peak_rss_mib: Option<f64>,
     pub rss_at_end_mib: Option<f64>,
     pub peak_rss_by_phase: Vec<PeakRss>,
     pub sqlite_file_mib: Option<f64>,
     /// PostgreSQL with autovacuum off: `ANALYZE` ran after each bulk load.
     pub analyzed: bool,
+}
+
+/// The joining emails the seeding queued, delivered to `.eml` files before the
+/// measurements that follow.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxDrain {
+    /// Rows in the outbox once nothing was left undelivered.
+    pub messages: i64,
+    /// From the end of the seeding until nothing was left undelivered.
+    pub seconds_after_seed: f64,
 }
 
 /// Memory mode.
@@ -350,6 +361,18 @@ pub fn backend_markdown(r: &BackendReport) -> String {
         "Server peak RSS (VmHWM)".into(),
         format!("**{}** ({})", mib(r.peak_rss_mib), by_phase.join(", ")),
         t("≤ 150 MB with 1,000,000 users: see `--rss-users`"),
+        "",
+    );
+    row(
+        format!(
+            "Joining emails of the seeding ({} `.eml` files) delivered, after the seeding ended",
+            int(usize::try_from(r.outbox_drain.messages).unwrap_or(0))
+        ),
+        format!(
+            "**{:.1} s** (measured after it, so no phase shares the server with it)",
+            r.outbox_drain.seconds_after_seed
+        ),
+        "—".into(),
         "",
     );
     if let Some(size) = r.sqlite_file_mib {
