@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use super::sql::{Dialect, Q, Row, SqlValue};
+use super::sqlite_checkpointer::Checkpointer;
 use super::sqlite_readers::{ReadConn, Readers};
 use super::sqlite_writer::{WriteTx, Writer};
 use sqlx::Connection as _;
@@ -32,6 +33,7 @@ enum Pools {
         writer: Writer,
         readers: Readers,
         opts: Arc<SqliteConnectOptions>,
+        _checkpointer: Arc<Checkpointer>,
     },
     Postgres(PgPool),
 }
@@ -78,11 +80,13 @@ impl Store {
             // The writer first: it creates the file (and turns on WAL) the readers open.
             let writer = Writer::open(opts.get_filename(), BUSY_TIMEOUT)?;
             let readers = Readers::open(opts.get_filename(), BUSY_TIMEOUT, SQLITE_READERS)?;
+            let checkpointer = Checkpointer::start(opts.get_filename(), BUSY_TIMEOUT)?;
             Ok(Store {
                 pools: Pools::Sqlite {
                     writer,
                     readers,
                     opts: Arc::new(opts),
+                    _checkpointer: Arc::new(checkpointer),
                 },
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -19,6 +19,7 @@ pub mod resources;
 pub mod sessions;
 pub mod sign_in_codes;
 pub mod sql;
+mod sqlite_checkpointer;
 mod sqlite_inline;
 mod sqlite_readers;
 mod sqlite_writer;

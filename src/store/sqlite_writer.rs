@@ -11,6 +11,7 @@
 
 use super::StoreError;
 use super::sql::{Q, Row};
+use super::sqlite_checkpointer::WRITER_BACKSTOP_PAGES;
 use super::sqlite_inline::{self, STATEMENT_CACHE, from_sqlite};
 use std::path::Path;
 use std::sync::Arc;
@@ -36,10 +37,11 @@ impl Writer {
             .map_err(|e| StoreError::Connect(format!("{}: {e}", path.display())))?;
         conn.busy_timeout(busy_timeout).map_err(from_sqlite)?;
         // WAL lets the readers run beside the writer; in WAL mode NORMAL syncs at
-        // checkpoints, not at every commit.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
+        // checkpoints, not at every commit, and the checkpointer thread runs those.
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {WRITER_BACKSTOP_PAGES};"
+        ))
         .map_err(|e| StoreError::Connect(format!("{}: {e}", path.display())))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Writer {
