@@ -197,7 +197,7 @@ impl Tx {
     /// Commits (nothing to do for a read connection).
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.inner {
-            TxInner::Sqlite(tx) => tx.commit()?,
+            TxInner::Sqlite(tx) => tx.commit().await?,
             TxInner::Postgres(tx) => tx.commit().await?,
             TxInner::SqliteRead(_) | TxInner::PostgresRead(_) => {}
         }
