@@ -15,7 +15,8 @@
 //! request of the batch answers only after that COMMIT, with its outcome. A COMMIT
 //! writes each page once however many requests changed it, so bulk provisioning writes
 //! far less. A request that fails is rolled back to its savepoint and leaves the others'
-//! changes alone.
+//! changes alone. So a commit may wait for the requests after it: never hold a reader
+//! from the pool while committing, or those requests could wait for that reader.
 
 use super::StoreError;
 use super::sql::{Q, Row};
