@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// How long a request waits for a reader before it fails rather than hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The pool. Cheap to clone.
 #[derive(Clone)]
 pub(super) struct Readers {
@@ -49,13 +52,16 @@ impl Readers {
         })
     }
 
-    /// Waits for an idle connection.
+    /// Waits for an idle connection, at most [`ACQUIRE_TIMEOUT`].
     pub(super) async fn acquire(&self) -> Result<ReadConn, StoreError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
+        let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned())
             .await
+            .map_err(|_| {
+                StoreError::Database(format!(
+                    "no SQLite reader came free within {} s",
+                    ACQUIRE_TIMEOUT.as_secs()
+                ))
+            })?
             .map_err(|_| StoreError::Database("the reader pool is closed".into()))?;
         let conn = self
             .idle
