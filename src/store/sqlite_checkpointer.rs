@@ -7,7 +7,8 @@
 //! neither take the write lock nor wait for readers.
 
 use super::StoreError;
-use super::sqlite_inline::from_sqlite;
+use super::sqlite_inline;
+use rusqlite::OpenFlags;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,9 +30,7 @@ pub(super) struct Checkpointer {
 impl Checkpointer {
     /// Starts the thread on its own connection to the database at `path`.
     pub(super) fn start(path: &Path, busy_timeout: Duration) -> Result<Checkpointer, StoreError> {
-        let conn = rusqlite::Connection::open(path)
-            .map_err(|e| StoreError::Connect(format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(busy_timeout).map_err(from_sqlite)?;
+        let conn = sqlite_inline::open(path, OpenFlags::default(), busy_timeout)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         std::thread::Builder::new()

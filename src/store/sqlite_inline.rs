@@ -4,11 +4,27 @@
 
 use super::StoreError;
 use super::sql::{Q, Row, SqlValue};
+use rusqlite::OpenFlags;
 use rusqlite::types::{Value, ValueRef};
+use std::path::Path;
+use std::time::Duration;
 
 /// Distinct statements kept prepared per connection (IN lists of different lengths are
 /// distinct).
 pub(super) const STATEMENT_CACHE: usize = 512;
+
+/// Opens a connection on the database file; it waits up to `busy_timeout` for a lock
+/// another process (e.g. the CLI) holds.
+pub(super) fn open(
+    path: &Path,
+    flags: OpenFlags,
+    busy_timeout: Duration,
+) -> Result<rusqlite::Connection, StoreError> {
+    let conn = rusqlite::Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Connect(format!("{}: {e}", path.display())))?;
+    conn.busy_timeout(busy_timeout).map_err(from_sqlite)?;
+    Ok(conn)
+}
 
 /// Runs a statement and returns the number of rows it changed.
 pub(super) fn execute(conn: &rusqlite::Connection, q: Q) -> Result<u64, StoreError> {

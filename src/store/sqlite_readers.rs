@@ -4,7 +4,7 @@
 
 use super::StoreError;
 use super::sql::{Q, Row};
-use super::sqlite_inline::{self, STATEMENT_CACHE, from_sqlite};
+use super::sqlite_inline::{self, STATEMENT_CACHE};
 use rusqlite::OpenFlags;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -37,12 +37,11 @@ impl Readers {
     ) -> Result<Readers, StoreError> {
         let mut conns = Vec::with_capacity(size);
         for _ in 0..size {
-            let conn = rusqlite::Connection::open_with_flags(
+            let conn = sqlite_inline::open(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(|e| StoreError::Connect(format!("{}: {e}", path.display())))?;
-            conn.busy_timeout(busy_timeout).map_err(from_sqlite)?;
+                busy_timeout,
+            )?;
             conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             conns.push(conn);
         }

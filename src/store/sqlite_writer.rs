@@ -22,6 +22,7 @@ use super::StoreError;
 use super::sql::{Q, Row};
 use super::sqlite_checkpointer::WRITER_BACKSTOP_PAGES;
 use super::sqlite_inline::{self, STATEMENT_CACHE, from_sqlite};
+use rusqlite::OpenFlags;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +35,9 @@ const MAX_BATCH: usize = 64;
 /// How long a batch may stay open when the requests it was left open for went away
 /// (their clients disconnected) before a watchdog commits it.
 const ORPHAN_BATCH_AFTER: Duration = Duration::from_millis(20);
+
+/// The outcome when SQLite itself rolled the transaction back (e.g. after an I/O error).
+const ROLLED_BACK: &str = "SQLite rolled the transaction back";
 
 /// What a request of a batch learns: the COMMIT's outcome, or why it failed.
 type Outcome = Result<(), String>;
@@ -83,9 +87,7 @@ impl Drop for Queued<'_> {
 impl Writer {
     /// Opens (creating if missing) the database file in WAL mode.
     pub(super) fn open(path: &Path, busy_timeout: Duration) -> Result<Writer, StoreError> {
-        let conn = rusqlite::Connection::open(path)
-            .map_err(|e| StoreError::Connect(format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(busy_timeout).map_err(from_sqlite)?;
+        let conn = sqlite_inline::open(path, OpenFlags::default(), busy_timeout)?;
         // WAL lets the readers run beside the writer; in WAL mode NORMAL syncs at
         // checkpoints, not at every commit, and the checkpointer thread runs those.
         conn.execute_batch(&format!(
@@ -177,7 +179,7 @@ impl Writer {
 /// Commits the open transaction and tells every request of the batch the outcome.
 fn end_batch(shared: &mut Shared) {
     let outcome: Outcome = if shared.conn.is_autocommit() {
-        Err("SQLite rolled the transaction back".into())
+        Err(ROLLED_BACK.into())
     } else {
         shared
             .conn
@@ -208,7 +210,7 @@ fn undo_request(shared: &mut Shared) {
     if shared.conn.is_autocommit() {
         // SQLite rolled back the whole transaction (e.g. after an I/O error): the batch
         // is lost with it.
-        fail_or_finish(shared, &Err("SQLite rolled the transaction back".into()));
+        fail_or_finish(shared, &Err(ROLLED_BACK.into()));
         return;
     }
     if let Err(e) = shared
