@@ -3,7 +3,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::http::{self, AppState};
+use crate::http::{self, AppParts, AppState};
 use crate::outbox::{self, OutboxError};
 use crate::provisioning::Directory;
 use crate::provisioning::invitations::Invitations;
@@ -99,13 +99,13 @@ impl App {
         );
         let sso = Sso::new(store.clone(), clock, directory.clone(), sessions)
             .with_public_base_url(&config.public_base_url(address));
-        let state = AppState {
+        let state = AppState::new(AppParts {
             store: store.clone(),
             sso: sso.clone(),
             directory,
             registry,
             config: Arc::new(config),
-        };
+        });
         Ok(App {
             router: http::router(state),
             listener,

@@ -21,9 +21,28 @@ pub use error::ApiError;
 /// The SCIM media type, RFC 7644 §3.1.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for every request (axum's `State`), so it is one
+/// shared allocation.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    pub fn new(parts: AppParts) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct AppParts {
     pub store: Store,
     pub directory: Directory,
     pub registry: Arc<::scim::schema::Registry>,
