@@ -8,6 +8,7 @@
 //! A benchmark, not a test: it fails only when a request is refused or a page does not
 //! hold what it should, never because a figure misses its target.
 
+mod conns;
 mod load;
 mod phases;
 mod report;

@@ -2,6 +2,8 @@
 //! pulling request numbers from a shared counter, latencies kept as microseconds.
 
 use super::BenchError;
+use super::conns::Conns;
+use axum::body::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -26,6 +28,8 @@ pub struct Client {
     scim: Arc<str>,
     /// `http://127.0.0.1:PORT`
     root: Arc<str>,
+    /// The lean client of the throughput phases.
+    conns: Arc<Conns>,
 }
 
 impl Client {
@@ -35,7 +39,7 @@ impl Client {
             .map_err(|_| BenchError::Setup("the token is not a valid header value".into()))?;
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, auth);
+        headers.insert(header::AUTHORIZATION, auth.clone());
         let http = reqwest::Client::builder()
             .no_proxy()
             .http1_only()
@@ -49,6 +53,7 @@ impl Client {
             http,
             scim: format!("{base_url}/scim/v2").into(),
             root: base_url.into(),
+            conns: Arc::new(Conns::new(base_url, auth).map_err(BenchError::Setup)?),
         })
     }
 
@@ -64,6 +69,19 @@ impl Client {
 
     pub fn get(&self, url: &str) -> RequestBuilder {
         self.http.get(url)
+    }
+
+    /// Sends a request on the lean client (see [`Conns`]) and reads the whole body, as
+    /// [`call`] does.
+    pub async fn fast(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<String>,
+        expected: &[StatusCode],
+        what: &str,
+    ) -> Result<(Bytes, Option<HeaderValue>), String> {
+        self.conns.call(method, url, body, expected, what).await
     }
 
     /// A request with a SCIM JSON body.

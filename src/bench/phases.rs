@@ -325,8 +325,10 @@ impl<'a> Phases<'a> {
             move |i| {
                 let (client, url) = (client.clone(), url.clone());
                 async move {
-                    let request = client.send_json(Method::POST, &url, user_body(first + i));
-                    let (_, location) = call(request, CREATED, "POST /Users").await?;
+                    let body = Some(user_body(first + i));
+                    let (_, location) = client
+                        .fast(Method::POST, &url, body, CREATED, "POST /Users")
+                        .await?;
                     location
                         .as_ref()
                         .and_then(|l| l.to_str().ok())
@@ -361,7 +363,12 @@ impl<'a> Phases<'a> {
             None,
             move |_| {
                 let (client, url, what) = (client.clone(), url.clone(), what.clone());
-                async move { call(client.get(&url), OK, &what).await.map(drop) }
+                async move {
+                    client
+                        .fast(Method::GET, &url, None, OK, &what)
+                        .await
+                        .map(drop)
+                }
             },
         )
         .await?;
@@ -408,7 +415,9 @@ impl<'a> Phases<'a> {
             let (client, urls) = (client.clone(), urls.clone());
             async move {
                 let url = &urls[(first + i) % urls.len()];
-                let (body, _) = call(client.get(url), OK, "GET /Users?filter").await?;
+                let (body, _) = client
+                    .fast(Method::GET, url, None, OK, "GET /Users?filter")
+                    .await?;
                 if contains(body.as_ref(), b"\"totalResults\":1,") {
                     Ok(())
                 } else {

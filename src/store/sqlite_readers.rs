@@ -9,7 +9,7 @@ use rusqlite::OpenFlags;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 /// How long a request waits for a reader before it fails rather than hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -53,15 +53,23 @@ impl Readers {
 
     /// Waits for an idle connection, at most [`ACQUIRE_TIMEOUT`].
     pub(super) async fn acquire(&self) -> Result<ReadConn, StoreError> {
-        let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| {
-                StoreError::Database(format!(
-                    "no SQLite reader came free within {} s",
-                    ACQUIRE_TIMEOUT.as_secs()
-                ))
-            })?
-            .map_err(|_| StoreError::Database("the reader pool is closed".into()))?;
+        let closed = || StoreError::Database("the reader pool is closed".into());
+        // An idle reader is taken without arming a timer (most requests find one).
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::Closed) => return Err(closed()),
+            Err(TryAcquireError::NoPermits) => {
+                tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned())
+                    .await
+                    .map_err(|_| {
+                        StoreError::Database(format!(
+                            "no SQLite reader came free within {} s",
+                            ACQUIRE_TIMEOUT.as_secs()
+                        ))
+                    })?
+                    .map_err(|_| closed())?
+            }
+        };
         let conn = self
             .idle
             .lock()
