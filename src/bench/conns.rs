@@ -125,3 +125,82 @@ impl Conns {
             .push(sender);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::routing::{get, post};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A real server on loopback that counts the TCP connections it accepts.
+    async fn server() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let root = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let router = Router::new()
+            .route(
+                "/echo",
+                post(|headers: axum::http::HeaderMap, body: String| async move {
+                    let auth = headers[header::AUTHORIZATION].to_str().unwrap().to_owned();
+                    (
+                        StatusCode::CREATED,
+                        [(header::LOCATION, "/things/42")],
+                        format!("{auth}|{body}"),
+                    )
+                }),
+            )
+            .route(
+                "/missing",
+                get(|| async { (StatusCode::NOT_FOUND, "no such thing") }),
+            );
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                counter.fetch_add(1, Ordering::SeqCst);
+                let router = router.clone();
+                tokio::spawn(async move {
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (root, accepted)
+    }
+
+    #[tokio::test]
+    async fn sends_the_token_and_body_reuses_its_connection_and_reports_unexpected_statuses() {
+        let (root, accepted) = server().await;
+        let conns = Conns::new(&root, HeaderValue::from_static("Bearer t0k")).unwrap();
+        for i in 0..3 {
+            let (body, location) = conns
+                .call(
+                    Method::POST,
+                    &format!("{root}/echo"),
+                    Some(format!("n{i}")),
+                    &[StatusCode::CREATED],
+                    "POST /echo",
+                )
+                .await
+                .unwrap();
+            assert_eq!(&body[..], format!("Bearer t0k|n{i}").as_bytes());
+            assert_eq!(location.unwrap(), "/things/42");
+        }
+        // One request at a time: one kept-alive connection served them all.
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        let err = conns
+            .call(
+                Method::GET,
+                &format!("{root}/missing"),
+                None,
+                &[StatusCode::OK],
+                "GET /missing",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, "GET /missing: HTTP 404 Not Found: no such thing");
+    }
+}
