@@ -80,11 +80,7 @@ impl Conns {
             .map_err(|e| format!("{what}: reading the body: {e}"))?
             .to_bytes();
         self.give_back(sender);
-        if !expected.contains(&status) {
-            let text = String::from_utf8_lossy(&body);
-            let start: String = text.chars().take(400).collect();
-            return Err(format!("{what}: HTTP {status}: {start}"));
-        }
+        super::load::check_status(status, &body, expected, what)?;
         Ok((body, location))
     }
 

@@ -110,12 +110,23 @@ pub async fn call(
         .bytes()
         .await
         .map_err(|e| format!("{what}: reading the body: {}", error_chain(&e)))?;
-    if !expected.contains(&status) {
-        let text = String::from_utf8_lossy(&body);
-        let start: String = text.chars().take(400).collect();
-        return Err(format!("{what}: HTTP {status}: {start}"));
-    }
+    check_status(status, &body, expected, what)?;
     Ok((body, location))
+}
+
+/// An error quoting the start of the body when `status` is not one of `expected`.
+pub fn check_status(
+    status: StatusCode,
+    body: &[u8],
+    expected: &[StatusCode],
+    what: &str,
+) -> Result<(), String> {
+    if expected.contains(&status) {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(body);
+    let start: String = text.chars().take(400).collect();
+    Err(format!("{what}: HTTP {status}: {start}"))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -342,8 +342,30 @@ async fn the_server_runs_a_worker_that_writes_eml_files(db: Db) {
     assert_eq!(db.message(&id).await.state, State::Delivered);
 }
 
+/// `store::outbox::counts` (what the bench waits on): every row, and the rows not yet
+/// delivered.
+async fn counts_tell_how_many_rows_wait_for_delivery(db: Db) {
+    let counts = || async {
+        let mut tx = db.store.read().await.unwrap();
+        rollcall::store::outbox::counts(&mut tx).await.unwrap()
+    };
+    assert_eq!(counts().await, (0, 0));
+    for (key, to) in [
+        ("invite:m1", "ada@example.com"),
+        ("invite:m2", "bo@example.com"),
+    ] {
+        db.enqueue(key, &email(to, "Welcome")).await.unwrap();
+    }
+    assert_eq!(counts().await, (2, 2));
+    let outbox_dir = db.dir.path().join("outbox");
+    let worker = db.worker(Mailer::file(&outbox_dir, FROM).unwrap(), options());
+    assert_eq!(worker.run_once().await.unwrap(), 2);
+    assert_eq!(counts().await, (2, 0));
+}
+
 outbox_backends!(
     file_transport_writes_one_eml_per_email,
+    counts_tell_how_many_rows_wait_for_delivery,
     smtp_delivers_once_with_auth_and_the_right_headers,
     the_same_dedupe_key_is_queued_and_delivered_once,
     retries_with_growing_backoff_until_the_smtp_server_is_up,
