@@ -272,7 +272,7 @@ impl Directory {
         id: &str,
         with_refs: bool,
     ) -> Result<View, Error> {
-        let mut tx = self.store.read().await?;
+        let mut tx = self.store.read_snapshot().await?;
         let stored = resources::get(&mut tx, table(kind), &actor.org_id, id, false)
             .await?
             .ok_or_else(|| not_found(kind, id))?;

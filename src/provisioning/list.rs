@@ -137,7 +137,7 @@ impl Directory {
                 (page, None, true)
             }
         };
-        let mut tx = self.store.read().await?;
+        let mut tx = self.store.read_snapshot().await?;
         let limit = match page {
             Page::Index { count, .. } | Page::After { count, .. } => count,
         };

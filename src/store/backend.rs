@@ -163,6 +163,17 @@ impl Store {
         Ok(Tx { inner })
     }
 
+    /// A connection for reading several statements from one snapshot (a read transaction
+    /// on SQLite, where it also takes the shared locks once instead of per statement).
+    /// On PostgreSQL the same as [`Store::read`].
+    pub async fn read_snapshot(&self) -> Result<Tx, StoreError> {
+        let mut tx = self.read().await?;
+        if let TxInner::SqliteRead(c) = &mut tx.inner {
+            c.begin_snapshot()?;
+        }
+        Ok(tx)
+    }
+
     /// Runs one statement outside any transaction (e.g. `CREATE DATABASE` in test
     /// set-up). Never pass it request data.
     pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {

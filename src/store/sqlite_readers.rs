@@ -79,7 +79,7 @@ impl Readers {
         Ok(ReadConn {
             conn: Some(conn),
             idle: self.idle.clone(),
-            _permit: permit,
+            permit: Some(permit),
         })
     }
 
@@ -91,12 +91,13 @@ impl Readers {
 }
 
 /// A reader taken from the pool; statements run in autocommit, each on one consistent
-/// snapshot. Returned to the pool when dropped.
+/// snapshot, unless [`ReadConn::begin_snapshot`] put them all on one. Returned to the
+/// pool when dropped.
 pub(super) struct ReadConn {
     conn: Option<rusqlite::Connection>,
     idle: Arc<Mutex<Vec<rusqlite::Connection>>>,
     // Released after the connection is back in `idle` (fields drop in order).
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl ReadConn {
@@ -111,6 +112,12 @@ impl ReadConn {
         sqlite_inline::execute(self.conn()?, q)
     }
 
+    /// Opens a read transaction: the following statements all see one snapshot, and the
+    /// shared locks are taken once for all of them instead of once per statement.
+    pub(super) fn begin_snapshot(&mut self) -> Result<(), StoreError> {
+        sqlite_inline::execute(self.conn()?, Q::new("BEGIN")).map(|_| ())
+    }
+
     pub(super) fn fetch(&mut self, q: Q, max: usize) -> Result<Vec<Row>, StoreError> {
         sqlite_inline::fetch(self.conn()?, q, max)
     }
@@ -118,11 +125,26 @@ impl ReadConn {
 
 impl Drop for ReadConn {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.idle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(conn);
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if !conn.is_autocommit() {
+            // A read transaction's COMMIT only releases its locks.
+            let ended = sqlite_inline::execute(&conn, Q::new("COMMIT"))
+                .or_else(|_| sqlite_inline::execute(&conn, Q::new("ROLLBACK")));
+            if ended.is_err() || !conn.is_autocommit() {
+                // Never hand out a connection stuck in a transaction: close it, and the
+                // pool stays one smaller (its permit is not returned either).
+                tracing::error!("closing an SQLite reader that could not end its transaction");
+                if let Some(permit) = self.permit.take() {
+                    permit.forget();
+                }
+                return;
+            }
         }
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn);
     }
 }
