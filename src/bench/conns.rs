@@ -1,16 +1,24 @@
-//! The throughput phases' HTTP/1.1 client: kept-alive connections driven by hyper's
-//! connection API, one per request in flight, taken from and returned to an idle list.
-//! reqwest's pool, URL parsing and per-request bookkeeping cost the load generator about
-//! twice the CPU per request, and the load generator shares the 2 cores with the server.
+//! The throughput phases' HTTP/1.1 client: kept-alive connections, each used by one
+//! request at a time and owned by the task sending it, which writes the request and reads
+//! the response itself. hyper's client runs every connection as a task of its own and hands
+//! each request and response across a channel, and reqwest adds its pool and URL parsing
+//! on top: the load generator shares the 2 cores with the server, so what it spends per
+//! request is taken from the server.
 
 use axum::body::Bytes;
-use axum::http::{HeaderValue, Method, Request, StatusCode, header};
-use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::http1::{SendRequest, handshake};
-use hyper_util::rt::TokioIo;
+use axum::http::{HeaderValue, Method, StatusCode};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+
+/// A connection idle for longer may have been closed by the server: not reused.
+const MAX_IDLE: Duration = Duration::from_secs(5);
+
+/// Response headers read at most (the server sends about ten).
+const MAX_HEADERS: usize = 64;
 
 /// Connections to one server, all sending the same bearer token.
 #[derive(Debug)]
@@ -18,9 +26,26 @@ pub struct Conns {
     addr: SocketAddr,
     /// `http://127.0.0.1:PORT`: stripped from the URLs the phases pass.
     root: Arc<str>,
-    host: HeaderValue,
-    auth: HeaderValue,
-    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    /// The `Host` and `Authorization` header lines every request carries.
+    fixed_headers: Vec<u8>,
+    idle: Mutex<Vec<Conn>>,
+}
+
+/// One kept-alive connection and its read buffer.
+#[derive(Debug)]
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    last_used: Instant,
+}
+
+/// What the client keeps of a response.
+struct Response {
+    status: StatusCode,
+    location: Option<HeaderValue>,
+    body: Bytes,
+    /// The server said `Connection: close`.
+    closes: bool,
 }
 
 impl Conns {
@@ -32,13 +57,13 @@ impl Conns {
         let addr: SocketAddr = authority
             .parse()
             .map_err(|e| format!("{authority} is not IP:PORT: {e}"))?;
-        let host = HeaderValue::try_from(authority)
-            .map_err(|_| format!("{authority} is not a valid Host header"))?;
+        let mut fixed_headers = format!("Host: {authority}\r\nAuthorization: ").into_bytes();
+        fixed_headers.extend_from_slice(auth.as_bytes());
+        fixed_headers.extend_from_slice(b"\r\n");
         Ok(Conns {
             addr,
             root: root.into(),
-            host,
-            auth,
+            fixed_headers,
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -55,46 +80,50 @@ impl Conns {
         what: &str,
     ) -> Result<(Bytes, Option<HeaderValue>), String> {
         let path = url.strip_prefix(&*self.root).unwrap_or(url);
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::HOST, self.host.clone())
-            .header(header::AUTHORIZATION, self.auth.clone());
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, super::load::SCIM_JSON);
+        let request = self.request(&method, path, body.as_deref());
+        let mut conn = self.take().await.map_err(|e| format!("{what}: {e}"))?;
+        let response = conn
+            .exchange(&request)
+            .await
+            .map_err(|e| format!("{what}: {e}"))?;
+        if !response.closes {
+            conn.last_used = Instant::now();
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
         }
-        let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| format!("{what}: {e}"))?;
-        let mut sender = self.take().await.map_err(|e| format!("{what}: {e}"))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("{what}: {e}"))?;
-        let status = response.status();
-        let location = response.headers().get(header::LOCATION).cloned();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("{what}: reading the body: {e}"))?
-            .to_bytes();
-        self.give_back(sender);
-        super::load::check_status(status, &body, expected, what)?;
-        Ok((body, location))
+        super::load::check_status(response.status, &response.body, expected, what)?;
+        Ok((response.body, response.location))
     }
 
-    /// An idle connection ready for a request, or a new one.
-    async fn take(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+    /// The request's bytes: request line, headers, body.
+    fn request(&self, method: &Method, path: &str, body: Option<&str>) -> Vec<u8> {
+        let body = body.unwrap_or_default();
+        let mut out = Vec::with_capacity(160 + path.len() + body.len());
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{method} {path} HTTP/1.1\r\n");
+        out.extend_from_slice(&self.fixed_headers);
+        if !body.is_empty() {
+            let _ = write!(
+                out,
+                "Content-Type: {}\r\nContent-Length: {}\r\n",
+                crate::http::SCIM_CONTENT_TYPE,
+                body.len()
+            );
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body.as_bytes());
+        out
+    }
+
+    /// A recently used idle connection, or a new one.
+    async fn take(&self) -> Result<Conn, String> {
         loop {
             let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             match idle {
-                Some(mut sender) => {
-                    // A connection the server closed is dropped; the next one is tried.
-                    if sender.ready().await.is_ok() {
-                        return Ok(sender);
-                    }
-                }
+                Some(conn) if conn.last_used.elapsed() < MAX_IDLE => return Ok(conn),
+                Some(_) => continue,
                 None => break,
             }
         }
@@ -104,21 +133,82 @@ impl Conns {
         stream
             .set_nodelay(true)
             .map_err(|e| format!("TCP_NODELAY: {e}"))?;
-        let (sender, connection) = handshake(TokioIo::new(stream))
+        Ok(Conn {
+            stream,
+            buf: Vec::with_capacity(16 * 1024),
+            last_used: Instant::now(),
+        })
+    }
+}
+
+impl Conn {
+    /// Writes the request and reads its response: headers, then a `Content-Length` body
+    /// (what the server always sends).
+    async fn exchange(&mut self, request: &[u8]) -> Result<Response, String> {
+        self.stream
+            .write_all(request)
             .await
-            .map_err(|e| format!("HTTP/1.1 handshake with {}: {e}", self.addr))?;
-        tokio::spawn(async move {
-            // Ends when the sender is dropped or the server closes; nothing to report.
-            let _ = connection.await;
-        });
-        Ok(sender)
+            .map_err(|e| format!("sending the request: {e}"))?;
+        self.buf.clear();
+        let (head_len, status, length, location, closes) = loop {
+            self.fill().await?;
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut parsed = httparse::Response::new(&mut headers);
+            let head_len = match parsed.parse(&self.buf) {
+                Ok(httparse::Status::Complete(n)) => n,
+                Ok(httparse::Status::Partial) => continue,
+                Err(e) => return Err(format!("the response is not HTTP/1.1: {e}")),
+            };
+            let status = parsed
+                .code
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .ok_or("the response has no valid status")?;
+            let (mut length, mut location, mut closes) = (None, None, false);
+            for h in parsed.headers.iter() {
+                if h.name.eq_ignore_ascii_case("content-length") {
+                    length = std::str::from_utf8(h.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse::<usize>().ok());
+                } else if h.name.eq_ignore_ascii_case("location") {
+                    location = HeaderValue::from_bytes(h.value).ok();
+                } else if h.name.eq_ignore_ascii_case("connection") {
+                    closes = h.value.eq_ignore_ascii_case(b"close");
+                } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                    return Err(format!(
+                        "status {status}: a chunked response is not supported"
+                    ));
+                }
+            }
+            // Only a bodiless status may omit the length.
+            let length = match (length, status.as_u16()) {
+                (Some(n), _) => n,
+                (None, 204 | 304) => 0,
+                (None, _) => return Err(format!("status {status}: no Content-Length")),
+            };
+            break (head_len, status, length, location, closes);
+        };
+        while self.buf.len() < head_len + length {
+            self.fill().await?;
+        }
+        if self.buf.len() > head_len + length {
+            return Err("the server sent more than one response".into());
+        }
+        Ok(Response {
+            status,
+            location,
+            body: Bytes::copy_from_slice(&self.buf[head_len..]),
+            closes,
+        })
     }
 
-    fn give_back(&self, sender: SendRequest<Full<Bytes>>) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(sender);
+    /// Reads what the server has sent so far into the buffer.
+    async fn fill(&mut self) -> Result<(), String> {
+        self.buf.reserve(8 * 1024);
+        match self.stream.read_buf(&mut self.buf).await {
+            Ok(0) => Err("the server closed the connection".into()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("reading the response: {e}")),
+        }
     }
 }
 
@@ -126,50 +216,55 @@ impl Conns {
 mod tests {
     use super::*;
     use axum::Router;
+    use axum::extract::ConnectInfo;
+    use axum::http::header;
     use axum::routing::{get, post};
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::collections::HashSet;
 
-    /// A real server on loopback that counts the TCP connections it accepts.
-    async fn server() -> (String, Arc<AtomicUsize>) {
+    /// A real server on loopback that records the client ports it was called from (one
+    /// per TCP connection).
+    async fn server() -> (String, Arc<Mutex<HashSet<u16>>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let root = format!("http://{}", listener.local_addr().unwrap());
-        let accepted = Arc::new(AtomicUsize::new(0));
+        let ports = Arc::new(Mutex::new(HashSet::new()));
+        let seen = ports.clone();
         let router = Router::new()
             .route(
                 "/echo",
-                post(|headers: axum::http::HeaderMap, body: String| async move {
-                    let auth = headers[header::AUTHORIZATION].to_str().unwrap().to_owned();
-                    (
-                        StatusCode::CREATED,
-                        [(header::LOCATION, "/things/42")],
-                        format!("{auth}|{body}"),
-                    )
-                }),
+                post(
+                    move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                          headers: axum::http::HeaderMap,
+                          body: String| async move {
+                        seen.lock().unwrap().insert(peer.port());
+                        let auth = headers[header::AUTHORIZATION].to_str().unwrap().to_owned();
+                        let kind = headers[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+                        (
+                            StatusCode::CREATED,
+                            [(header::LOCATION, "/things/42")],
+                            format!("{auth}|{kind}|{body}"),
+                        )
+                    },
+                ),
             )
+            .route("/big", get(|| async { "x".repeat(100_000) }))
             .route(
                 "/missing",
                 get(|| async { (StatusCode::NOT_FOUND, "no such thing") }),
             );
-        let counter = accepted.clone();
         tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                counter.fetch_add(1, Ordering::SeqCst);
-                let router = router.clone();
-                tokio::spawn(async move {
-                    let service = hyper_util::service::TowerToHyperService::new(router);
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
-        (root, accepted)
+        (root, ports)
     }
 
     #[tokio::test]
     async fn sends_the_token_and_body_reuses_its_connection_and_reports_unexpected_statuses() {
-        let (root, accepted) = server().await;
+        let (root, ports) = server().await;
         let conns = Conns::new(&root, HeaderValue::from_static("Bearer t0k")).unwrap();
         for i in 0..3 {
             let (body, location) = conns
@@ -182,11 +277,27 @@ mod tests {
                 )
                 .await
                 .unwrap();
-            assert_eq!(&body[..], format!("Bearer t0k|n{i}").as_bytes());
+            assert_eq!(
+                &body[..],
+                format!("Bearer t0k|application/scim+json|n{i}").as_bytes()
+            );
             assert_eq!(location.unwrap(), "/things/42");
         }
         // One request at a time: one kept-alive connection served them all.
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(ports.lock().unwrap().len(), 1);
+        // A body larger than one read arrives whole.
+        let (body, _) = conns
+            .call(
+                Method::GET,
+                &format!("{root}/big"),
+                None,
+                &[StatusCode::OK],
+                "GET /big",
+            )
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 100_000);
+        assert!(body.iter().all(|b| *b == b'x'));
         let err = conns
             .call(
                 Method::GET,
@@ -198,5 +309,32 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err, "GET /missing: HTTP 404 Not Found: no such thing");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_closes_the_connection_is_an_error_not_a_hang() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let root = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            // Half a response, then the connection closes.
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
+                .await;
+        });
+        let conns = Conns::new(&root, HeaderValue::from_static("Bearer t0k")).unwrap();
+        let err = conns
+            .call(
+                Method::GET,
+                &format!("{root}/x"),
+                None,
+                &[StatusCode::OK],
+                "GET /x",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, "GET /x: the server closed the connection");
     }
 }

@@ -19,7 +19,9 @@ pub fn scim_response(
     view: Option<&View>,
     location: Option<String>,
 ) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    // Straight to bytes: `to_string` goes through `fmt::Display`, a few µs slower per page.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = (status, bytes).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
