@@ -3,14 +3,15 @@
 use super::{ApiError, AppState};
 use crate::provisioning::Actor;
 use crate::secrets;
-use crate::store::tokens;
+use crate::store::{Tx, tokens};
 use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{Uri, header};
+use axum::http::{Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use scim::ScimError;
 use serde_json::Value;
+use std::sync::{Arc, Mutex};
 
 /// Fallback for unknown routes.
 pub async fn not_found(uri: Uri) -> ApiError {
@@ -35,9 +36,14 @@ pub async fn authenticate(
     let token = bearer_token(req.headers())
         .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
     let hash = secrets::token_hash(token);
-    let mut tx = state.store.read().await?;
+    // A read request goes on reading from the snapshot its token was checked in.
+    let reads_only = matches!(*req.method(), Method::GET | Method::HEAD);
+    let mut tx = if reads_only {
+        state.store.read_snapshot().await?
+    } else {
+        state.store.read().await?
+    };
     let found = tokens::find_live(&mut tx, &hash).await?;
-    drop(tx);
     let found = found
         .filter(|t| secrets::hashes_equal(&t.token_hash, &hash))
         .ok_or_else(|| ApiError::Unauthorized("the bearer token is invalid or revoked".into()))?;
@@ -49,7 +55,27 @@ pub async fn authenticate(
         org_id: found.org_id,
         label: found.label,
     });
+    if reads_only {
+        req.extensions_mut()
+            .insert(AuthSnapshot(Arc::new(Mutex::new(Some(tx)))));
+    } else {
+        // A write must not hold a reader (see `store::sqlite_writer`).
+        drop(tx);
+    }
     Ok(next.run(req).await)
+}
+
+/// The read connection (SQLite: the read transaction) a GET's token was checked on,
+/// handed to the handler so that its reads take neither a second connection nor a second
+/// snapshot. Dropped with the request if the handler does not take it.
+#[derive(Clone)]
+pub struct AuthSnapshot(Arc<Mutex<Option<Tx>>>);
+
+impl AuthSnapshot {
+    /// The connection, to the first caller only.
+    pub fn take(&self) -> Option<Tx> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).

@@ -264,15 +264,20 @@ impl Directory {
         Ok(view)
     }
 
-    /// GET one resource; `with_refs` loads members/groups.
+    /// GET one resource; `with_refs` loads members/groups. Reads on `reader` if given,
+    /// as [`Directory::list`] does.
     pub async fn get(
         &self,
         actor: &Actor,
         kind: ResourceKind,
         id: &str,
         with_refs: bool,
+        reader: Option<Tx>,
     ) -> Result<View, Error> {
-        let mut tx = self.store.read_snapshot().await?;
+        let mut tx = match reader {
+            Some(tx) => tx,
+            None => self.store.read_snapshot().await?,
+        };
         let stored = resources::get(&mut tx, table(kind), &actor.org_id, id, false)
             .await?
             .ok_or_else(|| not_found(kind, id))?;

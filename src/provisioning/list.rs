@@ -3,6 +3,7 @@
 use super::Error;
 use super::directory::{Actor, Directory, View};
 use super::write::table;
+use crate::store::Tx;
 use crate::store::filter_sql;
 use crate::store::resources::{self, ListQuery, Page};
 use base64::Engine as _;
@@ -78,12 +79,14 @@ fn decode_cursor(text: &str) -> Result<Cursor, ScimError> {
 }
 
 impl Directory {
-    /// Lists resources of one kind.
+    /// Lists resources of one kind, reading on `reader` if given (e.g. the connection the
+    /// request's token was checked on) or on a snapshot of its own.
     pub async fn list(
         &self,
         actor: &Actor,
         kind: ResourceKind,
         p: &ListParams,
+        reader: Option<Tx>,
     ) -> Result<ListPage, Error> {
         let rt = self.registry.resource_type(kind);
         let dialect = self.store.dialect();
@@ -137,7 +140,10 @@ impl Directory {
                 (page, None, true)
             }
         };
-        let mut tx = self.store.read_snapshot().await?;
+        let mut tx = match reader {
+            Some(tx) => tx,
+            None => self.store.read_snapshot().await?,
+        };
         let limit = match page {
             Page::Index { count, .. } | Page::After { count, .. } => count,
         };
@@ -212,7 +218,7 @@ impl Directory {
                 },
                 ..p.clone()
             };
-            match self.list(actor, kind, &zero).await {
+            match self.list(actor, kind, &zero, None).await {
                 Ok(page) => results.push((kind, page.total)),
                 Err(Error::Scim(
                     e @ (ScimError::InvalidFilter(_) | ScimError::InvalidValue(_)),
@@ -246,7 +252,7 @@ impl Directory {
                 },
                 ..p.clone()
             };
-            let got = self.list(actor, kind, &page).await?;
+            let got = self.list(actor, kind, &page, None).await?;
             remaining -= got.items.len() as i64;
             offset = 0;
             items.extend(got.items);

@@ -4,6 +4,7 @@ use super::render::{self, Projection, base_url};
 use super::resources::scim_response;
 use crate::http::{ApiError, AppState};
 use crate::provisioning::{Actor, ListParams, PageRequest};
+use crate::store::Tx;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use scim::ScimError;
@@ -111,6 +112,7 @@ pub async fn list_response(
     actor: &Actor,
     headers: &HeaderMap,
     r: ListRequest,
+    reader: Option<Tx>,
 ) -> Result<Response, ApiError> {
     let limits = &state.config.scim;
     let filter = r
@@ -172,7 +174,7 @@ pub async fn list_response(
         with_refs,
     };
     let result = match kind {
-        Some(k) => state.directory.list(actor, k, &params).await?,
+        Some(k) => state.directory.list(actor, k, &params, reader).await?,
         None => state.directory.search_all(actor, &params).await?,
     };
     let body = if count == 0 {

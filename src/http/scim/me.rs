@@ -44,6 +44,7 @@ pub async fn get_me(
             live.claims.sub,
             uri,
             headers,
+            None,
         )
         .await;
     }

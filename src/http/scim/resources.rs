@@ -2,9 +2,10 @@
 
 use super::list::{ListRequest, list_response};
 use super::render::{self, Projection, base_url};
-use crate::http::extract::{ScimBody, query_pairs};
+use crate::http::extract::{AuthSnapshot, ScimBody, query_pairs};
 use crate::http::{ApiError, AppState};
 use crate::provisioning::{Actor, View, etag};
+use crate::store::Tx;
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
@@ -83,11 +84,15 @@ pub async fn get(
     id: String,
     uri: Uri,
     headers: HeaderMap,
+    reader: Option<Tx>,
 ) -> Result<Response, ApiError> {
     let p = projection(&uri)?;
     let rt = state.registry.resource_type(kind);
     let with_refs = p.wants_refs(&state.registry, rt);
-    let view = state.directory.get(&actor, kind, &id, with_refs).await?;
+    let view = state
+        .directory
+        .get(&actor, kind, &id, with_refs, reader)
+        .await?;
     if let Some(inm) = header_str(&headers, header::IF_NONE_MATCH)
         && crate::provisioning::if_match_holds(inm, view.stored.version)
     {
@@ -179,9 +184,10 @@ pub async fn list(
     actor: Actor,
     uri: Uri,
     headers: HeaderMap,
+    reader: Option<Tx>,
 ) -> Result<Response, ApiError> {
     let request = ListRequest::from_query(&query_pairs(&uri)?)?;
-    list_response(&state, kind, &actor, &headers, request).await
+    list_response(&state, kind, &actor, &headers, request, reader).await
 }
 
 pub async fn search(
@@ -192,7 +198,7 @@ pub async fn search(
     body: Value,
 ) -> Result<Response, ApiError> {
     let request = ListRequest::from_search_body(&body)?;
-    list_response(&state, kind, &actor, &headers, request).await
+    list_response(&state, kind, &actor, &headers, request, None).await
 }
 
 macro_rules! kind_routes {
@@ -213,11 +219,13 @@ macro_rules! kind_routes {
             pub async fn get(
                 State(s): State<AppState>,
                 Extension(a): Extension<Actor>,
+                snapshot: Option<Extension<AuthSnapshot>>,
                 Path(id): Path<String>,
                 uri: Uri,
                 h: HeaderMap,
             ) -> Result<Response, ApiError> {
-                super::get(s, $kind, a, id, uri, h).await
+                let reader = snapshot.and_then(|Extension(s)| s.take());
+                super::get(s, $kind, a, id, uri, h, reader).await
             }
             pub async fn replace(
                 State(s): State<AppState>,
@@ -250,10 +258,12 @@ macro_rules! kind_routes {
             pub async fn list(
                 State(s): State<AppState>,
                 Extension(a): Extension<Actor>,
+                snapshot: Option<Extension<AuthSnapshot>>,
                 uri: Uri,
                 h: HeaderMap,
             ) -> Result<Response, ApiError> {
-                super::list(s, Some($kind), a, uri, h).await
+                let reader = snapshot.and_then(|Extension(s)| s.take());
+                super::list(s, Some($kind), a, uri, h, reader).await
             }
             pub async fn search(
                 State(s): State<AppState>,
