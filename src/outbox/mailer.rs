@@ -106,7 +106,7 @@ impl Mailer {
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            Transport::File(dir) => write_eml(dir, outbox_id, &message.formatted())
+            Transport::File(dir) => write_eml(dir, outbox_id, message.formatted())
                 .await
                 .map_err(|e| format!("cannot write to {}: {e}", dir.display())),
         }
@@ -114,16 +114,24 @@ impl Mailer {
 }
 
 /// Writes `<dir>/<id>.eml` atomically: a reader never sees half a message, and sending
-/// the same row again replaces the file rather than adding a second one.
-async fn write_eml(dir: &Path, outbox_id: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt as _;
-    tokio::fs::create_dir_all(dir).await?;
-    let tmp = dir.join(format!(".{outbox_id}.eml.tmp"));
-    let mut file = tokio::fs::File::create(&tmp).await?;
-    file.write_all(bytes).await?;
-    file.sync_all().await?;
-    drop(file);
-    tokio::fs::rename(&tmp, dir.join(format!("{outbox_id}.eml"))).await?;
-    // The rename itself is durable once the directory is synced.
-    tokio::fs::File::open(dir).await?.sync_all().await
+/// the same row again replaces the file rather than adding a second one. One blocking
+/// task for the whole sequence: through `tokio::fs` each of its seven calls was a
+/// hand-off to the blocking pool and back.
+async fn write_eml(dir: &Path, outbox_id: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+    let dir = dir.to_owned();
+    let name = format!("{outbox_id}.eml");
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        std::fs::create_dir_all(&dir)?;
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, dir.join(&name))?;
+        // The rename itself is durable once the directory is synced.
+        std::fs::File::open(&dir)?.sync_all()
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }

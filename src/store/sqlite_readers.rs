@@ -148,3 +148,57 @@ impl Drop for ReadConn {
             .push(conn);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Q, Store, Tx};
+
+    async fn count(tx: &mut Tx) -> i64 {
+        let row = tx
+            .fetch_optional(Q::new("SELECT COUNT(*) AS n FROM t"))
+            .await
+            .unwrap()
+            .unwrap();
+        row.int("n").unwrap()
+    }
+
+    async fn insert(store: &Store, id: i64) {
+        let mut tx = store.write().await.unwrap();
+        tx.execute(Q::new("INSERT INTO t (id) VALUES (?)").bind(id))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// A snapshot reads the database as of its first statement until it is dropped; its
+    /// reader then goes back to the pool out of the transaction, so the next request sees
+    /// what was written meanwhile (a reader returned mid-transaction would read that old
+    /// snapshot forever).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_snapshot_holds_still_and_its_reader_returns_to_autocommit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite:{}", dir.path().join("r.db").display()))
+            .await
+            .unwrap();
+        store
+            .execute_raw("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+        insert(&store, 1).await;
+
+        let mut snapshot = store.read_snapshot().await.unwrap();
+        assert_eq!(count(&mut snapshot).await, 1);
+        insert(&store, 2).await;
+        assert_eq!(count(&mut snapshot).await, 1, "the snapshot moved");
+        drop(snapshot);
+
+        // The pool hands out the reader returned last: the one that held the snapshot.
+        let mut autocommit = store.read().await.unwrap();
+        assert_eq!(count(&mut autocommit).await, 2);
+        insert(&store, 3).await;
+        assert_eq!(count(&mut autocommit).await, 3);
+        drop(autocommit);
+        let mut next = store.read_snapshot().await.unwrap();
+        assert_eq!(count(&mut next).await, 3);
+    }
+}
