@@ -14,7 +14,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(super) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// How long a SQLite connection waits for another process's lock (e.g. the CLI's).
@@ -314,7 +315,7 @@ fn pg_row(row: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
                 }
             }
         };
-        columns.push((col.name().to_owned(), value));
+        columns.push((Arc::from(col.name()), value));
     }
     Ok(Row { columns })
 }

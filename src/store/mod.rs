@@ -20,6 +20,8 @@ pub mod sessions;
 pub mod sign_in_codes;
 pub mod sql;
 mod sqlite_checkpointer;
+#[cfg(test)]
+mod sqlite_checks_migration;
 mod sqlite_inline;
 mod sqlite_readers;
 mod sqlite_writer;

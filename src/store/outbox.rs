@@ -8,6 +8,7 @@
 use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
 use secrecy::SecretString;
+use std::collections::BTreeSet;
 
 /// What an outbox row delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +171,8 @@ pub async fn insert_message(tx: &mut Tx, m: &NewMessage<'_>) -> Result<bool, Sto
 }
 
 /// Queues several rows with one statement, skipping those whose dedupe key the org
-/// already has (as [`insert_message`]). Returns the ids of the rows inserted.
+/// already has (as [`insert_message`]). Returns the ids of the rows inserted. The ids
+/// must be new: a row found with one of them afterwards is the one inserted here.
 pub async fn insert_messages(
     tx: &mut Tx,
     messages: &[NewMessage<'_>],
@@ -203,10 +205,34 @@ pub async fn insert_messages(
                 .push_bind(m.now)
                 .push(")");
         }
-        q.push(" ON CONFLICT (org_id, dedupe_key) DO NOTHING RETURNING id");
-        for row in tx.fetch_all(q).await? {
-            inserted.push(row.text("id")?);
+        // No RETURNING: SQLite collects RETURNING rows in a temporary b-tree per run.
+        // Usually every row goes in, and the count says so.
+        q.push(" ON CONFLICT (org_id, dedupe_key) DO NOTHING");
+        let added = tx.execute(q).await?;
+        if added == chunk.len() as u64 {
+            inserted.extend(chunk.iter().map(|m| m.id.to_owned()));
+            continue;
         }
+        let mut q = Q::new("SELECT id FROM outbox WHERE id IN (");
+        for (i, m) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(m.id);
+        }
+        q.push(")");
+        let found: BTreeSet<String> = tx
+            .fetch_all(q)
+            .await?
+            .iter()
+            .map(|row| row.text("id"))
+            .collect::<Result<_, _>>()?;
+        inserted.extend(
+            chunk
+                .iter()
+                .filter(|m| found.contains(m.id))
+                .map(|m| m.id.to_owned()),
+        );
     }
     Ok(inserted)
 }

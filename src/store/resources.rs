@@ -76,7 +76,7 @@ fn select_columns(dialect: Dialect) -> String {
 }
 
 fn decode(row: &Row) -> Result<StoredResource, StoreError> {
-    let doc: Value = serde_json::from_str(&row.text("doc")?)
+    let doc: Value = serde_json::from_str(row.str("doc")?)
         .map_err(|e| StoreError::Decode(format!("stored document: {e}")))?;
     let Value::Object(doc) = doc else {
         return Err(StoreError::Decode(
@@ -145,8 +145,20 @@ pub async fn insert(
     for (_, v) in &w.columns {
         q.push(", ").push_bind(v.clone());
     }
-    q.push(") RETURNING seq");
-    let seq = tx.fetch_one(q).await?.int("seq")?;
+    q.push(")");
+    let seq = match d {
+        // SQLite collects RETURNING rows in a temporary b-tree per run; an index lookup
+        // by id costs less.
+        Dialect::Sqlite => {
+            tx.execute(q).await?;
+            let q = Q::new(&format!("SELECT seq FROM {} WHERE id = ?", table.name())).bind(id);
+            tx.fetch_one(q).await?.int("seq")?
+        }
+        Dialect::Postgres => {
+            q.push(" RETURNING seq");
+            tx.fetch_one(q).await?.int("seq")?
+        }
+    };
     write_emails(tx, org_id, seq, &w.emails, false).await?;
     bump_count(tx, table, org_id, 1).await?;
     Ok(StoredResource {

@@ -6,6 +6,7 @@
 //! places where the SQL itself differs go through [`Dialect`].
 
 use super::StoreError;
+use std::sync::Arc;
 
 /// A value bound to a placeholder, or read from a column.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,14 +143,15 @@ impl Q {
 /// A row read from either backend.
 #[derive(Debug, Clone, Default)]
 pub struct Row {
-    pub(crate) columns: Vec<(String, SqlValue)>,
+    /// Names are shared by every row of a result (SQLite), not copied into each.
+    pub(crate) columns: Vec<(Arc<str>, SqlValue)>,
 }
 
 impl Row {
     fn get(&self, name: &str) -> Result<&SqlValue, StoreError> {
         self.columns
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| &**n == name)
             .map(|(_, v)| v)
             .ok_or_else(|| StoreError::Decode(format!("no column {name}")))
     }
@@ -159,6 +161,17 @@ impl Row {
         match self.get(name)? {
             SqlValue::Null => Ok(None),
             SqlValue::Text(s) => Ok(Some(s.clone())),
+            other => Err(StoreError::Decode(format!(
+                "{name}: expected text, got {other:?}"
+            ))),
+        }
+    }
+
+    /// A text column, borrowed: for a value that is only parsed, such as a document.
+    pub fn str(&self, name: &str) -> Result<&str, StoreError> {
+        match self.get(name)? {
+            SqlValue::Text(s) => Ok(s),
+            SqlValue::Null => Err(StoreError::Decode(format!("{name} is NULL"))),
             other => Err(StoreError::Decode(format!(
                 "{name}: expected text, got {other:?}"
             ))),

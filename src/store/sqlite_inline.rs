@@ -7,6 +7,7 @@ use super::sql::{Q, Row, SqlValue};
 use rusqlite::OpenFlags;
 use rusqlite::types::{Value, ValueRef};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Distinct statements kept prepared per connection (IN lists of different lengths are
@@ -38,11 +39,7 @@ pub(super) fn execute(conn: &rusqlite::Connection, q: Q) -> Result<u64, StoreErr
 /// Runs a query and returns its rows, at most `max`.
 pub(super) fn fetch(conn: &rusqlite::Connection, q: Q, max: usize) -> Result<Vec<Row>, StoreError> {
     let mut stmt = conn.prepare_cached(&q.sql).map_err(from_sqlite)?;
-    let names: Vec<String> = stmt
-        .column_names()
-        .iter()
-        .map(|n| (*n).to_owned())
-        .collect();
+    let names: Vec<Arc<str>> = stmt.column_names().into_iter().map(Arc::from).collect();
     let mut rows = stmt
         .query(rusqlite::params_from_iter(q.args.into_iter().map(value)))
         .map_err(from_sqlite)?;

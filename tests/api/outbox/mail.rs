@@ -154,6 +154,40 @@ async fn the_same_dedupe_key_is_queued_and_delivered_once(db: Db) {
     assert_eq!(db.messages().await.len(), 1);
 }
 
+/// A change's effects are queued with one multi-row insert: a replay that brings one
+/// new key among keys the org already has adds that one row and reports only its id.
+async fn a_batch_adds_only_the_keys_the_org_lacks_and_reports_their_ids(db: Db) {
+    let batch = |keys: &[&str]| -> Vec<(String, Email)> {
+        keys.iter()
+            .map(|k| (k.to_string(), email(&format!("{k}@example.com"), k)))
+            .collect()
+    };
+    let enqueue = async |keys: &[&str]| {
+        let mut tx = db.store.write().await.unwrap();
+        let ids = rollcall::outbox::enqueue_batch(&mut tx, &db.org_id, &batch(keys), &[], db.now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        ids
+    };
+    let first = enqueue(&["a", "b"]).await;
+    assert_eq!(first.len(), 2);
+    let again = enqueue(&["b", "c", "a"]).await;
+    assert_eq!(again.len(), 1, "only c is new: {again:?}");
+    let keys_by_id: BTreeMap<String, String> = db
+        .messages()
+        .await
+        .into_iter()
+        .map(|m| (m.id, m.dedupe_key))
+        .collect();
+    assert_eq!(keys_by_id.len(), 3);
+    assert_eq!(keys_by_id[&again[0]], "c");
+    let mut first_keys: Vec<&str> = first.iter().map(|id| keys_by_id[id].as_str()).collect();
+    first_keys.sort();
+    assert_eq!(first_keys, ["a", "b"]);
+    assert!(enqueue(&["a", "c"]).await.is_empty());
+}
+
 async fn retries_with_growing_backoff_until_the_smtp_server_is_up(db: Db) {
     let port = closed_port();
     let worker = db.worker(smtp(&format!("smtp://127.0.0.1:{port}")), options());
@@ -368,6 +402,7 @@ outbox_backends!(
     counts_tell_how_many_rows_wait_for_delivery,
     smtp_delivers_once_with_auth_and_the_right_headers,
     the_same_dedupe_key_is_queued_and_delivered_once,
+    a_batch_adds_only_the_keys_the_org_lacks_and_reports_their_ids,
     retries_with_growing_backoff_until_the_smtp_server_is_up,
     gives_up_after_max_attempts,
     two_workers_racing_deliver_each_email_exactly_once,
