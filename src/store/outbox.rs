@@ -214,12 +214,7 @@ pub async fn insert_messages(
             continue;
         }
         let mut q = Q::new("SELECT id FROM outbox WHERE id IN (");
-        for (i, m) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(m.id);
-        }
+        push_ids(&mut q, chunk.iter().map(|m| m.id));
         q.push(")");
         let found: BTreeSet<String> = tx
             .fetch_all(q)
@@ -308,7 +303,7 @@ pub async fn claim_due(
          WHERE outcome = 'in_progress' AND outbox_id IN (",
     )
     .bind(now);
-    push_ids(&mut q, &claimed);
+    push_ids(&mut q, claimed.iter().map(|m| m.id.as_str()));
     q.push(")");
     tx.execute(q).await?;
     let mut q = Q::new(
@@ -332,12 +327,12 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-fn push_ids(q: &mut Q, messages: &[Message]) {
-    for (i, m) in messages.iter().enumerate() {
+fn push_ids<'a>(q: &mut Q, ids: impl IntoIterator<Item = &'a str>) {
+    for (i, id) in ids.into_iter().enumerate() {
         if i > 0 {
             q.push(", ");
         }
-        q.push_bind(m.id.as_str());
+        q.push_bind(id);
     }
 }
 
