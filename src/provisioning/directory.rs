@@ -264,14 +264,15 @@ impl Directory {
         Ok(view)
     }
 
-    /// GET one resource; `with_refs` loads members/groups. Reads on `reader` if given,
-    /// as [`Directory::list`] does.
+    /// GET one resource; `with_refs` loads members/groups, `with_teams` a user's team
+    /// memberships. Reads on `reader` if given, as [`Directory::list`] does.
     pub async fn get(
         &self,
         actor: &Actor,
         kind: ResourceKind,
         id: &str,
         with_refs: bool,
+        with_teams: bool,
         reader: Option<Tx>,
     ) -> Result<View, Error> {
         let mut tx = match reader {
@@ -281,7 +282,10 @@ impl Directory {
         let stored = resources::get(&mut tx, table(kind), &actor.org_id, id, false)
             .await?
             .ok_or_else(|| not_found(kind, id))?;
-        self.view(&mut tx, kind, stored, with_refs).await
+        self.views(&mut tx, kind, vec![stored], with_refs, with_teams)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal("view of one resource is empty".into()))
     }
 
     /// Loads the current row for a change, checking `If-Match`.
@@ -513,26 +517,30 @@ impl Directory {
         stored: StoredResource,
         with_refs: bool,
     ) -> Result<View, Error> {
-        let mut views = self.views(tx, kind, vec![stored], with_refs).await?;
+        let mut views = self.views(tx, kind, vec![stored], with_refs, true).await?;
         views
             .pop()
             .ok_or_else(|| Error::Internal("view of one resource is empty".into()))
     }
 
-    /// Loads members/groups of several resources in one query.
+    /// Loads members/groups of several resources in one query (`with_refs`), and the
+    /// team memberships of users in another (`with_teams`; without, a user's view has
+    /// no `teams` to show beyond what its document holds).
     pub(super) async fn views(
         &self,
         tx: &mut Tx,
         kind: ResourceKind,
         stored: Vec<StoredResource>,
         with_refs: bool,
+        with_teams: bool,
     ) -> Result<Vec<View>, Error> {
         let ids: Vec<String> = stored.iter().map(|s| s.id.clone()).collect();
         let mut members: HashMap<String, Vec<Member>> = HashMap::new();
         let mut groups: HashMap<String, Vec<Membership>> = HashMap::new();
-        // Every user shows its teams: one indexed query for the whole page.
+        // One indexed query for the whole page.
         let mut teams: HashMap<String, Vec<UserTeam>> = HashMap::new();
-        if kind == ResourceKind::User && !ids.is_empty() {
+        let with_teams = with_teams && kind == ResourceKind::User;
+        if with_teams && !ids.is_empty() {
             for t in effects_sql::teams_of_users(tx, &ids).await? {
                 teams.entry(t.user_id.clone()).or_default().push(t);
             }
@@ -563,8 +571,7 @@ impl Directory {
                         (None, Some(groups.remove(&s.id).unwrap_or_default()))
                     }
                 };
-                let t =
-                    (kind == ResourceKind::User).then(|| teams.remove(&s.id).unwrap_or_default());
+                let t = with_teams.then(|| teams.remove(&s.id).unwrap_or_default());
                 View {
                     kind,
                     stored: s,

@@ -29,6 +29,8 @@ pub struct ListParams {
     pub page: PageRequest,
     /// Load members / groups of each resource.
     pub with_refs: bool,
+    /// Load the team memberships of each user.
+    pub with_teams: bool,
 }
 
 /// One page of results.
@@ -189,7 +191,9 @@ impl Directory {
                 Some(encode_cursor(Cursor::Offset(offset + rows.len() as i64)))
             }
         };
-        let items = self.views(&mut tx, kind, rows, p.with_refs).await?;
+        let items = self
+            .views(&mut tx, kind, rows, p.with_refs, p.with_teams)
+            .await?;
         Ok(ListPage {
             total,
             items,

@@ -206,7 +206,9 @@ fn decode_user_team(r: &Row) -> Result<UserTeam, StoreError> {
 }
 
 /// The memberships of `user_ids` with their team names: one query (index
-/// `memberships_user`) for a whole page of users.
+/// `memberships_user`) for a whole page of users, ordered by user, then team name, then
+/// team id. Sorted here: an `ORDER BY` past the indexed `user_id` makes SQLite build a
+/// temporary b-tree for every run, which cost more than the lookup itself.
 pub async fn teams_of_users(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<UserTeam>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(1000) {
@@ -214,16 +216,19 @@ pub async fn teams_of_users(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<User
             continue;
         }
         let mut q = Q::new(
-            "SELECT m.user_id, m.team_id, t.name AS team_name, m.role, m.state, m.source \
-             FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id IN (",
+            "SELECT m.user_id, m.team_id, t.name AS team_name, t.name_norm, m.role, m.state, \
+             m.source FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id IN (",
         );
         q.push_list(chunk);
-        q.push(") ORDER BY m.user_id, t.name_norm, m.team_id");
+        q.push(")");
         for row in tx.fetch_all(q).await? {
-            out.push(decode_user_team(&row)?);
+            out.push((row.text("name_norm")?, decode_user_team(&row)?));
         }
     }
-    Ok(out)
+    out.sort_unstable_by(|(a_name, a), (b_name, b)| {
+        (&a.user_id, a_name, &a.team_id).cmp(&(&b.user_id, b_name, &b.team_id))
+    });
+    Ok(out.into_iter().map(|(_, team)| team).collect())
 }
 
 /// Which of `team_ids` are teams of the org.

@@ -96,7 +96,8 @@ pub async fn of_groups(tx: &mut Tx, group_ids: &[String]) -> Result<Vec<Member>,
     Ok(out)
 }
 
-/// The groups the given members belong to (directly).
+/// The groups the given members belong to (directly), ordered by member, then group
+/// name, then group id: sorted here, as [`crate::store::effects::teams_of_users`] is.
 pub async fn of_members(tx: &mut Tx, member_ids: &[String]) -> Result<Vec<Membership>, StoreError> {
     let mut out = Vec::new();
     for chunk in member_ids.chunks(500) {
@@ -104,21 +105,25 @@ pub async fn of_members(tx: &mut Tx, member_ids: &[String]) -> Result<Vec<Member
             continue;
         }
         let mut q = Q::new(
-            "SELECT gm.member_id, gm.group_id, g.display_name \
+            "SELECT gm.member_id, gm.group_id, g.display_name, g.display_name_norm \
              FROM scim_group_members gm JOIN scim_groups g ON g.id = gm.group_id \
              WHERE gm.member_id IN (",
         );
         q.push_list(chunk);
-        q.push(") ORDER BY gm.member_id, g.display_name_norm, gm.group_id");
+        q.push(")");
         for row in tx.fetch_all(q).await? {
-            out.push(Membership {
+            let membership = Membership {
                 member_id: row.text("member_id")?,
                 group_id: row.text("group_id")?,
                 group_display: row.text("display_name")?,
-            });
+            };
+            out.push((row.text("display_name_norm")?, membership));
         }
     }
-    Ok(out)
+    out.sort_unstable_by(|(a_name, a), (b_name, b)| {
+        (&a.member_id, a_name, &a.group_id).cmp(&(&b.member_id, b_name, &b.group_id))
+    });
+    Ok(out.into_iter().map(|(_, m)| m).collect())
 }
 
 /// The number of members of a group, counted no further than `limit` (bounded cost).

@@ -267,26 +267,97 @@ pub fn render(
     meta: &Meta,
     extra: Vec<(&str, Value)>,
 ) -> Map<String, Value> {
+    render_with(registry, rt, id, doc, meta, extra, Returning::All)
+}
+
+/// [`render`] for a read without `attributes` or `excludedAttributes`: also leaves out
+/// what is `returned: request` (attributes and sub-attributes) and extensions left with
+/// nothing, as [`crate::project::project`] with two empty lists would, without building
+/// the whole resource first and walking it again.
+pub fn render_default(
+    registry: &Registry,
+    rt: &ResourceTypeDef,
+    id: &str,
+    doc: &Map<String, Value>,
+    meta: &Meta,
+    extra: Vec<(&str, Value)>,
+) -> Map<String, Value> {
+    render_with(registry, rt, id, doc, meta, extra, Returning::Default)
+}
+
+/// Which values a rendering leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Returning {
+    /// Only `returned: never`.
+    All,
+    /// `returned: never` and `returned: request`.
+    Default,
+}
+
+impl Returning {
+    fn shows(self, returned: Returned) -> bool {
+        match returned {
+            Returned::Never => false,
+            Returned::Request => self == Returning::All,
+            Returned::Always | Returned::Default => true,
+        }
+    }
+}
+
+fn render_with(
+    registry: &Registry,
+    rt: &ResourceTypeDef,
+    id: &str,
+    doc: &Map<String, Value>,
+    meta: &Meta,
+    extra: Vec<(&str, Value)>,
+    returning: Returning,
+) -> Map<String, Value> {
     let core = registry.core_schema(rt);
     let extensions: Vec<_> = registry
         .extension_schemas(rt)
         .map(|(s, _)| s)
         .filter(|s| doc.contains_key(&s.id))
         .collect();
+    // Rendered first: with `Returning::Default` an extension left empty is not listed.
+    let mut rendered_extensions = Vec::with_capacity(extensions.len());
+    for schema in &extensions {
+        let Some(Value::Object(ext)) = doc.get(&schema.id) else {
+            continue;
+        };
+        let mut obj = Map::new();
+        for (key, value) in ext {
+            match find_attr(&schema.attributes, key) {
+                Some(attr) => {
+                    if let Some(v) = returnable(attr, value, returning) {
+                        obj.insert(key.clone(), v);
+                    }
+                }
+                None => {
+                    obj.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        if returning == Returning::All || !obj.is_empty() {
+            rendered_extensions.push((schema.id.as_str(), obj));
+        }
+    }
     let mut out = Map::new();
-    let schemas = std::iter::once(rt.schema.to_string())
-        .chain(extensions.iter().map(|s| s.id.clone()))
-        .map(Value::String)
+    let schemas = std::iter::once(rt.schema)
+        .chain(rendered_extensions.iter().map(|(id, _)| *id))
+        .map(|s| Value::String(s.to_string()))
         .collect();
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), Value::String(id.to_string()));
-    if let Some(ext_id) = doc.get("externalId") {
-        out.insert("externalId".into(), ext_id.clone());
-    }
     let core_attr = |name: &str| {
         core.and_then(|c| find_attr(&c.attributes, name))
             .or_else(|| find_attr(registry.common_attributes(), name))
     };
+    if let Some(ext_id) = doc.get("externalId")
+        && core_attr("externalId").is_none_or(|a| returning.shows(a.returned))
+    {
+        out.insert("externalId".into(), ext_id.clone());
+    }
     for (key, value) in doc {
         let reserved = ["schemas", "id", "externalId", "meta"];
         if reserved.contains(&key.as_str()) || extensions.iter().any(|s| s.id == *key) {
@@ -294,7 +365,7 @@ pub fn render(
         }
         match core_attr(key) {
             Some(attr) => {
-                if let Some(v) = returnable(attr, value) {
+                if let Some(v) = returnable(attr, value, returning) {
                     out.insert(key.clone(), v);
                 }
             }
@@ -304,28 +375,15 @@ pub fn render(
             }
         }
     }
-    for schema in &extensions {
-        let Some(Value::Object(ext)) = doc.get(&schema.id) else {
-            continue;
-        };
-        let mut obj = Map::new();
-        for (key, value) in ext {
-            match find_attr(&schema.attributes, key) {
-                Some(attr) => {
-                    if let Some(v) = returnable(attr, value) {
-                        obj.insert(key.clone(), v);
-                    }
-                }
-                None => {
-                    obj.insert(key.clone(), value.clone());
-                }
-            }
-        }
-        out.insert(schema.id.clone(), Value::Object(obj));
+    for (id, obj) in rendered_extensions {
+        out.insert(id.to_string(), Value::Object(obj));
     }
     for (key, value) in extra {
-        let hidden = core_attr(key).is_some_and(|a| a.returned == Returned::Never);
-        if !hidden {
+        let value = match core_attr(key) {
+            Some(attr) => returnable_owned(attr, value, returning),
+            None => Some(value),
+        };
+        if let Some(value) = value {
             out.insert(key.to_string(), value);
         }
     }
@@ -342,25 +400,19 @@ pub fn render(
     out
 }
 
-/// `value` without what `returned: never` hides, at the attribute or sub-attribute level.
-fn returnable(attr: &Attribute, value: &Value) -> Option<Value> {
-    if attr.returned == Returned::Never {
+/// What of `value` (of attribute `attr`) a rendering shows: `None` when the attribute is
+/// left out, else the value without the sub-attributes left out.
+fn returnable(attr: &Attribute, value: &Value, returning: Returning) -> Option<Value> {
+    if !returning.shows(attr.returned) {
         return None;
     }
-    if attr.kind != AttrType::Complex
-        || attr
-            .sub_attributes
-            .iter()
-            .all(|s| s.returned != Returned::Never)
-    {
+    if !hides_subs(attr, returning) {
         return Some(value.clone());
     }
     let strip = |v: &Value| match v {
         Value::Object(obj) => Value::Object(
             obj.iter()
-                .filter(|(k, _)| {
-                    find_attr(&attr.sub_attributes, k).is_none_or(|s| s.returned != Returned::Never)
-                })
+                .filter(|(k, _)| shows_sub(attr, k, returning))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),
@@ -370,6 +422,38 @@ fn returnable(attr: &Attribute, value: &Value) -> Option<Value> {
         Value::Array(items) => Value::Array(items.iter().map(strip).collect()),
         other => strip(other),
     })
+}
+
+/// [`returnable`] for a value the caller hands over.
+fn returnable_owned(attr: &Attribute, mut value: Value, returning: Returning) -> Option<Value> {
+    if !returning.shows(attr.returned) {
+        return None;
+    }
+    if hides_subs(attr, returning) {
+        let strip = |v: &mut Value| {
+            if let Value::Object(obj) = v {
+                obj.retain(|k, _| shows_sub(attr, k, returning));
+            }
+        };
+        match &mut value {
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            other => strip(other),
+        }
+    }
+    Some(value)
+}
+
+/// Whether some sub-attribute of `attr` is left out.
+fn hides_subs(attr: &Attribute, returning: Returning) -> bool {
+    attr.kind == AttrType::Complex
+        && attr
+            .sub_attributes
+            .iter()
+            .any(|s| !returning.shows(s.returned))
+}
+
+fn shows_sub(attr: &Attribute, key: &str, returning: Returning) -> bool {
+    find_attr(&attr.sub_attributes, key).is_none_or(|s| returning.shows(s.returned))
 }
 
 /// RFC 7643 §2.2 `required`: the attribute must have a non-empty value. readOnly attributes

@@ -172,6 +172,7 @@ pub async fn list_response(
         descending,
         page,
         with_refs,
+        with_teams: !projection.is_default(),
     };
     let result = match kind {
         Some(k) => state.directory.list(actor, k, &params, reader).await?,

@@ -35,6 +35,13 @@ impl Projection {
         })
     }
 
+    /// Neither list given: the resource as shown by default, which needs no team
+    /// memberships beyond the document's own `teams` (their state, source and
+    /// `memberships` are `returned: request`).
+    pub fn is_default(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
     /// Whether the references kept outside the document (group `members`, user
     /// `groups`) will be shown, so they are only loaded when needed.
     pub fn wants_refs(&self, registry: &Registry, rt: &ResourceTypeDef) -> bool {
@@ -118,18 +125,27 @@ pub fn resource(registry: &Registry, base: &str, view: &View, p: &Projection) ->
         location: location(base, view.kind, &view.stored.id),
         version: etag(view.stored.version),
     };
-    let mut out = scim::resource::render(
-        registry,
-        rt,
-        &view.stored.id,
-        &view.stored.doc,
-        &meta,
-        extra,
-    );
-    if let Some(teams) = &view.teams {
-        render_teams(&mut out, teams, &view.stored.doc);
+    let (id, doc) = (&view.stored.id, &view.stored.doc);
+    // Most reads name no attributes: rendered without what is `returned: request`
+    // straight away, instead of rendering everything and projecting it afterwards.
+    let by_default = p.is_default();
+    let mut out = if by_default {
+        scim::resource::render_default(registry, rt, id, doc, &meta, extra)
+    } else {
+        scim::resource::render(registry, rt, id, doc, &meta, extra)
+    };
+    if view.kind == ResourceKind::User {
+        // By default the memberships are not shown, so a read does not load them.
+        render_teams(
+            &mut out,
+            view.teams.as_deref().unwrap_or_default(),
+            doc,
+            !by_default,
+        );
     }
-    scim::project::project(registry, rt, &mut out, &p.attributes, &p.excluded);
+    if !by_default {
+        scim::project::project(registry, rt, &mut out, &p.attributes, &p.excluded);
+    }
     Value::Object(out)
 }
 
@@ -141,7 +157,15 @@ pub fn resource(registry: &Registry, base: &str, view: &View, p: &Projection) ->
 /// `teams` reads back as written, so an IdP comparing what it sent with what it reads
 /// (and scim2-tester) sees no difference, and a GET-then-PUT does not turn a default-team
 /// or group membership into an IdP assertion that would outlive its group.
-fn render_teams(out: &mut Map<String, Value>, teams: &[UserTeam], doc: &Map<String, Value>) {
+///
+/// Without `on_request`, what is `returned: request` is left out, as the default
+/// projection would: `display`, `state`, `source` and `memberships`.
+fn render_teams(
+    out: &mut Map<String, Value>,
+    teams: &[UserTeam],
+    doc: &Map<String, Value>,
+    on_request: bool,
+) {
     let written: Vec<Value> = doc
         .get(ROLLCALL_USER_SCHEMA)
         .and_then(|ext| ext.get("teams"))
@@ -152,6 +176,9 @@ fn render_teams(out: &mut Map<String, Value>, teams: &[UserTeam], doc: &Map<Stri
             let team = e.get("value").and_then(Value::as_str)?;
             let role = e.get("role").and_then(Value::as_str).unwrap_or("user");
             let mut entry = json!({"value": team, "role": role});
+            if !on_request {
+                return Some(entry);
+            }
             if let Some(m) = teams.iter().find(|t| t.team_id == team) {
                 entry["display"] = json!(m.team_name);
                 entry["state"] = json!(m.state);
@@ -162,6 +189,7 @@ fn render_teams(out: &mut Map<String, Value>, teams: &[UserTeam], doc: &Map<Stri
         .collect();
     let memberships: Vec<Value> = teams
         .iter()
+        .filter(|_| on_request)
         .map(|t| {
             json!({
                 "value": t.team_id,
@@ -225,4 +253,153 @@ pub fn list(registry: &Registry, base: &str, page: &ListPage, p: &Projection) ->
         ),
     );
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Projection, resource};
+    use crate::provisioning::View;
+    use crate::store::effects::UserTeam;
+    use crate::store::members::{Member, Membership};
+    use crate::store::resources::StoredResource;
+    use scim::schema::{Registry, ResourceKind};
+    use serde_json::{Value, json};
+
+    fn view(kind: ResourceKind, doc: Value) -> View {
+        let Value::Object(doc) = doc else {
+            panic!("not an object")
+        };
+        View {
+            kind,
+            stored: StoredResource {
+                seq: 7,
+                id: "r-1".into(),
+                doc,
+                version: 3,
+                created: "2026-11-30T10:00:00Z".into(),
+                updated: "2026-11-30T11:00:00Z".into(),
+            },
+            members: None,
+            groups: None,
+            teams: None,
+        }
+    }
+
+    fn team(id: &str, state: &str, source: &str) -> UserTeam {
+        UserTeam {
+            user_id: "r-1".into(),
+            team_id: id.into(),
+            team_name: format!("Team {id}"),
+            role: "admin".into(),
+            state: state.into(),
+            source: source.into(),
+        }
+    }
+
+    /// The views a read renders: users with and without groups, teams the IdP set or
+    /// not, extensions present or absent, attributes outside the schema, groups with
+    /// members.
+    fn views() -> Vec<View> {
+        let ext = scim::schema::ROLLCALL_USER_SCHEMA;
+        let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let mut out = Vec::new();
+        let mut full = view(
+            ResourceKind::User,
+            json!({
+                "externalId": "e-1",
+                "userName": "ada@example.com",
+                "name": {"givenName": "Ada", "familyName": "Lovelace"},
+                "active": true,
+                "emails": [{"value": "ada@example.com", "type": "work", "primary": true}],
+                "notInTheSchema": {"kept": 1},
+                enterprise: {"department": "R&D", "manager": {"value": "m-1"}},
+                ext: {"teams": [
+                    {"value": "t-1", "role": "admin"},
+                    {"value": "t-9", "role": "user"}
+                ]},
+            }),
+        );
+        full.groups = Some(vec![Membership {
+            member_id: "r-1".into(),
+            group_id: "g-1".into(),
+            group_display: "Admins".into(),
+        }]);
+        full.teams = Some(vec![
+            team("t-1", "active", "attribute"),
+            team("t-2", "waitlisted", "default"),
+        ]);
+        out.push(full);
+        let mut bare = view(ResourceKind::User, json!({"userName": "bob"}));
+        bare.groups = Some(vec![]);
+        bare.teams = Some(vec![team("t-2", "active", "default")]);
+        out.push(bare);
+        out.push(view(
+            ResourceKind::User,
+            json!({"userName": "cy", ext: {}, enterprise: {"employeeNumber": "7"}}),
+        ));
+        let mut group = view(ResourceKind::Group, json!({"displayName": "Admins"}));
+        group.members = Some(vec![Member {
+            group_id: "r-1".into(),
+            member_id: "u-1".into(),
+            member_type: "User".into(),
+        }]);
+        out.push(group);
+        out.push(view(ResourceKind::Group, json!({"displayName": "Empty"})));
+        out
+    }
+
+    /// A read without `attributes` or `excludedAttributes` skips the projection step and
+    /// the loading of team memberships; what it renders must be exactly what projecting
+    /// the full resource with two empty lists gives: the same keys in the same order,
+    /// nothing `returned: request` (the teams' state, `memberships`), `schemas` listing
+    /// what is there.
+    #[test]
+    fn the_default_rendering_is_the_empty_projection() {
+        let registry = Registry::load().unwrap();
+        let base = "http://h/scim/v2";
+        for v in views() {
+            // A read without either list does not load the team memberships.
+            let unloaded = View {
+                teams: None,
+                ..v.clone()
+            };
+            let fast = resource(&registry, base, &unloaded, &Projection::default());
+            // The general path (render everything, then project): an excluded name that
+            // resolves to nothing is ignored, so it projects as if both lists were empty.
+            let everything = resource(
+                &registry,
+                base,
+                &v,
+                &Projection::parse(None, Some("nothingByThisName")).unwrap(),
+            );
+            assert_eq!(
+                serde_json::to_string(&fast).unwrap(),
+                serde_json::to_string(&everything).unwrap(),
+                "{:?}",
+                v.stored.doc
+            );
+        }
+        // And it does leave out what is returned on request only.
+        let fast = resource(&registry, base, &views()[0], &Projection::default());
+        let ext = &fast[scim::schema::ROLLCALL_USER_SCHEMA];
+        assert_eq!(
+            ext["teams"],
+            json!([{"value": "t-1", "role": "admin"}, {"value": "t-9", "role": "user"}])
+        );
+        assert!(ext.get("memberships").is_none(), "{ext}");
+        let asked = resource(
+            &registry,
+            base,
+            &views()[0],
+            &Projection::parse(
+                Some("urn:ietf:params:scim:schemas:extension:rollcall:2.0:User:memberships"),
+                None,
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            asked[scim::schema::ROLLCALL_USER_SCHEMA]["memberships"][1]["state"],
+            json!("waitlisted")
+        );
+    }
 }

@@ -91,7 +91,7 @@ pub async fn get(
     let with_refs = p.wants_refs(&state.registry, rt);
     let view = state
         .directory
-        .get(&actor, kind, &id, with_refs, reader)
+        .get(&actor, kind, &id, with_refs, !p.is_default(), reader)
         .await?;
     if let Some(inm) = header_str(&headers, header::IF_NONE_MATCH)
         && crate::provisioning::if_match_holds(inm, view.stored.version)
