@@ -9,7 +9,7 @@ use super::{Error, if_match_holds};
 use crate::clock::{Clock, format_timestamp};
 use crate::store::effects::{self as effects_sql, TeamInfo, UserTeam};
 use crate::store::members::{self, Member, Membership};
-use crate::store::resources::{self, StoredResource};
+use crate::store::resources::{self, ResourceWrite, StoredResource};
 use crate::store::{Store, StoreError, Tx};
 use scim::ScimError;
 use scim::patch::MemberChange;
@@ -170,6 +170,8 @@ impl Directory {
             Some(p) => Some(hash_password(p).await?),
             None => None,
         };
+        // Built (and serialised) before waiting for the writer, which every write shares.
+        let write = resource_write(kind, incoming.doc.clone(), password_hash)?;
         let mut tx = self.store.write().await?;
         let view = self
             .create_in(
@@ -178,7 +180,7 @@ impl Directory {
                 &actor.audit_name(),
                 kind,
                 incoming,
-                password_hash,
+                write,
             )
             .await?;
         tx.commit().await?;
@@ -201,7 +203,8 @@ impl Directory {
                 "a just-in-time user is created without a password".into(),
             ));
         }
-        self.create_in(tx, org_id, audit_name, ResourceKind::User, incoming, None)
+        let write = resource_write(ResourceKind::User, incoming.doc.clone(), None)?;
+        self.create_in(tx, org_id, audit_name, ResourceKind::User, incoming, write)
             .await
     }
 
@@ -212,9 +215,8 @@ impl Directory {
         audit_name: &str,
         kind: ResourceKind,
         incoming: Incoming,
-        password_hash: Option<String>,
+        write: ResourceWrite,
     ) -> Result<View, Error> {
-        let write = resource_write(kind, incoming.doc.clone(), password_hash)?;
         let team_attrs = team_attributes(&incoming.doc)?;
         let id = uuid::Uuid::now_v7().to_string();
         let at = self.clock.now();

@@ -66,12 +66,7 @@ pub fn resource_write(
             columns.push(("display_name", SqlValue::Text(name)));
         }
     }
-    Ok(ResourceWrite {
-        doc,
-        external_id,
-        columns,
-        emails,
-    })
+    Ok(ResourceWrite::new(doc, external_id, columns, emails))
 }
 
 /// Hashes a password with Argon2id (off the async threads: it is slow on purpose).

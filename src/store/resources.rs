@@ -48,6 +48,28 @@ pub struct ResourceWrite {
     pub columns: Vec<(&'static str, SqlValue)>,
     /// Lower-cased email addresses (users only), for the `emails.value` index.
     pub emails: Vec<String>,
+    /// `doc` as stored, and lower-cased for case-insensitive filters: serialised when
+    /// the write is built, so a create can do it before it waits for the one writer.
+    doc_json: String,
+    doc_ci: String,
+}
+
+impl ResourceWrite {
+    pub fn new(
+        doc: Map<String, Value>,
+        external_id: Option<String>,
+        columns: Vec<(&'static str, SqlValue)>,
+        emails: Vec<String>,
+    ) -> ResourceWrite {
+        ResourceWrite {
+            doc_json: doc_json(&doc),
+            doc_ci: doc_ci(&doc),
+            doc,
+            external_id,
+            columns,
+            emails,
+        }
+    }
 }
 
 /// Paging of a list query.
@@ -138,9 +160,9 @@ pub async fn insert(
         .push_bind(w.external_id.clone())
         .push(", ");
     q.push(d.json_in());
-    q.args.push(doc_json(&w.doc).into());
+    q.args.push(w.doc_json.clone().into());
     q.push(", ").push(d.json_in());
-    q.args.push(doc_ci(&w.doc).into());
+    q.args.push(w.doc_ci.clone().into());
     q.push(", 1, ").push_bind(now).push(", ").push_bind(now);
     for (_, v) in &w.columns {
         q.push(", ").push_bind(v.clone());
@@ -272,9 +294,9 @@ pub async fn update(
     let mut q = Q::new(&format!("UPDATE {} SET external_id = ", table.name()));
     q.push_bind(w.external_id.clone());
     q.push(", doc = ").push(d.json_in());
-    q.args.push(doc_json(&w.doc).into());
+    q.args.push(w.doc_json.clone().into());
     q.push(", doc_ci = ").push(d.json_in());
-    q.args.push(doc_ci(&w.doc).into());
+    q.args.push(w.doc_ci.clone().into());
     q.push(", version = version + 1, updated_at = ")
         .push_bind(now);
     for (col, v) in &w.columns {
