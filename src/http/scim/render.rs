@@ -187,19 +187,22 @@ fn render_teams(
             Some(entry)
         })
         .collect();
-    let memberships: Vec<Value> = teams
-        .iter()
-        .filter(|_| on_request)
-        .map(|t| {
-            json!({
-                "value": t.team_id,
-                "display": t.team_name,
-                "role": t.role,
-                "state": t.state,
-                "source": t.source,
+    let memberships: Vec<Value> = if on_request {
+        teams
+            .iter()
+            .map(|t| {
+                json!({
+                    "value": t.team_id,
+                    "display": t.team_name,
+                    "role": t.role,
+                    "state": t.state,
+                    "source": t.source,
+                })
             })
-        })
-        .collect();
+            .collect()
+    } else {
+        Vec::new()
+    };
     let ext = out
         .entry(ROLLCALL_USER_SCHEMA)
         .or_insert_with(|| Value::Object(Map::new()));
