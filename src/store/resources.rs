@@ -40,14 +40,16 @@ pub struct StoredResource {
 }
 
 /// What is written for a resource: its document and the indexed columns derived from it.
+/// Built once by [`ResourceWrite::new`] and not changed after: the serialised copies of
+/// the document must stay what the document says.
 #[derive(Debug, Clone)]
 pub struct ResourceWrite {
-    pub doc: Map<String, Value>,
-    pub external_id: Option<String>,
+    doc: Map<String, Value>,
+    external_id: Option<String>,
     /// Table-specific columns (`user_name`, `active`, `display_name_norm`, ...).
-    pub columns: Vec<(&'static str, SqlValue)>,
+    columns: Vec<(&'static str, SqlValue)>,
     /// Lower-cased email addresses (users only), for the `emails.value` index.
-    pub emails: Vec<String>,
+    emails: Vec<String>,
     /// `doc` as stored, and lower-cased for case-insensitive filters: serialised when
     /// the write is built, so a create can do it before it waits for the one writer.
     doc_json: String,
