@@ -261,7 +261,7 @@ impl Directory {
                 members: None,
                 groups: None,
             },
-            ResourceKind::Group => self.view(tx, kind, stored, true).await?,
+            ResourceKind::Group => self.view(tx, kind, stored, true, true).await?,
         };
         Ok(view)
     }
@@ -284,10 +284,8 @@ impl Directory {
         let stored = resources::get(&mut tx, table(kind), &actor.org_id, id, false)
             .await?
             .ok_or_else(|| not_found(kind, id))?;
-        self.views(&mut tx, kind, vec![stored], with_refs, with_teams)
-            .await?
-            .pop()
-            .ok_or_else(|| Error::Internal("view of one resource is empty".into()))
+        self.view(&mut tx, kind, stored, with_refs, with_teams)
+            .await
     }
 
     /// Loads the current row for a change, checking `If-Match`.
@@ -366,7 +364,7 @@ impl Directory {
             after: Some(&stored),
         });
         self.record(&mut tx, actor, at, change, &changes).await?;
-        let view = self.view(&mut tx, kind, stored, true).await?;
+        let view = self.view(&mut tx, kind, stored, true, true).await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -450,7 +448,7 @@ impl Directory {
             && (kind == ResourceKind::User
                 || members::count_up_to(&mut tx, id, PATCH_ECHO_MEMBERS + 1).await?
                     <= PATCH_ECHO_MEMBERS);
-        let view = self.view(&mut tx, kind, stored, with_refs).await?;
+        let view = self.view(&mut tx, kind, stored, with_refs, true).await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -511,15 +509,18 @@ impl Directory {
         put_team_attributes(tx, &actor.org_id, id, &wanted, true).await
     }
 
-    /// Loads what the stored row lacks for rendering.
+    /// Loads what the stored row lacks for rendering, as [`Directory::views`] does.
     pub(super) async fn view(
         &self,
         tx: &mut Tx,
         kind: ResourceKind,
         stored: StoredResource,
         with_refs: bool,
+        with_teams: bool,
     ) -> Result<View, Error> {
-        let mut views = self.views(tx, kind, vec![stored], with_refs, true).await?;
+        let mut views = self
+            .views(tx, kind, vec![stored], with_refs, with_teams)
+            .await?;
         views
             .pop()
             .ok_or_else(|| Error::Internal("view of one resource is empty".into()))

@@ -207,8 +207,7 @@ fn decode_user_team(r: &Row) -> Result<UserTeam, StoreError> {
 
 /// The memberships of `user_ids` with their team names: one query (index
 /// `memberships_user`) for a whole page of users, ordered by user, then team name, then
-/// team id. Sorted here: an `ORDER BY` past the indexed `user_id` makes SQLite build a
-/// temporary b-tree for every run, which cost more than the lookup itself.
+/// team id.
 pub async fn teams_of_users(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<UserTeam>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(1000) {
@@ -225,10 +224,9 @@ pub async fn teams_of_users(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<User
             out.push((row.text("name_norm")?, decode_user_team(&row)?));
         }
     }
-    out.sort_unstable_by(|(a_name, a), (b_name, b)| {
-        (&a.user_id, a_name, &a.team_id).cmp(&(&b.user_id, b_name, &b.team_id))
-    });
-    Ok(out.into_iter().map(|(_, team)| team).collect())
+    Ok(super::members::by_owner_then_name(out, |t| {
+        (&t.user_id, &t.team_id)
+    }))
 }
 
 /// Which of `team_ids` are teams of the org.
