@@ -6,5 +6,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Before anything opens a database: SQLite's allocator can only be set before first use.
+    rollcall::store::sqlite_alloc::use_mimalloc();
     rollcall::cli::main()
 }

@@ -19,6 +19,7 @@ pub mod resources;
 pub mod sessions;
 pub mod sign_in_codes;
 pub mod sql;
+pub mod sqlite_alloc;
 mod sqlite_checkpointer;
 #[cfg(test)]
 mod sqlite_checks_migration;
