@@ -238,6 +238,25 @@ impl Tx {
         }
     }
 
+    /// Runs an INSERT of one row and returns its `key`, the table's INTEGER PRIMARY KEY.
+    /// SQLite reads it off the connection (a RETURNING clause costs SQLite a temporary
+    /// b-tree, a second SELECT a statement); PostgreSQL returns it.
+    pub async fn insert_returning_key(&mut self, mut q: Q, key: &str) -> Result<i64, StoreError> {
+        match self.conn() {
+            Conn::SqliteWrite(tx) => {
+                tx.execute(q)?;
+                tx.last_insert_rowid()
+            }
+            Conn::SqliteRead(_) => Err(StoreError::Database(
+                "an INSERT on a read connection".into(),
+            )),
+            Conn::Postgres(_) => {
+                q.push(" RETURNING ").push(key);
+                self.fetch_one(q).await?.int(key)
+            }
+        }
+    }
+
     /// Runs a query and returns all its rows.
     pub async fn fetch_all(&mut self, q: Q) -> Result<Vec<Row>, StoreError> {
         match self.conn() {

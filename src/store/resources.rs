@@ -170,19 +170,7 @@ pub async fn insert(
         q.push(", ").push_bind(v.clone());
     }
     q.push(")");
-    let seq = match d {
-        // SQLite collects RETURNING rows in a temporary b-tree per run; an index lookup
-        // by id costs less.
-        Dialect::Sqlite => {
-            tx.execute(q).await?;
-            let q = Q::new(&format!("SELECT seq FROM {} WHERE id = ?", table.name())).bind(id);
-            tx.fetch_one(q).await?.int("seq")?
-        }
-        Dialect::Postgres => {
-            q.push(" RETURNING seq");
-            tx.fetch_one(q).await?.int("seq")?
-        }
-    };
+    let seq = tx.insert_returning_key(q, "seq").await?;
     write_emails(tx, org_id, seq, &w.emails, false).await?;
     bump_count(tx, table, org_id, 1).await?;
     Ok(StoredResource {

@@ -254,6 +254,11 @@ impl WriteTx {
         sqlite_inline::execute(self.conn()?, q)
     }
 
+    /// The rowid of the last row this connection inserted (triggers' rows aside).
+    pub(super) fn last_insert_rowid(&self) -> Result<i64, StoreError> {
+        Ok(self.conn()?.last_insert_rowid())
+    }
+
     /// Runs a query and returns its rows, at most `max`.
     pub(super) fn fetch(&mut self, q: Q, max: usize) -> Result<Vec<Row>, StoreError> {
         sqlite_inline::fetch(self.conn()?, q, max)
