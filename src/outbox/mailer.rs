@@ -2,11 +2,12 @@
 //! install) or an SMTP server through lettre.
 
 use super::OutboxError;
+use super::eml_files::EmlFiles;
 use crate::config::Config;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
 use secrecy::{ExposeSecret as _, SecretString};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where emails go, and their From.
@@ -20,7 +21,7 @@ pub struct Mailer {
 
 #[derive(Clone)]
 enum Transport {
-    File(PathBuf),
+    File { dir: PathBuf, files: EmlFiles },
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
 
@@ -49,10 +50,12 @@ impl Mailer {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)
             .map_err(|e| OutboxError::Mailer(format!("{}: {e}", dir.display())))?;
+        let files = EmlFiles::start(dir.clone())
+            .map_err(|e| OutboxError::Mailer(format!("{}: {e}", dir.display())))?;
         Ok(Mailer {
             from: parse_from(from)?,
             description: format!(".eml files in {}", dir.display()),
-            transport: Transport::File(dir),
+            transport: Transport::File { dir, files },
         })
     }
 
@@ -106,32 +109,10 @@ impl Mailer {
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            Transport::File(dir) => write_eml(dir, outbox_id, message.formatted())
+            Transport::File { dir, files } => files
+                .write(outbox_id, message.formatted())
                 .await
                 .map_err(|e| format!("cannot write to {}: {e}", dir.display())),
         }
     }
-}
-
-/// Writes `<dir>/<id>.eml` atomically: a reader never sees half a message, and sending
-/// the same row again replaces the file rather than adding a second one. One blocking
-/// task for the whole sequence: through `tokio::fs` each of its seven calls was a
-/// hand-off to the blocking pool and back.
-async fn write_eml(dir: &Path, outbox_id: &str, bytes: Vec<u8>) -> std::io::Result<()> {
-    let dir = dir.to_owned();
-    let name = format!("{outbox_id}.eml");
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write as _;
-        std::fs::create_dir_all(&dir)?;
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, dir.join(&name))?;
-        // The rename itself is durable once the directory is synced.
-        std::fs::File::open(&dir)?.sync_all()
-    })
-    .await
-    .map_err(std::io::Error::other)?
 }

@@ -24,6 +24,7 @@
 //! Email bodies, webhook secrets and SMTP passwords are never logged.
 
 mod email;
+mod eml_files;
 mod mailer;
 mod webhook;
 mod worker;
