@@ -150,7 +150,7 @@ impl Store {
     pub async fn write(&self) -> Result<Tx, StoreError> {
         let inner = match &self.pools {
             Pools::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
-            Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+            Pools::Postgres(pool) => TxInner::Postgres(Box::pin(pool.begin()).await?),
         };
         Ok(Tx { inner })
     }
@@ -159,7 +159,7 @@ impl Store {
     pub async fn read(&self) -> Result<Tx, StoreError> {
         let inner = match &self.pools {
             Pools::Sqlite { readers, .. } => TxInner::SqliteRead(readers.acquire().await?),
-            Pools::Postgres(pool) => TxInner::PostgresRead(pool.acquire().await?),
+            Pools::Postgres(pool) => TxInner::PostgresRead(Box::pin(pool.acquire()).await?),
         };
         Ok(Tx { inner })
     }
@@ -197,6 +197,9 @@ impl Store {
     }
 }
 
+// PostgreSQL's futures are boxed: held inline, sqlx's state machines made every
+// statement's future, and so every handler's, kilobytes large on SQLite too, and each
+// layer of the router copied them when it boxed its inner future.
 impl Tx {
     /// The dialect of the backend this transaction runs on.
     pub fn dialect(&self) -> Dialect {
@@ -210,7 +213,7 @@ impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.inner {
             TxInner::Sqlite(tx) => tx.commit().await?,
-            TxInner::Postgres(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => Box::pin(tx.commit()).await?,
             TxInner::SqliteRead(_) | TxInner::PostgresRead(_) => {}
         }
         Ok(())
@@ -233,7 +236,7 @@ impl Tx {
             Conn::Postgres(tx) => {
                 let (sql, args) = q.into_numbered();
                 let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
-                Ok(query.execute(&mut *tx).await?.rows_affected())
+                Ok(Box::pin(query.execute(&mut *tx)).await?.rows_affected())
             }
         }
     }
@@ -252,7 +255,7 @@ impl Tx {
             )),
             Conn::Postgres(_) => {
                 q.push(" RETURNING ").push(key);
-                self.fetch_one(q).await?.int(key)
+                Box::pin(self.fetch_one(q)).await?.int(key)
             }
         }
     }
@@ -265,7 +268,7 @@ impl Tx {
             Conn::Postgres(tx) => {
                 let (sql, args) = q.into_numbered();
                 let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
-                let rows = query.fetch_all(&mut *tx).await?;
+                let rows = Box::pin(query.fetch_all(&mut *tx)).await?;
                 rows.iter().map(pg_row).collect()
             }
         }
@@ -279,8 +282,7 @@ impl Tx {
             Conn::Postgres(tx) => {
                 let (sql, args) = q.into_numbered();
                 let query = bind_pg(sqlx::query(AssertSqlSafe(sql)), args);
-                query
-                    .fetch_optional(&mut *tx)
+                Box::pin(query.fetch_optional(&mut *tx))
                     .await?
                     .as_ref()
                     .map(pg_row)
