@@ -242,7 +242,9 @@ impl Tx {
     }
 
     /// Runs an INSERT of one row and returns its `key`, the table's INTEGER PRIMARY KEY.
-    /// SQLite reads it off the connection (a RETURNING clause costs SQLite a temporary
+    /// The INSERT must insert its row or fail (no `ON CONFLICT DO NOTHING`): SQLite's
+    /// last inserted rowid would otherwise be an earlier row's. SQLite reads it off the
+    /// connection (a RETURNING clause costs SQLite a temporary
     /// b-tree, a second SELECT a statement); PostgreSQL returns it.
     pub async fn insert_returning_key(&mut self, mut q: Q, key: &str) -> Result<i64, StoreError> {
         match self.conn() {
