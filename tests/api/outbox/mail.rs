@@ -6,6 +6,7 @@ use super::sink::{SinkOptions, SmtpSink, closed_port};
 use crate::helpers::Backend;
 use rollcall::outbox::{Email, Mailer, State, WorkerOptions};
 use rollcall::store::Store;
+use rollcall::store::outbox as outbox_sql;
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -397,6 +398,82 @@ async fn counts_tell_how_many_rows_wait_for_delivery(db: Db) {
     assert_eq!(counts().await, (2, 0));
 }
 
+/// A worker whose claim expired while it sent (another worker claimed the row again)
+/// records nothing when its delivery ends: the row stays with the worker that holds it,
+/// which then records its own; the lost claim leaves the worker's other rows alone.
+async fn a_delivery_recorded_after_its_claim_was_lost_changes_nothing(db: Db) {
+    let lost_id = db
+        .enqueue("invite:lost", &email("ada@example.com", "Welcome"))
+        .await
+        .unwrap();
+    let stamp = |t| rollcall::clock::format_timestamp(t);
+    let start = db.now();
+    let claim = |worker: &'static str, now: time::OffsetDateTime| {
+        let store = db.store.clone();
+        async move {
+            let mut tx = store.write().await.unwrap();
+            let until = stamp(now + time::Duration::minutes(5));
+            let claimed = outbox_sql::claim_due(&mut tx, worker, &stamp(now), &until, 10)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            claimed
+        }
+    };
+    let first = claim("worker-a", start).await;
+    assert_eq!(first.len(), 1);
+    // Worker A's claim runs out and worker B claims the row (attempt 2); A claims a row
+    // queued meanwhile.
+    let later = start + time::Duration::minutes(10);
+    let second = claim("worker-b", later).await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].attempts, 2);
+    let other_id = db
+        .enqueue("invite:other", &email("bob@example.com", "Welcome"))
+        .await
+        .unwrap();
+    let third = claim("worker-a", later).await;
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].id, other_id);
+
+    let finish = |worker: &'static str, id: String, attempt: i64| {
+        let store = db.store.clone();
+        async move {
+            let mut tx = store.write().await.unwrap();
+            let owned = outbox_sql::finish_attempt(
+                &mut tx,
+                &id,
+                worker,
+                attempt,
+                &outbox_sql::Outcome::Delivered,
+                &stamp(later),
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            owned
+        }
+    };
+    assert!(!finish("worker-a", lost_id.clone(), 1).await);
+    let row = db.message(&lost_id).await;
+    assert_eq!(row.state, State::Sending);
+    assert_eq!(row.claimed_by.as_deref(), Some("worker-b"));
+    assert!(finish("worker-a", other_id.clone(), 1).await);
+    assert_eq!(db.message(&other_id).await.state, State::Delivered);
+
+    assert!(finish("worker-b", lost_id.clone(), 2).await);
+    let row = db.message(&lost_id).await;
+    assert_eq!(row.state, State::Delivered);
+    assert_eq!(row.claimed_by, None);
+    let outcomes: Vec<String> = db
+        .attempts(&lost_id)
+        .await
+        .into_iter()
+        .map(|a| a.outcome)
+        .collect();
+    assert_eq!(outcomes, ["interrupted", "delivered"]);
+}
+
 outbox_backends!(
     file_transport_writes_one_eml_per_email,
     counts_tell_how_many_rows_wait_for_delivery,
@@ -407,4 +484,5 @@ outbox_backends!(
     gives_up_after_max_attempts,
     two_workers_racing_deliver_each_email_exactly_once,
     the_server_runs_a_worker_that_writes_eml_files,
+    a_delivery_recorded_after_its_claim_was_lost_changes_nothing,
 );
