@@ -257,7 +257,7 @@ impl Tx {
             )),
             Conn::Postgres(_) => {
                 q.push(" RETURNING ").push(key);
-                Box::pin(self.fetch_one(q)).await?.int(key)
+                self.fetch_one(q).await?.int(key)
             }
         }
     }
