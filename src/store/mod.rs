@@ -32,7 +32,7 @@ pub mod team_admin;
 pub mod teams;
 pub mod tokens;
 
-pub use backend::{Store, Tx, redact_url};
+pub use backend::{Store, StoreClosed, Tx, redact_url};
 pub use sql::{Dialect, Q, Row, SqlValue};
 
 /// Storage failures, mapped by callers to HTTP or CLI errors.

@@ -10,8 +10,7 @@ use super::StoreError;
 use super::sqlite_inline;
 use rusqlite::OpenFlags;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// How often the thread checkpoints.
@@ -21,23 +20,24 @@ const EVERY: Duration = Duration::from_millis(250);
 /// this thread falls behind (SQLite's default is 1,000).
 pub(super) const WRITER_BACKSTOP_PAGES: u32 = 20_000;
 
-/// Stops the thread when the last clone of the store is dropped.
+/// Stops the thread when the last clone of the store is dropped, and waits for it: once
+/// the store is gone, nothing touches its files any more (a test may then delete them).
 #[derive(Debug)]
 pub(super) struct Checkpointer {
-    stop: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Checkpointer {
     /// Starts the thread on its own connection to the database at `path`.
     pub(super) fn start(path: &Path, busy_timeout: Duration) -> Result<Checkpointer, StoreError> {
         let conn = sqlite_inline::open(path, OpenFlags::default(), busy_timeout)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        std::thread::Builder::new()
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
-                while !stopped.load(Ordering::Relaxed) {
-                    std::thread::sleep(EVERY);
+                // Wakes at once when the sender is dropped, not at the next tick.
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
                     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
                         tracing::warn!(error = %e, "SQLite WAL checkpoint failed");
@@ -45,13 +45,21 @@ impl Checkpointer {
                 }
             })
             .map_err(|e| StoreError::Connect(format!("starting the checkpoint thread: {e}")))?;
-        Ok(Checkpointer { stop })
+        Ok(Checkpointer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            // At most one passive checkpoint in flight: it neither waits for readers nor
+            // takes the write lock.
+            let _ = thread.join();
+        }
     }
 }
 

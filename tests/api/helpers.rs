@@ -68,6 +68,15 @@ impl Drop for PgDatabase {
     }
 }
 
+/// Held for the whole of a test that loads both cores for seconds (thousands of users
+/// seeded, a 10,000-member group, server processes killed mid-delivery): such tests run
+/// one at a time, so none of them starves another's timing-sensitive step. The suite's
+/// second thread goes on with light tests meanwhile.
+pub async fn heavy() -> tokio::sync::SemaphorePermit<'static> {
+    static HEAVY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    HEAVY.acquire().await.unwrap()
+}
+
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
     pub backend: Backend,
@@ -79,10 +88,56 @@ pub struct TestApp {
     pub org_id: String,
     pub client: reqwest::Client,
     pub database_url: String,
-    pub data_dir: tempfile::TempDir,
+    // Fields drop in this order: the server stops and lets go of the database before
+    // its files and its PostgreSQL database go.
+    _server: Running,
     /// The server's own sign-in and sessions (tests drive `sign_in` through it).
     pub sso: rollcall::sso::Sso,
+    pub data_dir: tempfile::TempDir,
     _pg: Option<PgDatabase>,
+}
+
+/// A server running on the test's runtime. Dropped, it stops gracefully (requests drained,
+/// outbox worker stopped, database closed) and the drop returns once it has: a checkpoint
+/// or an outbox write on a deleted directory or database would otherwise fail noisily.
+pub struct Running {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    pub fn spawn(app: App) -> Running {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Running {
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let (Some(stop), Some(task)) = (self.stop.take(), self.task.take()) else {
+            return;
+        };
+        let _ = stop.send(());
+        // Every API test runs on a multi-threaded runtime, where the drop may wait.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return;
+        }
+        tokio::task::block_in_place(|| {
+            runtime.block_on(async {
+                let stopped = tokio::time::timeout(std::time::Duration::from_secs(60), task).await;
+                assert!(stopped.is_ok(), "the test server did not stop within 60 s");
+            });
+        });
+    }
 }
 
 /// A response: status, headers, JSON body (Null when empty).
@@ -137,7 +192,7 @@ pub async fn spawn_app_with_clock(
     let app = App::build_with_clock(config, clock).await.unwrap();
     let address = format!("http://{}", app.address());
     let sso = app.sso();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let server = Running::spawn(app);
     let (org_id, token) = create_org_and_token(&database_url, "Acme").await;
     TestApp {
         backend,
@@ -147,8 +202,9 @@ pub async fn spawn_app_with_clock(
         org_id,
         client: reqwest::Client::new(),
         database_url,
-        data_dir,
+        _server: server,
         sso,
+        data_dir,
         _pg: pg,
     }
 }

@@ -171,6 +171,7 @@ fn not_indexed(backend: Backend, plan: &[String]) -> Option<&'static str> {
 }
 
 async fn idp_lookups_are_answered_from_indexes(app: TestApp) {
+    let _heavy = crate::helpers::heavy().await;
     let (users, groups) = seed(&app).await;
     let store = Store::connect(&app.database_url).await.unwrap();
     if app.backend == Backend::Postgres {

@@ -28,6 +28,7 @@ fn member_values(ids: &[String]) -> Value {
 }
 
 async fn entra_adds_and_removes_100_members_of_a_10000_member_group(app: TestApp) {
+    let _heavy = crate::helpers::heavy().await;
     let users = bulk_users(&app, "big", 0..BASE_MEMBERS + CHANGE).await;
     let (base, extra) = users.split_at(BASE_MEMBERS);
     let r = app

@@ -14,6 +14,7 @@ mod indexes;
 mod large_groups;
 mod outbox;
 mod patch;
+mod peers;
 mod reads;
 mod replay;
 mod seats;

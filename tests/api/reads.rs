@@ -218,6 +218,7 @@ async fn index_paging_walks_every_user_once_in_a_stable_order(app: TestApp) {
 }
 
 async fn count_above_the_maximum_is_clamped_to_max_results(app: TestApp) {
+    let _heavy = crate::helpers::heavy().await;
     let config = app.get("/ServiceProviderConfig").await;
     let max = config.body["filter"]["maxResults"].as_u64().unwrap() as usize;
     assert!(max > 0 && max <= 1000, "{:?}", config.body);

@@ -220,6 +220,7 @@ crate::backends!(
 /// Two `rollcall serve` processes on one PostgreSQL database, 40 creates spread over both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_database_never_oversell() {
+    let _heavy = crate::helpers::heavy().await;
     let app = crate::helpers::spawn_app(Backend::Postgres).await;
     set_pool(&app, 10).await;
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];

@@ -6,6 +6,13 @@ as accepted only once the server answers 250 to DATA, as with a real MTA: with -
 answer waits, and a client that disconnects meanwhile leaves no file (aiosmtpd cancels the
 handler when the connection drops). With --auth USER:PASS, AUTH is required (over plain
 text: this is loopback). Prints "PORT <n>" once listening, so --port 0 is race-free.
+
+With --serve, one process serves every test of a run (tests/api/peers.rs): it prints
+{"ready": true}, then reads one request a line on stdin and answers on stdout:
+  {"id": N, "open": {"dir": D, "port": P, "delay": S, "auth": "u:p"}}  -> {"id": N, "port": n}
+      a mailbox of the test's own: a server on its own port storing into D
+  {"id": N, "close": n}  -> {"id": N, "closed": true}
+and exits when stdin closes.
 """
 
 import argparse
@@ -34,10 +41,10 @@ class Sink:
         }
         name = uuid.uuid4().hex
         tmp = os.path.join(self.directory, "." + name + ".tmp")
+        # Written whole, then renamed: a test never reads half a message. No fsync: the
+        # tests read these files on this machine, and one sink serves every test's mailbox.
         with open(tmp, "w") as f:
             json.dump(record, f)
-            f.flush()
-            os.fsync(f.fileno())
         os.rename(tmp, os.path.join(self.directory, name + ".json"))
         return "250 OK"
 
@@ -57,34 +64,86 @@ def authenticator(expected):
     return check
 
 
-async def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--dir", required=True)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--delay", type=float, default=0.0)
-    p.add_argument("--auth")
-    args = p.parse_args()
-    os.makedirs(args.dir, exist_ok=True)
-    handler = Sink(args.dir, args.delay)
-
+def factory_for(handler, auth):
     def factory():
-        if args.auth:
+        if auth:
             return SMTP(
                 handler,
                 hostname="sink.test",
                 auth_required=True,
                 auth_require_tls=False,
-                authenticator=authenticator(args.auth),
+                authenticator=authenticator(auth),
             )
         return SMTP(handler, hostname="sink.test")
 
+    return factory
+
+
+async def open_mailbox(directory, host, port, delay, auth):
+    os.makedirs(directory, exist_ok=True)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(factory, args.host, args.port, reuse_address=True)
+    return await loop.create_server(
+        factory_for(Sink(directory, delay), auth), host, port, reuse_address=True
+    )
+
+
+def say(message):
+    print(json.dumps(message), flush=True)
+
+
+async def serve():
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    servers = {}
+    say({"ready": True})
+    while line := await reader.readline():
+        try:
+            request = json.loads(line)
+        except ValueError:
+            say({"protocol_error": f"not JSON: {line!r}"})
+            continue
+        answer = {"id": request.get("id")}
+        try:
+            if "open" in request:
+                o = request["open"]
+                server = await open_mailbox(
+                    o["dir"], "127.0.0.1", o.get("port", 0), o.get("delay", 0.0), o.get("auth")
+                )
+                port = server.sockets[0].getsockname()[1]
+                servers[port] = server
+                answer["port"] = port
+            elif "close" in request:
+                server = servers.pop(request["close"], None)
+                if server:
+                    server.close()
+                answer["closed"] = server is not None
+            else:
+                answer["error"] = f"unknown request {request}"
+        except Exception as e:  # noqa: BLE001 - any failure is the test's to see
+            answer["error"] = repr(e)
+        say(answer)
+
+
+async def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--serve", action="store_true")
+    p.add_argument("--dir")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--auth")
+    args = p.parse_args()
+    if args.serve:
+        await serve()
+        return
+    if not args.dir:
+        p.error("--dir is required without --serve")
+    server = await open_mailbox(args.dir, args.host, args.port, args.delay, args.auth)
     port = server.sockets[0].getsockname()[1]
     print(f"PORT {port}", flush=True)
     # Quit when the test (our parent) closes stdin or dies.
-    await loop.run_in_executor(None, sys.stdin.read)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     server.close()
 
 

@@ -343,7 +343,7 @@ effects_backends!(
 /// The joining email over SMTP, to a real server (aiosmtpd, from the venv of .ci/run).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joining_emails_go_out_over_smtp() {
-    let sink = SmtpSink::plain();
+    let sink = SmtpSink::plain().await;
     let app = spawn_app_with(
         Backend::Sqlite,
         Overrides {

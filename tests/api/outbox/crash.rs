@@ -72,10 +72,12 @@ async fn later_round_in_flight(db: &Db) -> bool {
 }
 
 async fn a_killed_server_delivers_each_queued_email_exactly_once_after_restart(db: Db) {
+    let _heavy = crate::helpers::heavy().await;
     let sink = SmtpSink::start(SinkOptions {
         delay: SMTP_DELAY,
         ..SinkOptions::default()
-    });
+    })
+    .await;
     let mut ids = Vec::new();
     for i in 0..EMAILS {
         let e = email(&format!("user{i}@example.com"), &format!("Welcome {i}"));

@@ -59,7 +59,8 @@ async fn smtp_delivers_once_with_auth_and_the_right_headers(db: Db) {
     let sink = SmtpSink::start(SinkOptions {
         auth: Some("mailer:s3cret-pw".into()),
         ..SinkOptions::default()
-    });
+    })
+    .await;
     let url = format!("smtp://mailer:s3cret-pw@127.0.0.1:{}", sink.port);
     let mailer = smtp(&url);
     assert!(!format!("{mailer:?}").contains("s3cret-pw"), "{mailer:?}");
@@ -125,7 +126,7 @@ async fn smtp_delivers_once_with_auth_and_the_right_headers(db: Db) {
 }
 
 async fn the_same_dedupe_key_is_queued_and_delivered_once(db: Db) {
-    let sink = SmtpSink::plain();
+    let sink = SmtpSink::plain().await;
     let worker = db.worker(smtp(&sink.url()), options());
     let e = email("ada@example.com", "Welcome");
     let first = db.enqueue("invite:m1", &e).await;
@@ -229,7 +230,8 @@ async fn retries_with_growing_backoff_until_the_smtp_server_is_up(db: Db) {
     let sink = SmtpSink::start(SinkOptions {
         port,
         ..SinkOptions::default()
-    });
+    })
+    .await;
     assert_eq!(worker.run_once().await.unwrap(), 1);
     assert_eq!(worker.run_once().await.unwrap(), 0);
     let got = sink.wait_for(1, Duration::from_secs(5)).await;
@@ -284,7 +286,7 @@ async fn gives_up_after_max_attempts(db: Db) {
 }
 
 async fn two_workers_racing_deliver_each_email_exactly_once(db: Db) {
-    let sink = SmtpSink::plain();
+    let sink = SmtpSink::plain().await;
     let mut ids = BTreeSet::new();
     for i in 0..50 {
         let e = email(&format!("user{i}@example.com"), &format!("Welcome {i}"));

@@ -1,10 +1,8 @@
-//! A real SMTP server on loopback: tests/support/smtp_sink.py on aiosmtpd, from the venv
-//! that .ci/run prepares.
+//! A real SMTP server on loopback: a mailbox of the test's own, on a port of its own, in
+//! the SMTP peer process the tests share (tests/support/smtp_sink.py on aiosmtpd, from the
+//! venv that .ci/run prepares; see tests/api/peers.rs).
 
-use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// A message as the SMTP server stored it.
@@ -16,9 +14,8 @@ pub struct Received {
     pub data: String,
 }
 
+/// A mailbox: the peer stops listening on its port when it is dropped.
 pub struct SmtpSink {
-    child: Child,
-    _stdin: Option<ChildStdin>,
     pub port: u16,
     dir: tempfile::TempDir,
 }
@@ -34,68 +31,30 @@ pub struct SinkOptions {
     pub auth: Option<String>,
 }
 
-fn python() -> PathBuf {
-    let venv = std::env::var("ROLLCALL_VENV").map_or_else(
-        |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"),
-        PathBuf::from,
-    );
-    venv.join("bin/python")
-}
-
 impl SmtpSink {
-    pub fn start(options: SinkOptions) -> SmtpSink {
+    pub async fn start(options: SinkOptions) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
-        let python = python();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
-        let mut cmd = Command::new(&python);
-        cmd.arg(&script)
-            .arg("--dir")
-            .arg(dir.path())
-            .arg("--port")
-            .arg(options.port.to_string())
-            .arg("--delay")
-            .arg(options.delay.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(auth) = &options.auth {
-            cmd.arg("--auth").arg(auth);
-        }
-        let mut child = cmd.spawn().unwrap_or_else(|e| {
-            panic!(
-                "cannot run {}: {e}. The SMTP tests need aiosmtpd in the venv: run .ci/run",
-                python.display()
-            )
-        });
-        let stdin = child.stdin.take();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let Some(port) = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-        else {
-            let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-            let _ = child.kill();
-            panic!(
-                "the SMTP sink did not start (does the venv at {} have aiosmtpd? run .ci/run): {err}",
-                python.display()
-            );
-        };
+        let peer = crate::peers::smtp().await;
+        let answer = peer
+            .call(json!({"open": {
+                "dir": dir.path(),
+                "port": options.port,
+                "delay": options.delay,
+                "auth": options.auth,
+            }}))
+            .await
+            .unwrap_or_else(|e| {
+                panic!("the SMTP sink refused {options:?}: {e}\n{}", peer.output())
+            });
         SmtpSink {
-            child,
-            _stdin: stdin,
-            port,
+            port: u16::try_from(answer["port"].as_u64().unwrap()).unwrap(),
             dir,
         }
     }
 
     /// A sink on a free port, accepting everything at once.
-    pub fn plain() -> SmtpSink {
-        SmtpSink::start(SinkOptions::default())
+    pub async fn plain() -> SmtpSink {
+        SmtpSink::start(SinkOptions::default()).await
     }
 
     pub fn url(&self) -> String {
@@ -140,8 +99,9 @@ impl SmtpSink {
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(peer) = crate::peers::SMTP.get() {
+            peer.notify(json!({ "close": self.port }));
+        }
     }
 }
 

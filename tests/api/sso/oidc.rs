@@ -1,6 +1,7 @@
 //! OIDC sign-in against a real OpenID provider (the certified npm `oidc-provider`, see
-//! tests/peers/oidc/provider.js) started by each test on loopback, driven by a real HTTP
-//! client that follows the redirects itself with a cookie jar, like a browser:
+//! tests/peers/oidc/provider.js), one of its own per test, served on loopback by the peer
+//! process the tests share (tests/api/peers.rs), driven by a real HTTP client that follows
+//! the redirects itself with a cookie jar, like a browser:
 //! `/sso/{org}/start` → provider → `/sso/oidc/callback` → tokens.
 
 use crate::admin::{Admin, admin_token_for, assert_error};
@@ -8,15 +9,13 @@ use crate::helpers::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const CLIENT_ID: &str = "rollcall-test";
 const CLIENT_SECRET: &str = "peer-client-secret-0123456789-abcdefgh";
 
-/// The provider process; killed when dropped (and it exits when its stdin closes).
+/// A provider of the test's own in the shared peer process; closed when dropped.
 pub struct OidcPeer {
     pub issuer: String,
-    _child: tokio::process::Child,
 }
 
 /// The provider's accounts: login name (what `login_hint` says) → claims.
@@ -44,12 +43,6 @@ impl OidcPeer {
 
     /// As [`OidcPeer::start`], with provider settings of the test's own (`id_token_alg`).
     pub async fn start_with(app: &TestApp, settings: Value) -> OidcPeer {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/oidc");
-        assert!(
-            dir.join("node_modules/oidc-provider").exists(),
-            "the OIDC test peer is not installed: run `npm ci` in {} (.ci/run does)",
-            dir.display()
-        );
         let mut config = json!({
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
@@ -60,44 +53,21 @@ impl OidcPeer {
         for (k, v) in settings.as_object().unwrap() {
             config[k] = v.clone();
         }
-        let mut child = tokio::process::Command::new("node")
-            .arg(dir.join("provider.js"))
-            .arg(config.to_string())
-            .current_dir(&dir)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node must be installed to run the OIDC test peer");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let stderr = child.stderr.take().unwrap();
-        let issuer = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-            while let Some(line) = stdout.next_line().await.unwrap() {
-                let v: Value = serde_json::from_str(&line).unwrap_or_default();
-                if let Some(issuer) = v["issuer"].as_str() {
-                    return issuer.to_owned();
-                }
-            }
-            panic!("the OIDC peer exited before it listened");
-        })
-        .await
-        .expect("the OIDC peer should listen within 30 s");
-        // Keep reading both pipes: a full pipe would block the provider's next log line.
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stdout.next_line().await {
-                if line.contains("error") {
-                    eprintln!("[oidc peer] {line}");
-                }
-            }
-        });
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(_)) = lines.next_line().await {}
-        });
+        let peer = crate::peers::oidc().await;
+        let answer = peer
+            .call(json!({ "provider": config }))
+            .await
+            .unwrap_or_else(|e| panic!("the OIDC peer refused a provider: {e}\n{}", peer.output()));
         OidcPeer {
-            issuer,
-            _child: child,
+            issuer: answer["issuer"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+impl Drop for OidcPeer {
+    fn drop(&mut self) {
+        if let Some(peer) = crate::peers::OIDC.get() {
+            peer.notify(json!({ "close": self.issuer }));
         }
     }
 }

@@ -1,50 +1,29 @@
 //! SAML 2.0 sign-in: SP metadata, SP-initiated start, the ACS and every refusal, against
 //! real signed Responses from an independent IdP implementation (pysaml2 signing through
-//! Debian's xmlsec1: tests/peers/saml/idp.py), generated fresh in each test with a key
-//! pair generated for the test.
+//! Debian's xmlsec1: tests/peers/saml/idp.py, one process shared by the tests), generated
+//! fresh in each test with a key pair generated for the test.
 
 use crate::admin::admin_token_for;
 use crate::backends;
-use crate::helpers::{Backend, Resp, TestApp, create_org_and_token, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Backend, Resp, Running, TestApp, create_org_and_token, spawn_app, spawn_app_with,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::io::Read as _;
-use std::path::PathBuf;
 
 const IDP_ENTITY_ID: &str = "https://idp.example.test/saml";
 const IDP_SSO_URL: &str = "https://idp.example.test/sso";
 const USER: &str = "bjensen@example.com";
 
-fn python() -> PathBuf {
-    let venv = std::env::var("ROLLCALL_VENV").map_or_else(
-        |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"),
-        PathBuf::from,
-    );
-    venv.join("bin/python")
-}
-
-fn peer_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/saml/idp.py")
-}
-
+/// Runs one command of the SAML peer (tests/peers/saml/idp.py) in the shared peer process.
 async fn run_peer(args: &[String]) -> String {
-    let out = tokio::process::Command::new(python())
-        .arg(peer_script())
-        .args(args)
-        .output()
+    let peer = crate::peers::saml().await;
+    let answer = peer
+        .call(json!({ "args": args }))
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {}: {e}. The SAML tests need pysaml2 in the venv and xmlsec1: run .ci/run",
-                python().display()
-            )
-        });
-    assert!(
-        out.status.success(),
-        "the SAML peer failed (pysaml2 in the venv and Debian's xmlsec1 are needed: run .ci/run): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        .unwrap_or_else(|e| panic!("the SAML peer failed {args:?}: {e}\n{}", peer.output()));
+    answer["output"].as_str().unwrap().to_owned()
 }
 
 /// A test IdP: a fresh RSA key pair and self-signed certificate.
@@ -738,7 +717,7 @@ async fn a_replayed_assertion_is_refused(app: TestApp) {
 const PUBLIC_URL: &str = "https://rollcall.example.test";
 
 /// A second server on the test's database, as a replica behind a load balancer.
-async fn second_instance(app: &TestApp) -> (String, tempfile::TempDir) {
+async fn second_instance(app: &TestApp) -> (String, (Running, tempfile::TempDir)) {
     use rollcall::config::{Config, Overrides};
     let data_dir = tempfile::tempdir().unwrap();
     let config = Config::load(&Overrides {
@@ -751,11 +730,10 @@ async fn second_instance(app: &TestApp) -> (String, tempfile::TempDir) {
     .unwrap();
     let other = rollcall::app::App::build(config).await.unwrap();
     let address = format!("http://{}", other.address());
-    tokio::spawn(other.run_until_stopped(std::future::pending()));
-    (address, data_dir)
+    (address, (Running::spawn(other), data_dir))
 }
 
-async fn two_replicas() -> (Saml, String, tempfile::TempDir) {
+async fn two_replicas() -> (Saml, String, (Running, tempfile::TempDir)) {
     let app = spawn_app_with(
         Backend::Postgres,
         rollcall::config::Overrides {

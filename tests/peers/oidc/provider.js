@@ -1,15 +1,20 @@
-// A real OpenID provider (the certified `oidc-provider` package) on loopback, started by
-// rollcall's OIDC tests (tests/api/sso/oidc.rs), one per test.
+// Real OpenID providers (the certified `oidc-provider` package) on loopback for rollcall's
+// OIDC tests (tests/api/sso/oidc.rs). One process serves the whole test binary: it is
+// started once (tests/api/peers.rs) and each test asks it for a provider of its own, on a
+// port of its own, with its own client and accounts.
 //
-//   node provider.js '{"client_id": "...", "client_secret": "...",
-//                      "redirect_uri": "http://127.0.0.1:PORT/sso/oidc/callback",
-//                      "accounts": {"alice": {"sub": "...", "email": "..."}},
-//                      "claims_in_id_token": true, "id_token_alg": "RS256"}'
+// Protocol: one JSON object per line. On start it prints `{"ready": true}`. Then, for each
+// request line on stdin
 //
-// It listens on a port chosen by the system and prints one JSON line
-// `{"listening": PORT, "issuer": "http://127.0.0.1:PORT"}` on stdout, then a line per request
-// (so the test must keep reading stdout). It exits when its stdin closes, so it never
-// outlives the test that started it.
+//   {"id": 7, "provider": {"client_id": "...", "client_secret": "...",
+//                          "redirect_uri": "http://127.0.0.1:PORT/sso/oidc/callback",
+//                          "accounts": {"alice": {"sub": "...", "email": "..."}},
+//                          "claims_in_id_token": true, "id_token_alg": "RS256"}}
+//   {"id": 8, "close": "http://127.0.0.1:PORT"}
+//
+// it answers `{"id": 7, "issuer": "http://127.0.0.1:PORT"}` (or `{"id": 7, "error": "..."}`),
+// `{"id": 8, "closed": true}`. Every other line it prints is a log line (a request served,
+// an error). It exits when stdin closes, so it never outlives the tests.
 //
 // There is no login form: an interaction logs in the account named by the authorization
 // request's `login_hint` and grants what the client asked for; an unknown or missing hint
@@ -22,108 +27,141 @@
 
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createInterface } from 'node:readline';
 
 import Provider from 'oidc-provider';
 
-const config = JSON.parse(process.argv[2] ?? '{}');
-for (const key of ['client_id', 'client_secret', 'redirect_uri', 'accounts']) {
-  if (config[key] === undefined) {
-    console.error(`provider.js: missing "${key}" in the JSON argument`);
-    process.exit(2);
-  }
-}
-const accounts = config.accounts;
-
+// One signing key for every provider of this process: RSA key generation is the slow part
+// of starting one.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'peer-rs256', alg: 'RS256', use: 'sig' };
 
-function findAccountBySub(sub) {
-  return Object.values(accounts).find((a) => a.sub === sub);
+const servers = new Map();
+
+function reply(message) {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
-const server = createServer();
-server.listen(0, '127.0.0.1', () => {
-  const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
-  const provider = new Provider(issuer, {
-    clients: [{
-      client_id: config.client_id,
-      client_secret: config.client_secret,
-      redirect_uris: [config.redirect_uri],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: config.id_token_alg ?? 'RS256',
-    }],
-    // HS256 (signed with the client secret) only so a test can show rollcall refuses it.
-    enabledJWA: { idTokenSigningAlgValues: ['RS256', 'HS256'] },
-    jwks: { keys: [signingKey] },
-    cookies: { keys: ['rollcall-oidc-peer-cookie-key'] },
-    claims: {
-      openid: ['sub'],
-      email: ['email', 'email_verified'],
-      profile: ['name', 'given_name', 'family_name', 'preferred_username'],
-    },
-    conformIdTokenClaims: config.claims_in_id_token === false,
-    pkce: { required: () => true },
-    features: {
-      devInteractions: { enabled: false },
-      userinfo: { enabled: true },
-    },
-    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
-    async findAccount(ctx, sub) {
-      const account = findAccountBySub(sub);
-      if (!account) return undefined;
-      return { accountId: sub, async claims() { return { ...account }; } };
-    },
-  });
-  provider.proxy = false;
-
-  const providerCallback = provider.callback();
-
-  // Logs in the account named by `login_hint` and grants the requested scopes at once.
-  async function interaction(req, res) {
-    const details = await provider.interactionDetails(req, res);
-    const { params, prompt } = details;
-    const account = accounts[params.login_hint];
-    if (prompt.name === 'login' && !account) {
-      await provider.interactionFinished(req, res, {
-        error: 'access_denied',
-        error_description: `no account ${JSON.stringify(params.login_hint ?? null)} at this provider`,
-      }, { mergeWithLastSubmission: false });
-      return;
+function startProvider(config) {
+  for (const key of ['client_id', 'client_secret', 'redirect_uri', 'accounts']) {
+    if (config[key] === undefined) {
+      return Promise.reject(new Error(`missing "${key}" in the provider's settings`));
     }
-    const accountId = account ? account.sub : details.session.accountId;
-    const grant = details.grantId
-      ? await provider.Grant.find(details.grantId)
-      : new provider.Grant({ accountId, clientId: params.client_id });
-    grant.addOIDCScope(params.scope);
-    if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
-    const grantId = await grant.save();
-    const result = prompt.name === 'login'
-      ? { login: { accountId }, consent: { grantId } }
-      : { consent: { grantId } };
-    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });
   }
-
-  server.on('request', (req, res) => {
-    console.log(JSON.stringify({ request: `${req.method} ${req.url.split('?')[0]}` }));
-    if (req.method === 'GET' && req.url.startsWith('/interaction/')) {
-      interaction(req, res).catch((err) => {
-        console.log(JSON.stringify({ interaction_error: String(err) }));
-        res.statusCode = 500;
-        res.end(String(err));
+  const accounts = config.accounts;
+  const findAccountBySub = (sub) => Object.values(accounts).find((a) => a.sub === sub);
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      const issuer = `http://127.0.0.1:${port}`;
+      const provider = new Provider(issuer, {
+        clients: [{
+          client_id: config.client_id,
+          client_secret: config.client_secret,
+          redirect_uris: [config.redirect_uri],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          token_endpoint_auth_method: 'client_secret_basic',
+          id_token_signed_response_alg: config.id_token_alg ?? 'RS256',
+        }],
+        // HS256 (signed with the client secret) only so a test can show rollcall refuses it.
+        enabledJWA: { idTokenSigningAlgValues: ['RS256', 'HS256'] },
+        jwks: { keys: [signingKey] },
+        cookies: { keys: ['rollcall-oidc-peer-cookie-key'] },
+        claims: {
+          openid: ['sub'],
+          email: ['email', 'email_verified'],
+          profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+        },
+        conformIdTokenClaims: config.claims_in_id_token === false,
+        pkce: { required: () => true },
+        features: {
+          devInteractions: { enabled: false },
+          userinfo: { enabled: true },
+        },
+        interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+        async findAccount(ctx, sub) {
+          const account = findAccountBySub(sub);
+          if (!account) return undefined;
+          return { accountId: sub, async claims() { return { ...account }; } };
+        },
       });
-      return;
-    }
-    providerCallback(req, res);
+      provider.proxy = false;
+      const providerCallback = provider.callback();
+
+      // Logs in the account named by `login_hint` and grants the requested scopes at once.
+      async function interaction(req, res) {
+        const details = await provider.interactionDetails(req, res);
+        const { params, prompt } = details;
+        const account = accounts[params.login_hint];
+        if (prompt.name === 'login' && !account) {
+          await provider.interactionFinished(req, res, {
+            error: 'access_denied',
+            error_description: `no account ${JSON.stringify(params.login_hint ?? null)} at this provider`,
+          }, { mergeWithLastSubmission: false });
+          return;
+        }
+        const accountId = account ? account.sub : details.session.accountId;
+        const grant = details.grantId
+          ? await provider.Grant.find(details.grantId)
+          : new provider.Grant({ accountId, clientId: params.client_id });
+        grant.addOIDCScope(params.scope);
+        if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
+        const grantId = await grant.save();
+        const result = prompt.name === 'login'
+          ? { login: { accountId }, consent: { grantId } }
+          : { consent: { grantId } };
+        await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });
+      }
+
+      server.on('request', (req, res) => {
+        reply({ issuer, request: `${req.method} ${req.url.split('?')[0]}` });
+        if (req.method === 'GET' && req.url.startsWith('/interaction/')) {
+          interaction(req, res).catch((err) => {
+            reply({ issuer, interaction_error: String(err) });
+            res.statusCode = 500;
+            res.end(String(err));
+          });
+          return;
+        }
+        providerCallback(req, res);
+      });
+      provider.on('server_error', (ctx, err) => reply({ issuer, server_error: String(err) }));
+      servers.set(issuer, server);
+      resolve(issuer);
+    });
   });
-  provider.on('server_error', (ctx, err) => console.log(JSON.stringify({ server_error: String(err) })));
+}
 
-  console.log(JSON.stringify({ listening: port, issuer }));
-});
+function handle(line) {
+  let request;
+  try {
+    request = JSON.parse(line);
+  } catch (err) {
+    reply({ protocol_error: `not JSON: ${line}` });
+    return;
+  }
+  const { id } = request;
+  if (request.provider !== undefined) {
+    startProvider(request.provider)
+      .then((issuer) => reply({ id, issuer }))
+      .catch((err) => reply({ id, error: String(err) }));
+  } else if (request.close !== undefined) {
+    const server = servers.get(request.close);
+    servers.delete(request.close);
+    if (server) server.close();
+    reply({ id, closed: server !== undefined });
+  } else {
+    reply({ id, error: `unknown request: ${line}` });
+  }
+}
 
-// The test holds our stdin; when it ends (test over, or crashed), so do we.
-process.stdin.resume();
-process.stdin.on('end', () => process.exit(0));
+// The tests hold our stdin; when it ends (the test binary exited or crashed), so do we.
+const input = createInterface({ input: process.stdin });
+input.on('line', handle);
+input.on('close', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));
+
+reply({ ready: true });

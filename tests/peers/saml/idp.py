@@ -6,6 +6,11 @@ under test (samael). Nothing is kept between runs.
     idp.py keygen DIR                  writes DIR/idp.key and DIR/idp.crt (self-signed RSA)
     idp.py response --key K --cert C [options]
                                        prints the base64 SAMLResponse (POST binding)
+    idp.py serve                       one process for every test (tests/api/peers.rs):
+                                       prints {"ready": true}, then reads one request a
+                                       line, {"id": N, "args": ["response", "--key", ...]},
+                                       and answers {"id": N, "output": "..."} or
+                                       {"id": N, "error": "..."}; exits when stdin closes
 
 The `--variant` option applies the attacks the tests expect the SP to refuse, after signing
 (signature wrapping, tampering).
@@ -215,7 +220,7 @@ def attack(xml, args):
     sys.exit(f"unknown variant {args.variant}")
 
 
-def main():
+def parser():
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     k = sub.add_parser("keygen")
@@ -245,12 +250,49 @@ def main():
         default="none",
     )
     r.add_argument("--forged-name-id", default="mallory@example.com")
-    args = parser.parse_args()
+    sub.add_parser("serve")
+    return parser
+
+
+def run(args):
+    """What the command prints: nothing for keygen, the base64 Response for response."""
     if args.command == "keygen":
         keygen(args.directory)
+        return ""
+    xml = build(args)
+    return base64.b64encode(xml.encode("utf-8")).decode("ascii")
+
+
+def serve():
+    import json
+    import traceback
+
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            print(json.dumps({"protocol_error": f"not JSON: {line!r}"}), flush=True)
+            continue
+        answer = {"id": request.get("id")}
+        try:
+            answer["output"] = run(parser().parse_args(request["args"]))
+        except SystemExit as e:
+            # argparse and the attacks report a refused request by exiting.
+            answer["error"] = f"exit {e.code}"
+        except Exception:
+            answer["error"] = traceback.format_exc()
+        print(json.dumps(answer), flush=True)
+
+
+def main():
+    args = parser().parse_args()
+    if args.command == "serve":
+        serve()
     else:
-        xml = build(args)
-        sys.stdout.write(base64.b64encode(xml.encode("utf-8")).decode("ascii") + "\n")
+        out = run(args)
+        if out:
+            sys.stdout.write(out + "\n")
 
 
 if __name__ == "__main__":
