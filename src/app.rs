@@ -8,7 +8,7 @@ use crate::outbox::{self, OutboxError};
 use crate::provisioning::Directory;
 use crate::provisioning::invitations::Invitations;
 use crate::sso::{Sso, session};
-use crate::store::{Store, StoreError};
+use crate::store::{Dialect, SqliteSynchronous, Store, StoreError, postgres_unsafe_settings};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -52,8 +52,9 @@ impl App {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<App, StartError> {
-        let store = Store::connect(config.database_url()).await?;
+        let store = Store::connect_with(config.database_url(), config.sqlite_synchronous).await?;
         store.migrate().await?;
+        warn_unless_durable(&store, config.sqlite_synchronous).await;
         let registry = Arc::new(
             scim::schema::Registry::load().map_err(|e| StartError::Schemas(e.to_string()))?,
         );
@@ -159,6 +160,45 @@ impl App {
         let _ = outbox_task.await;
         self.store.close().await;
         result
+    }
+}
+
+/// Logs a warning when an acknowledged write could be lost to a power cut: SQLite set to
+/// `synchronous = normal`, or a PostgreSQL server running with `fsync` or
+/// `synchronous_commit` off (rollcall never changes either).
+async fn warn_unless_durable(store: &Store, synchronous: SqliteSynchronous) {
+    match store.dialect() {
+        Dialect::Sqlite => {
+            if synchronous != SqliteSynchronous::Full {
+                tracing::warn!(
+                    sqlite_synchronous = %synchronous,
+                    "SQLite commits are not synced to disk one by one: a power cut or an \
+                     operating-system crash may undo writes already acknowledged \
+                     (--sqlite-synchronous full, the default, prevents it)"
+                );
+            }
+        }
+        Dialect::Postgres => {
+            let settings = match store.read().await {
+                Ok(mut tx) => postgres_unsafe_settings(&mut tx).await,
+                Err(e) => Err(e),
+            };
+            match settings {
+                Ok(settings) => {
+                    for (name, value) in settings {
+                        tracing::warn!(
+                            setting = %name,
+                            value = %value,
+                            "the PostgreSQL server may lose acknowledged commits to a power \
+                             cut: rollcall relies on fsync and synchronous_commit being on"
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read PostgreSQL's durability settings")
+                }
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Configuration: defaults, then an optional TOML file, then `ROLLCALL_*` environment
 //! variables and flags (clap merges those two). Validated once at start-up.
 
+pub use crate::store::SqliteSynchronous;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -50,6 +51,8 @@ pub struct Config {
     pub invitation_ttl_days: u32,
     /// How long a session's access token (JWT) is valid, in seconds.
     pub access_token_ttl_secs: u64,
+    /// How SQLite commits (ignored on PostgreSQL).
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 /// How queued emails and webhooks leave (see `crate::outbox`).
@@ -83,6 +86,7 @@ pub struct FileConfig {
     pub outbox_poll_ms: Option<u64>,
     pub invitation_ttl_days: Option<u32>,
     pub access_token_ttl_secs: Option<u64>,
+    pub sqlite_synchronous: Option<String>,
 }
 
 /// A configuration problem, reported as one line.
@@ -109,6 +113,7 @@ pub struct Overrides {
     pub outbox_poll_ms: Option<u64>,
     pub invitation_ttl_days: Option<u32>,
     pub access_token_ttl_secs: Option<u64>,
+    pub sqlite_synchronous: Option<String>,
 }
 
 impl Config {
@@ -220,6 +225,13 @@ impl Config {
                 ),
             });
         }
+        let sqlite_synchronous = match o.sqlite_synchronous.clone().or(file.sqlite_synchronous) {
+            None => SqliteSynchronous::default(),
+            Some(text) => text.parse().map_err(|reason| ConfigError::Invalid {
+                what: "SQLite synchronous setting",
+                reason,
+            })?,
+        };
         Ok(Config {
             database_url: SecretString::from(database_url),
             data_dir,
@@ -229,6 +241,7 @@ impl Config {
             outbox,
             invitation_ttl_days,
             access_token_ttl_secs,
+            sqlite_synchronous,
         })
     }
 
@@ -339,7 +352,37 @@ mod tests {
             .to_string();
         assert!(err.contains("mail from"), "{err}");
         let c = load("smtps://u:hunter2@mail.test", "Acme <a@b.test>").unwrap();
+        assert_eq!(
+            c.sqlite_synchronous,
+            SqliteSynchronous::Full,
+            "durable by default"
+        );
         assert!(!format!("{c:?}").contains("hunter2"));
         assert_eq!(c.outbox.poll_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn sqlite_synchronous_is_full_or_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |value: &str| {
+            Config::load(&Overrides {
+                data_dir: Some(dir.path().into()),
+                sqlite_synchronous: Some(value.into()),
+                ..Overrides::default()
+            })
+        };
+        assert_eq!(
+            load("normal").unwrap().sqlite_synchronous,
+            SqliteSynchronous::Normal
+        );
+        assert_eq!(
+            load("FULL").unwrap().sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+        let err = load("off").unwrap_err().to_string();
+        assert!(
+            err.contains("SQLite synchronous") && err.contains("full or normal"),
+            "{err}"
+        );
     }
 }

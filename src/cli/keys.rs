@@ -6,7 +6,7 @@ use crate::sso::session;
 use crate::store::Store;
 
 pub(super) async fn run(config: Config, cmd: KeysCommand) -> Result<(), CliError> {
-    let store = Store::connect(config.database_url()).await?;
+    let store = Store::connect_with(config.database_url(), config.sqlite_synchronous).await?;
     store.migrate().await?;
     let now = time::OffsetDateTime::now_utc();
     let result = match cmd {

@@ -29,6 +29,9 @@ pub struct Cli {
     /// Optional TOML configuration file (flags and environment override it)
     #[arg(long, env = "ROLLCALL_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// SQLite commits: `full` syncs every commit, so an acknowledged write survives a power cut; `normal` is faster but may lose the last commits to a power cut or OS crash [default: full]
+    #[arg(long, env = "ROLLCALL_SQLITE_SYNCHRONOUS", global = true)]
+    pub sqlite_synchronous: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -235,6 +238,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         config_file: cli.config,
         database_url: cli.database_url,
         data_dir: cli.data_dir,
+        sqlite_synchronous: cli.sqlite_synchronous,
         ..Overrides::default()
     };
     match cli.command {

@@ -1,6 +1,7 @@
 //! Connecting, migrating and running [`Q`] queries on SQLite or PostgreSQL.
 
 use super::StoreError;
+use super::durability::SqliteSynchronous;
 use super::sql::{Dialect, Q, Row, SqlValue};
 use super::sqlite_checkpointer::Checkpointer;
 use super::sqlite_readers::{ReadConn, Readers};
@@ -8,7 +9,7 @@ use super::sqlite_writer::{WriteTx, Writer};
 use sqlx::Connection as _;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode};
 use sqlx::{AssertSqlSafe, Column as _, Row as _, TypeInfo as _, ValueRef as _};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -85,20 +86,32 @@ pub struct Tx {
 
 impl Store {
     /// Connects to `url` (`sqlite:PATH` or `postgres://...`), creating a SQLite file if
-    /// missing. Does not migrate.
+    /// missing, with SQLite's durable default. Does not migrate.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, SqliteSynchronous::default()).await
+    }
+
+    /// As [`Store::connect`], with SQLite's `synchronous` setting for every connection that
+    /// writes (the writer, the migrations' connection, the checkpointer).
+    pub async fn connect_with(
+        url: &str,
+        synchronous: SqliteSynchronous,
+    ) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Connect(e.to_string()))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(match synchronous {
+                    SqliteSynchronous::Full => sqlx::sqlite::SqliteSynchronous::Full,
+                    SqliteSynchronous::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
+                })
                 .foreign_keys(true)
                 .busy_timeout(BUSY_TIMEOUT);
             // The writer first: it creates the file (and turns on WAL) the readers open.
-            let writer = Writer::open(opts.get_filename(), BUSY_TIMEOUT)?;
+            let writer = Writer::open(opts.get_filename(), BUSY_TIMEOUT, synchronous)?;
             let readers = Readers::open(opts.get_filename(), BUSY_TIMEOUT, SQLITE_READERS)?;
-            let checkpointer = Checkpointer::start(opts.get_filename(), BUSY_TIMEOUT)?;
+            let checkpointer = Checkpointer::start(opts.get_filename(), BUSY_TIMEOUT, synchronous)?;
             Ok(Store {
                 pools: Pools::Sqlite {
                     writer,
@@ -159,6 +172,38 @@ impl Store {
             Pools::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
         .map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    /// `PRAGMA synchronous` as each SQLite connection that writes reads it back: the
+    /// writer, the migrations' connection and the checkpointer (empty on PostgreSQL).
+    pub async fn sqlite_synchronous(
+        &self,
+    ) -> Result<Vec<(&'static str, Option<SqliteSynchronous>)>, StoreError> {
+        let Pools::Sqlite {
+            writer,
+            opts,
+            _checkpointer: checkpointer,
+            ..
+        } = &self.pools
+        else {
+            return Ok(Vec::new());
+        };
+        let mut conn = SqliteConnection::connect_with(opts.as_ref()).await?;
+        let migrations: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut conn)
+            .await?;
+        let _ = conn.close().await;
+        Ok(vec![
+            (
+                "writer",
+                SqliteSynchronous::from_level(writer.synchronous().await?),
+            ),
+            ("migrations", SqliteSynchronous::from_level(migrations)),
+            (
+                "checkpointer",
+                SqliteSynchronous::from_level(checkpointer.synchronous()),
+            ),
+        ])
     }
 
     /// Which SQL dialect this store speaks.

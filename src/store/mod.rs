@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod backend;
+mod durability;
 pub mod effects;
 pub mod filter_sql;
 pub mod invitations;
@@ -33,6 +34,7 @@ pub mod teams;
 pub mod tokens;
 
 pub use backend::{Store, StoreClosed, Tx, redact_url};
+pub use durability::{SqliteSynchronous, postgres_unsafe_settings};
 pub use sql::{Dialect, Q, Row, SqlValue};
 
 /// Storage failures, mapped by callers to HTTP or CLI errors.

@@ -7,7 +7,8 @@
 //! neither take the write lock nor wait for readers.
 
 use super::StoreError;
-use super::sqlite_inline;
+use super::durability::SqliteSynchronous;
+use super::sqlite_inline::{self, from_sqlite};
 use rusqlite::OpenFlags;
 use std::path::Path;
 use std::sync::mpsc;
@@ -26,12 +27,25 @@ pub(super) const WRITER_BACKSTOP_PAGES: u32 = 20_000;
 pub(super) struct Checkpointer {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// `PRAGMA synchronous` as its connection read it back at start.
+    synchronous: i64,
 }
 
 impl Checkpointer {
     /// Starts the thread on its own connection to the database at `path`.
-    pub(super) fn start(path: &Path, busy_timeout: Duration) -> Result<Checkpointer, StoreError> {
+    pub(super) fn start(
+        path: &Path,
+        busy_timeout: Duration,
+        synchronous: SqliteSynchronous,
+    ) -> Result<Checkpointer, StoreError> {
         let conn = sqlite_inline::open(path, OpenFlags::default(), busy_timeout)?;
+        // A checkpoint writes the database file and may truncate the WAL: it syncs as the
+        // writer does.
+        conn.execute_batch(&format!("PRAGMA synchronous = {}", synchronous.pragma()))
+            .map_err(from_sqlite)?;
+        let synchronous = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(from_sqlite)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
@@ -48,7 +62,12 @@ impl Checkpointer {
         Ok(Checkpointer {
             stop: Some(stop),
             thread: Some(thread),
+            synchronous,
         })
+    }
+
+    pub(super) fn synchronous(&self) -> i64 {
+        self.synchronous
     }
 }
 

@@ -19,6 +19,7 @@
 //! from the pool while committing, or those requests could wait for that reader.
 
 use super::StoreError;
+use super::durability::SqliteSynchronous;
 use super::sql::{Q, Row};
 use super::sqlite_checkpointer::WRITER_BACKSTOP_PAGES;
 use super::sqlite_inline::{self, STATEMENT_CACHE, from_sqlite};
@@ -86,18 +87,23 @@ impl Drop for Queued<'_> {
 
 impl Writer {
     /// Opens (creating if missing) the database file in WAL mode.
-    pub(super) fn open(path: &Path, busy_timeout: Duration) -> Result<Writer, StoreError> {
+    pub(super) fn open(
+        path: &Path,
+        busy_timeout: Duration,
+        synchronous: SqliteSynchronous,
+    ) -> Result<Writer, StoreError> {
         let conn = sqlite_inline::open(path, OpenFlags::default(), busy_timeout)?;
-        // WAL lets the readers run beside the writer; in WAL mode NORMAL syncs at
-        // checkpoints, not at every commit, and the checkpointer thread runs those.
-        // Temporary storage in memory: every request is a savepoint, so SQLite keeps the
+        // WAL lets the readers run beside the writer. In WAL mode FULL syncs the WAL at
+        // every commit (one fsync per group commit), so an acknowledged write survives a
+        // power cut; NORMAL syncs only at checkpoints. Temporary storage in memory: every request is a savepoint, so SQLite keeps the
         // original of each page the request changes in a sub-journal, which past 64 KiB
         // (a user's create touches ~30 pages) went to a temporary file: a create's
         // inserts took twice as long.
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
              PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {WRITER_BACKSTOP_PAGES}; \
-             PRAGMA temp_store = MEMORY;"
+             PRAGMA temp_store = MEMORY;",
+            synchronous.pragma()
         ))
         .map_err(|e| StoreError::Connect(format!("{}: {e}", path.display())))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -137,6 +143,15 @@ impl Writer {
             shared: Some(shared),
             writer: self.clone(),
         })
+    }
+
+    /// `PRAGMA synchronous` as the write connection reads it back.
+    pub(super) async fn synchronous(&self) -> Result<i64, StoreError> {
+        let shared = self.shared.lock().await;
+        shared
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(from_sqlite)
     }
 
     /// Runs SQL outside any transaction (test set-up; never request data).
@@ -358,25 +373,35 @@ mod tests {
         assert_eq!(ids(&store).await, expected);
     }
 
-    /// A request that left the batch open for the next one in the queue still commits
-    /// when that next one goes away (its client disconnected) before taking the writer.
-    #[tokio::test]
-    async fn a_batch_left_for_a_request_that_went_away_still_commits() {
-        let (_dir, store) = store_with_table().await;
+    /// A first request inserts id 1 and commits while a next one waits for the writer, so
+    /// the batch is left open for it. The next request is polled only once here: it takes
+    /// the writer only when the caller awaits it.
+    async fn commit_with_one_queued(
+        store: &Store,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+        std::pin::Pin<Box<impl Future<Output = Result<crate::store::Tx, StoreError>> + '_>>,
+    ) {
         let mut first = store.write().await.unwrap();
         first
             .execute(Q::new("INSERT INTO t (id) VALUES (1)"))
             .await
             .unwrap();
-        // The next request queues for the writer; it is polled only here, so it cannot
-        // take the writer before it is dropped below.
         let mut next = Box::pin(store.write());
         std::future::poll_fn(|cx| {
             assert!(next.as_mut().poll(cx).is_pending(), "the writer is held");
             std::task::Poll::Ready(())
         })
         .await;
-        let committed = tokio::spawn(first.commit());
+        (tokio::spawn(first.commit()), next)
+    }
+
+    /// A request that left the batch open for the next one in the queue still commits
+    /// when that next one goes away (its client disconnected) before taking the writer.
+    #[tokio::test]
+    async fn a_batch_left_for_a_request_that_went_away_still_commits() {
+        let (_dir, store) = store_with_table().await;
+        let (committed, next) = commit_with_one_queued(&store).await;
         // The commit sees a request queued and leaves the batch open for it...
         tokio::time::sleep(Duration::from_millis(5)).await;
         // ...which then goes away without ever taking the writer.
@@ -387,6 +412,40 @@ mod tests {
             .unwrap();
         outcome.unwrap();
         assert_eq!(ids(&store).await, vec![1]);
+    }
+
+    /// A request is answered by the COMMIT of its batch, not before: while the batch is
+    /// left open for the next request its commit waits, and when that COMMIT fails every
+    /// request of the batch hears it. So a write is acknowledged only once SQLite has
+    /// committed it (and, with `synchronous = FULL`, synced the WAL).
+    #[tokio::test]
+    async fn a_request_is_acknowledged_only_by_the_commit_of_its_batch() {
+        let (_dir, store) = store_with_table().await;
+        // Checked at COMMIT, not at the statement: makes the batch's COMMIT fail.
+        store
+            .execute_raw(
+                "CREATE TABLE child (id INTEGER PRIMARY KEY, \
+                 parent INTEGER REFERENCES t(id) DEFERRABLE INITIALLY DEFERRED)",
+            )
+            .await
+            .unwrap();
+        let (acknowledged, next) = commit_with_one_queued(&store).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !acknowledged.is_finished(),
+            "answered while its batch was still open"
+        );
+        let mut next = next.await.unwrap();
+        next.execute(Q::new("INSERT INTO child (id, parent) VALUES (1, 99)"))
+            .await
+            .unwrap();
+        assert!(next.commit().await.is_err());
+        let first = acknowledged.await.unwrap();
+        assert!(
+            first.is_err(),
+            "a request whose batch failed to commit was told it succeeded"
+        );
+        assert_eq!(ids(&store).await, Vec::<i64>::new());
     }
 
     /// A transaction dropped without commit leaves nothing, even inside a batch.

@@ -348,6 +348,8 @@ pub struct ServerProcess {
     pub child: std::process::Child,
     /// `127.0.0.1:PORT`
     pub address: String,
+    /// The JSON log lines it wrote before it listened.
+    pub startup_log: Vec<String>,
 }
 
 impl Drop for ServerProcess {
@@ -378,18 +380,25 @@ pub fn serve_process(
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut startup_log = Vec::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let parsed: Value = serde_json::from_str(&line).unwrap_or_default();
             if let Some(address) = parsed["fields"]["address"].as_str() {
-                let _ = tx.send(address.to_owned());
+                let _ = tx.send((address.to_owned(), std::mem::take(&mut startup_log)));
+            } else {
+                startup_log.push(line);
             }
             // Keep draining so the server never blocks on a full pipe.
         }
     });
-    let address = rx
-        .recv_timeout(std::time::Duration::from_secs(30))
+    let (address, startup_log) = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
         .expect("serve should log the address it listens on");
-    ServerProcess { child, address }
+    ServerProcess {
+        child,
+        address,
+        startup_log,
+    }
 }
 
 /// Generates `#[tokio::test]`s running each listed `async fn(TestApp)` on SQLite and on

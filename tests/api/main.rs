@@ -5,6 +5,7 @@ mod admin;
 mod bulk;
 mod cli;
 mod conformance;
+mod durability;
 mod effects;
 mod errors;
 mod etags;
