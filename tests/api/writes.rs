@@ -117,6 +117,10 @@ async fn wrong_types_are_400_invalid_value_and_create_nothing(app: TestApp) {
         json!({"userName": "t@example.com", "title": ["a", "b"]}),
         json!({"userName": "t@example.com", ENTERPRISE: "Sales"}),
         json!({"userName": ["a@example.com", "b@example.com"]}),
+        // RFC 7643 §3: `schemas` is an array of URIs, not a string.
+        json!({"schemas": "x", "userName": "t@example.com"}),
+        json!({"schemas": USER_SCHEMA, "userName": "t@example.com"}),
+        json!({"schemas": [USER_SCHEMA, 7], "userName": "t@example.com"}),
     ];
     for body in &cases {
         let r = app.post("/Users", body).await;
