@@ -105,7 +105,16 @@ impl FromRequest<AppState> for ScimBody {
             state.config.scim.max_body
         };
         if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+            // A Content-Type that is not visible ASCII names no media type: refused like
+            // any other, never taken for an absent one.
+            let ct = ct
+                .to_str()
+                .map_err(|_| {
+                    ApiError::UnsupportedMediaType(
+                        "the Content-Type is not a media type; send application/scim+json".into(),
+                    )
+                })?
+                .to_ascii_lowercase();
             let essence = ct.split(';').next().unwrap_or_default().trim();
             if !(essence == "application/scim+json"
                 || essence == "application/json"

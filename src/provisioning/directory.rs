@@ -73,9 +73,10 @@ fn conflict(kind: ResourceKind, doc: &Map<String, Value>) -> Error {
         ResourceKind::User => ("userName", doc.get("userName")),
         ResourceKind::Group => ("displayName", doc.get("displayName")),
     };
-    let value = value.and_then(Value::as_str).unwrap_or_default();
+    // As JSON, as the client sent it: Rust's `{:?}` would show `i\u{307}` for `i̇`.
+    let value = Value::from(value.and_then(Value::as_str).unwrap_or_default());
     Error::Scim(ScimError::Uniqueness(format!(
-        "{attr} {value:?} is already taken in this organization"
+        "{attr} {value} is already taken in this organization"
     )))
 }
 

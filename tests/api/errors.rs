@@ -254,6 +254,35 @@ async fn plain_json_is_accepted_and_responses_are_scim_json(app: TestApp) {
     }
 }
 
+async fn a_content_type_that_is_not_ascii_is_415(app: TestApp) {
+    let body = json!({"schemas": [USER_SCHEMA], "userName": "latin1@example.com"});
+    for content_type in [&b"application/scim+json\xe9"[..], b"\xe9"] {
+        let res = app
+            .client
+            .post(format!("{}/Users", app.base))
+            .bearer_auth(&app.token)
+            .header(
+                "Content-Type",
+                reqwest::header::HeaderValue::from_bytes(content_type).unwrap(),
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let r = RawResp {
+            status: res.status(),
+            headers: res.headers().clone(),
+            text: res.text().await.unwrap(),
+        };
+        assert_raw_error(
+            &r,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("invalidSyntax"),
+        );
+    }
+    assert_eq!(app.get("/Users").await.body["totalResults"], 0);
+}
+
 async fn service_provider_config_advertises_what_the_server_does(app: TestApp) {
     let r = app.get("/ServiceProviderConfig").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -349,6 +378,7 @@ crate::backends!(
     bodies_that_are_not_json_are_400_invalid_syntax,
     body_above_the_limit_is_413,
     plain_json_is_accepted_and_responses_are_scim_json,
+    a_content_type_that_is_not_ascii_is_415,
     service_provider_config_advertises_what_the_server_does,
     resource_types_and_schemas_describe_users_and_groups,
 );

@@ -2,7 +2,7 @@
 //! changes, `If-None-Match` saves a download.
 
 use crate::helpers::TestApp;
-use crate::support::{USER_SCHEMA, assert_scim_error};
+use crate::support::{GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, assert_scim_error};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -139,6 +139,90 @@ async fn matching_if_match_applies_the_change(app: TestApp) {
     assert_eq!(del.status, StatusCode::NO_CONTENT);
 }
 
+/// Sends `method path` with exactly these `If-Match` bytes (which need not be text).
+async fn with_raw_if_match(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    if_match: &[u8],
+) -> crate::helpers::Resp {
+    let mut req = app
+        .client
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(&app.token)
+        .header(
+            "If-Match",
+            reqwest::header::HeaderValue::from_bytes(if_match).unwrap(),
+        );
+    if let Some(b) = body {
+        req = req
+            .header("Content-Type", "application/scim+json")
+            .body(b.to_string());
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    crate::helpers::Resp {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+async fn an_if_match_that_is_not_an_entity_tag_is_412_and_changes_nothing(app: TestApp) {
+    let uid = app.create_user("unreadable@example.com").await;
+    let gid = app.create_group("Unreadable", &[&uid]).await;
+    for (path, body) in [
+        (
+            format!("/Users/{uid}"),
+            json!({"schemas": [USER_SCHEMA], "userName": "unreadable@example.com", "title": "changed"}),
+        ),
+        (
+            format!("/Groups/{gid}"),
+            json!({"schemas": [GROUP_SCHEMA], "displayName": "Changed"}),
+        ),
+    ] {
+        let before = app.get(&path).await;
+        let etag = before.header("etag").unwrap().to_owned();
+        let version = etag.trim_start_matches("W/").trim_matches('"').to_owned();
+        let patch = json!({"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": if path.starts_with("/Users") { "title" } else { "displayName" }, "value": "Changed"}
+        ]});
+        // The current version, spoilt: a byte that is not visible ASCII after it (which
+        // was taken for no If-Match at all), unquoted, unterminated.
+        let spoilt: [Vec<u8>; 4] = [
+            [etag.as_bytes(), b"\xe9"].concat(),
+            b"W/\"99\"\xe9".to_vec(),
+            version.clone().into_bytes(),
+            format!("W/\"{version}").into_bytes(),
+        ];
+        for header in &spoilt {
+            let shown = String::from_utf8_lossy(header);
+            for (method, body) in [
+                (Method::PUT, Some(&body)),
+                (Method::PATCH, Some(&patch)),
+                (Method::DELETE, None),
+            ] {
+                let r = with_raw_if_match(&app, method.clone(), &path, body, header).await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::PRECONDITION_FAILED,
+                    "{method} {path} If-Match {shown}: {:?}",
+                    r.body
+                );
+                assert_scim_error(&r, StatusCode::PRECONDITION_FAILED, None);
+            }
+        }
+        assert_eq!(
+            app.get(&path).await.body,
+            before.body,
+            "{path} changed under a refused If-Match"
+        );
+    }
+}
+
 async fn if_none_match_with_the_current_version_is_304(app: TestApp) {
     let id = app.create_user("cached@example.com").await;
     let first = app.get(&format!("/Users/{id}")).await;
@@ -179,5 +263,6 @@ crate::backends!(
     etag_header_is_meta_version_and_changes_on_update,
     if_match_mismatch_is_412_and_changes_nothing,
     matching_if_match_applies_the_change,
+    an_if_match_that_is_not_an_entity_tag_is_412_and_changes_nothing,
     if_none_match_with_the_current_version_is_304,
 );

@@ -246,6 +246,15 @@ async fn bad_patches_get_scim_errors(app: TestApp) {
             "invalidValue",
         ),
         (json!([1, 2]), "invalidSyntax"),
+        // RFC 7644 §3.5.2: a PatchOp names its schema, in the array `schemas`.
+        (
+            json!({"Operations": [{"op": "replace", "path": "title", "value": "x"}]}),
+            "invalidSyntax",
+        ),
+        (
+            json!({"schemas": PATCH_OP, "Operations": [{"op": "replace", "path": "title", "value": "x"}]}),
+            "invalidSyntax",
+        ),
     ];
     for (body, scim_type) in cases {
         let r = app.patch(&format!("/Users/{id}"), &body).await;

@@ -198,17 +198,18 @@ async fn index_paging_walks_every_user_once_in_a_stable_order(app: TestApp) {
     let r = app.get("/Users?startIndex=0&count=2").await;
     assert_eq!(r.body["startIndex"], 1);
     assert_eq!(list_of(&r.body, "userName"), seen[..2]);
-    // count=0: only the total.
-    let r = app.get("/Users?count=0").await;
+    // count=0: no resources, but still a whole ListResponse (clients index into it).
+    let r = app.get("/Users?count=0&startIndex=3").await;
     assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["schemas"][0], LIST_SCHEMA);
     assert_eq!(r.body["totalResults"], 7);
-    assert!(
-        r.body
-            .get("Resources")
-            .is_none_or(|v| v.as_array().is_some_and(Vec::is_empty)),
-        "{:?}",
-        r.body
-    );
+    assert_eq!(r.body["itemsPerPage"], 0, "{:?}", r.body);
+    assert_eq!(r.body["startIndex"], 3, "{:?}", r.body);
+    assert_eq!(r.body["Resources"], json!([]), "{:?}", r.body);
+    let r = app.get("/Users?count=0&cursor").await;
+    assert_eq!(r.body["totalResults"], 7);
+    assert_eq!(r.body["itemsPerPage"], 0, "{:?}", r.body);
+    assert_eq!(r.body["Resources"], json!([]), "{:?}", r.body);
     let r = app
         .get("/Users?count=0&filter=userName%20sw%20%22p1%22")
         .await;

@@ -117,6 +117,10 @@ async fn wrong_types_are_400_invalid_value_and_create_nothing(app: TestApp) {
         json!({"userName": "t@example.com", "title": ["a", "b"]}),
         json!({"userName": "t@example.com", ENTERPRISE: "Sales"}),
         json!({"userName": ["a@example.com", "b@example.com"]}),
+        // RFC 7643 §3: `schemas` is an array of URIs, not a string.
+        json!({"schemas": "x", "userName": "t@example.com"}),
+        json!({"schemas": USER_SCHEMA, "userName": "t@example.com"}),
+        json!({"schemas": [USER_SCHEMA, 7], "userName": "t@example.com"}),
     ];
     for body in &cases {
         let r = app.post("/Users", body).await;
@@ -347,6 +351,34 @@ async fn deleting_a_user_removes_it_from_every_group(app: TestApp) {
     assert_eq!(s["groups"][0]["value"], a.as_str(), "{s}");
 }
 
+async fn conflict_details_show_the_value_as_json(app: TestApp) {
+    // `i` and U+0307 COMBINING DOT ABOVE: Rust's `{:?}` would print `i\u{307}stanbul`.
+    let name = "i\u{307}stanbul@example.com";
+    app.create_user(name).await;
+    let r = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA], "userName": name}),
+        )
+        .await;
+    assert_scim_error(&r, StatusCode::CONFLICT, Some("uniqueness"));
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.contains(&json!(name).to_string()), "{detail}");
+    assert!(!detail.contains("\\u{"), "{detail}");
+    let group = "Gr\u{fc}\u{308}n \"Team\"";
+    app.create_group(group, &[]).await;
+    let r = app
+        .post(
+            "/Groups",
+            &json!({"schemas": [GROUP_SCHEMA], "displayName": group}),
+        )
+        .await;
+    assert_scim_error(&r, StatusCode::CONFLICT, Some("uniqueness"));
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.contains(&json!(group).to_string()), "{detail}");
+    assert!(!detail.contains("\\u{"), "{detail}");
+}
+
 async fn group_display_name_is_unique_per_organization(app: TestApp) {
     let first = app.create_group("Admins", &[]).await;
     let r = app
@@ -523,6 +555,7 @@ crate::backends!(
     delete_is_204_then_404,
     deleting_a_user_removes_it_from_every_group,
     group_display_name_is_unique_per_organization,
+    conflict_details_show_the_value_as_json,
     unknown_or_foreign_member_ids_are_400_and_change_nothing,
     conflicts_never_reveal_another_organization,
 );

@@ -84,8 +84,8 @@ pub struct Outcome {
 
 /// Parses a PatchOp request body (RFC 7644 §3.5.2), leniently where IdPs need it:
 /// member names in any case (`Operations`, `OP`), op names in any case (`"Replace"`),
-/// `schemas` optional (but if present it must list [`PATCH_OP_SCHEMA`]), an empty
-/// `path` taken as no path.
+/// an empty `path` taken as no path. `schemas` must be an array listing
+/// [`PATCH_OP_SCHEMA`].
 ///
 /// Errors: `InvalidSyntax` for a malformed body, `InvalidPath` for a malformed path,
 /// `TooMany` for more than [`MAX_OPERATIONS`] operations. Messages name the operation by
@@ -96,23 +96,19 @@ pub fn parse_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
             "a PATCH request body must be a JSON object".into(),
         ));
     };
-    match member(body, "schemas") {
-        None | Some(Value::Null) => {}
-        Some(schemas) => {
-            let is_patch_op = |v: &Value| {
-                v.as_str()
-                    .is_some_and(|s| s.trim().eq_ignore_ascii_case(PATCH_OP_SCHEMA))
-            };
-            let declared = match schemas {
-                Value::Array(items) => items.iter().any(is_patch_op),
-                single => is_patch_op(single),
-            };
-            if !declared {
-                return Err(ScimError::InvalidSyntax(format!(
-                    "\"schemas\" must contain \"{PATCH_OP_SCHEMA}\""
-                )));
-            }
-        }
+    // RFC 7644 §3.5.2: the PatchOp message names its schema, in the array `schemas`.
+    let is_patch_op = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case(PATCH_OP_SCHEMA))
+    };
+    let declared = match member(body, "schemas") {
+        Some(Value::Array(items)) => items.iter().any(is_patch_op),
+        _ => false,
+    };
+    if !declared {
+        return Err(ScimError::InvalidSyntax(format!(
+            "\"schemas\" must be an array that contains \"{PATCH_OP_SCHEMA}\""
+        )));
     }
     let ops = match member(body, "Operations") {
         Some(Value::Array(ops)) => ops,

@@ -52,8 +52,9 @@ pub struct Meta {
 /// - `"True"`/`"false"` strings become booleans, one value becomes an array for a
 ///   multi-valued attribute and a one-element array becomes its element for a single-valued
 ///   one; every other type mismatch is `InvalidValue`;
-/// - `schemas` is neither required nor checked, so a PATCH result normalises too, and the
-///   function is idempotent on its own output.
+/// - `schemas` is not required and its URIs are not checked, so a PATCH result normalises
+///   too, and the function is idempotent on its own output; if present it must be an array
+///   of strings.
 pub fn normalize(
     registry: &Registry,
     rt: &ResourceTypeDef,
@@ -79,6 +80,17 @@ pub fn normalize(
     };
     for (key, value) in body {
         if key.eq_ignore_ascii_case("schemas") {
+            // RFC 7643 §3: `schemas` is a multi-valued list of URIs. Which ones it lists is
+            // not checked (IdPs differ), but a string in its place is not one.
+            let listed = match value {
+                Value::Array(items) => items.iter().all(Value::is_string),
+                other => other.is_null(),
+            };
+            if !listed {
+                return Err(ScimError::InvalidValue(
+                    "\"schemas\" must be an array of schema URIs".into(),
+                ));
+            }
             continue;
         }
         if let Some((i, (schema, _))) = extensions

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use scim::ScimError;
 use scim::schema::ResourceKind;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// SearchRequest message schema, RFC 7644 §3.4.3.
 pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -178,16 +178,13 @@ pub async fn list_response(
         Some(k) => state.directory.list(actor, k, &params, reader).await?,
         None => state.directory.search_all(actor, &params).await?,
     };
-    let body = if count == 0 {
-        // RFC 7644 §3.4.2.4: count=0 returns no resources, only totalResults.
-        json!({ "schemas": [render::LIST_SCHEMA], "totalResults": result.total })
-    } else {
-        render::list(
-            &state.registry,
-            &base_url(state, headers),
-            &result,
-            &projection,
-        )
-    };
+    // RFC 7644 §3.4.2.4: count=0 returns no resources; the page is still a whole
+    // ListResponse (`itemsPerPage: 0`, `Resources: []`), since clients index into it.
+    let body = render::list(
+        &state.registry,
+        &base_url(state, headers),
+        &result,
+        &projection,
+    );
     Ok(scim_response(StatusCode::OK, &body, None, None))
 }

@@ -54,6 +54,19 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The `If-Match` header, if sent. One with a byte that is not visible ASCII cannot be
+/// an entity-tag list of ours: it fails the precondition instead of counting as absent.
+fn if_match(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    headers
+        .get(header::IF_MATCH)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                ApiError::PreconditionFailed("If-Match is not a list of entity-tags".into())
+            })
+        })
+        .transpose()
+}
+
 /// The kind-specific routes call these with the kind bound.
 pub async fn create(
     state: AppState,
@@ -119,13 +132,7 @@ pub async fn replace(
     let p = projection(&uri)?;
     let view = state
         .directory
-        .replace(
-            &actor,
-            kind,
-            &id,
-            &body,
-            header_str(&headers, header::IF_MATCH),
-        )
+        .replace(&actor, kind, &id, &body, if_match(&headers)?)
         .await?;
     tracing::info!(kind = ?kind, %id, "replaced");
     let base = base_url(&state, &headers);
@@ -147,14 +154,7 @@ pub async fn patch(
     let with_refs = p.wants_refs(&state.registry, rt);
     let view = state
         .directory
-        .patch(
-            &actor,
-            kind,
-            &id,
-            &body,
-            header_str(&headers, header::IF_MATCH),
-            with_refs,
-        )
+        .patch(&actor, kind, &id, &body, if_match(&headers)?, with_refs)
         .await?;
     tracing::info!(kind = ?kind, %id, "patched");
     let base = base_url(&state, &headers);
@@ -172,7 +172,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     state
         .directory
-        .delete(&actor, kind, &id, header_str(&headers, header::IF_MATCH))
+        .delete(&actor, kind, &id, if_match(&headers)?)
         .await?;
     tracing::info!(kind = ?kind, %id, "deleted");
     Ok(StatusCode::NO_CONTENT.into_response())

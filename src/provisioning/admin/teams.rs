@@ -88,8 +88,10 @@ fn check_settings(v: &Value) -> Result<String, AdminError> {
 
 fn name_taken(name: &str) -> impl FnOnce(StoreError) -> AdminError + '_ {
     move |e| match e {
+        // The name as JSON: Rust's `{:?}` escapes combining marks (`i\u{307}`).
         StoreError::Conflict { .. } => AdminError::Conflict(format!(
-            "a team named {name:?} already exists in this organization"
+            "a team named {} already exists in this organization",
+            Value::from(name)
         )),
         other => other.into(),
     }

@@ -134,14 +134,10 @@ fn parses_the_rfc_body() {
 #[test]
 fn parse_is_lenient_where_idps_need_it() {
     let cases = [
-        // No schemas at all.
-        json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]}),
         // Member names in any case; op names in any case (Entra: "Add", "Replace").
         json!({"schemas": [PATCH_OP_SCHEMA], "operations": [{"Op": "Add", "Path": "title", "Value": "x"}]}),
         json!({"SCHEMAS": [PATCH_OP_SCHEMA.to_uppercase()], "OPERATIONS": [{"op": "REPLACE", "path": "title", "value": "x"}]}),
-        // schemas as a lone string; null schemas.
-        json!({"schemas": PATCH_OP_SCHEMA, "Operations": [{"op": " replace ", "path": "title", "value": "x"}]}),
-        json!({"schemas": null, "Operations": [{"op": "Replace", "path": "title", "value": "x"}]}),
+        json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": " replace ", "path": "title", "value": "x"}]}),
     ];
     for case in cases {
         let ops = parse_request(&case).unwrap_or_else(|e| panic!("{case}: {e:?}"));
@@ -171,12 +167,28 @@ fn parse_errors() {
         (
             json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "Operations": [{"op": "add", "path": "title", "value": "x"}]}),
             "invalidSyntax",
-            "\"schemas\" must contain \"urn:ietf:params:scim:api:messages:2.0:PatchOp\"",
+            "\"schemas\" must be an array that contains \"urn:ietf:params:scim:api:messages:2.0:PatchOp\"",
         ),
         (
             json!({"schemas": 7, "Operations": []}),
             "invalidSyntax",
-            "\"schemas\" must contain",
+            "\"schemas\" must be an array that contains",
+        ),
+        // RFC 7644 §3.5.2: a PatchOp names its schema, in an array.
+        (
+            json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+            "invalidSyntax",
+            "\"schemas\" must be an array that contains",
+        ),
+        (
+            json!({"schemas": null, "Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+            "invalidSyntax",
+            "\"schemas\" must be an array that contains",
+        ),
+        (
+            json!({"schemas": PATCH_OP_SCHEMA, "Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+            "invalidSyntax",
+            "\"schemas\" must be an array that contains",
         ),
         (
             json!({"schemas": [PATCH_OP_SCHEMA]}),
@@ -184,9 +196,9 @@ fn parse_errors() {
             "needs \"Operations\"",
         ),
         (
-            json!({"Operations": {"op": "add"}}),
+            json!({"schemas": [PATCH_OP_SCHEMA], "Operations": {"op": "add"}}),
             "invalidSyntax",
-            "must be an array",
+            "\"Operations\" must be an array",
         ),
         (body(json!([])), "invalidSyntax", "at least one operation"),
         (
@@ -1569,6 +1581,6 @@ proptest! {
     #[test]
     fn parse_request_never_panics(v in arb_json()) {
         let _ = parse_request(&v);
-        let _ = parse_request(&json!({"Operations": [v]}));
+        let _ = parse_request(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [v]}));
     }
 }
