@@ -134,7 +134,10 @@ impl Drop for Running {
         tokio::task::block_in_place(|| {
             runtime.block_on(async {
                 let stopped = tokio::time::timeout(std::time::Duration::from_secs(60), task).await;
-                assert!(stopped.is_ok(), "the test server did not stop within 60 s");
+                // Not a panic: a drop may run while the test already unwinds.
+                if stopped.is_err() {
+                    eprintln!("the test server did not stop within 60 s");
+                }
             });
         });
     }

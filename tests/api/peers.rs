@@ -127,7 +127,8 @@ impl Peer {
         let mut line = request.clone();
         line["id"] = json!(id);
         {
-            let mut stdin = self.stdin.lock().unwrap();
+            // A test that panicked while writing leaves the pipe usable for the others.
+            let mut stdin = self.stdin.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(e) = writeln!(stdin, "{line}").and_then(|()| stdin.flush()) {
                 panic!(
                     "the {} no longer reads its requests ({e}); its output:\n{}",
