@@ -122,12 +122,6 @@ impl App {
         self.sso.clone()
     }
 
-    /// Tells, later, whether the app's database is closed: the server stopped and every
-    /// part that held the database let go of it.
-    pub fn store_closed(&self) -> crate::store::StoreClosed {
-        self.store.closed()
-    }
-
     /// The bound address.
     pub fn address(&self) -> SocketAddr {
         self.address

@@ -44,23 +44,6 @@ enum Pools {
 #[derive(Debug, Clone)]
 pub struct Store {
     pools: Pools,
-    // Dropped after `pools` (fields drop in order), so after the checkpoint thread stopped.
-    open: Arc<Open>,
-}
-
-/// Held by every clone of a store.
-#[derive(Debug)]
-struct Open;
-
-/// Whether a store is closed: its last clone dropped and its background thread stopped, so
-/// nothing touches its files any more.
-#[derive(Debug, Clone)]
-pub struct StoreClosed(std::sync::Weak<Open>);
-
-impl StoreClosed {
-    pub fn is_closed(&self) -> bool {
-        self.0.strong_count() == 0
-    }
 }
 
 enum TxInner {
@@ -119,7 +102,6 @@ impl Store {
                     opts: Arc::new(opts),
                     _checkpointer: Arc::new(checkpointer),
                 },
-                open: Arc::new(Open),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
@@ -145,16 +127,10 @@ impl Store {
                 .map_err(|e| StoreError::Connect(e.to_string()))?;
             Ok(Store {
                 pools: Pools::Postgres(pool),
-                open: Arc::new(Open),
             })
         } else {
             Err(StoreError::UnsupportedUrl(redact_url(url)))
         }
-    }
-
-    /// Tells, later, whether every clone of this store is gone (see [`StoreClosed`]).
-    pub fn closed(&self) -> StoreClosed {
-        StoreClosed(Arc::downgrade(&self.open))
     }
 
     /// Applies the embedded migrations of this backend.

@@ -33,7 +33,7 @@ pub mod team_admin;
 pub mod teams;
 pub mod tokens;
 
-pub use backend::{Store, StoreClosed, Tx, redact_url};
+pub use backend::{Store, Tx, redact_url};
 pub use durability::{SqliteSynchronous, postgres_unsafe_settings};
 pub use sql::{Dialect, Q, Row, SqlValue};
 
