@@ -144,7 +144,11 @@ impl App {
                 .await;
         });
         let stop_on_signal = stop.clone();
-        let result = axum::serve(self.listener, self.router)
+        // The peer address feeds the rate limits (`http::rate_limit`).
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 stop_on_signal.send_replace(true);

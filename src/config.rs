@@ -35,6 +35,32 @@ impl Default for ScimLimits {
     }
 }
 
+/// Rate limits (see `http::rate_limit`); 0 turns a limit off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// SCIM and admin API requests per second, per client address and per token.
+    pub api_per_second: u32,
+    /// Sign-in, session, invitation and SSO requests per second per client address.
+    pub sign_in_per_second: u32,
+    /// Failed authentication attempts per minute per client address.
+    pub auth_failures_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        // An IdP sends a few hundred requests a second at most, and the benchmark's
+        // seeding a few thousand from one address with one token: far below the first.
+        RateLimitConfig {
+            api_per_second: 20_000,
+            sign_in_per_second: 50,
+            auth_failures_per_minute: 100,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -53,6 +79,7 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// How SQLite commits (ignored on PostgreSQL).
     pub sqlite_synchronous: SqliteSynchronous,
+    pub rate_limits: RateLimitConfig,
 }
 
 /// How queued emails and webhooks leave (see `crate::outbox`).
@@ -87,6 +114,10 @@ pub struct FileConfig {
     pub invitation_ttl_days: Option<u32>,
     pub access_token_ttl_secs: Option<u64>,
     pub sqlite_synchronous: Option<String>,
+    pub rate_limit_api_per_second: Option<u32>,
+    pub rate_limit_sign_in_per_second: Option<u32>,
+    pub rate_limit_auth_failures_per_minute: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// A configuration problem, reported as one line.
@@ -114,6 +145,10 @@ pub struct Overrides {
     pub invitation_ttl_days: Option<u32>,
     pub access_token_ttl_secs: Option<u64>,
     pub sqlite_synchronous: Option<String>,
+    pub rate_limit_api_per_second: Option<u32>,
+    pub rate_limit_sign_in_per_second: Option<u32>,
+    pub rate_limit_auth_failures_per_minute: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl Config {
@@ -232,6 +267,15 @@ impl Config {
                 reason,
             })?,
         };
+        let rate_limits = rate_limits(
+            o,
+            [
+                file.rate_limit_api_per_second,
+                file.rate_limit_sign_in_per_second,
+                file.rate_limit_auth_failures_per_minute,
+            ],
+            file.trusted_proxies,
+        )?;
         Ok(Config {
             database_url: SecretString::from(database_url),
             data_dir,
@@ -242,6 +286,7 @@ impl Config {
             invitation_ttl_days,
             access_token_ttl_secs,
             sqlite_synchronous,
+            rate_limits,
         })
     }
 
@@ -257,6 +302,47 @@ impl Config {
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
     }
+}
+
+/// The rate limits from flags/environment, else the file's `[api, sign_in, failures]`
+/// and proxies, else the defaults.
+fn rate_limits(
+    o: &Overrides,
+    [api, sign_in, failures]: [Option<u32>; 3],
+    file_proxies: Option<Vec<String>>,
+) -> Result<RateLimitConfig, ConfigError> {
+    let d = RateLimitConfig::default();
+    let proxies = o
+        .trusted_proxies
+        .clone()
+        .or(file_proxies)
+        .unwrap_or_default();
+    let trusted_proxies = proxies
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse().map_err(|e| ConfigError::Invalid {
+                what: "trusted proxy address",
+                reason: format!("{p:?}: {e} (expected an IP address such as 10.0.0.2)"),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(RateLimitConfig {
+        api_per_second: o
+            .rate_limit_api_per_second
+            .or(api)
+            .unwrap_or(d.api_per_second),
+        sign_in_per_second: o
+            .rate_limit_sign_in_per_second
+            .or(sign_in)
+            .unwrap_or(d.sign_in_per_second),
+        auth_failures_per_minute: o
+            .rate_limit_auth_failures_per_minute
+            .or(failures)
+            .unwrap_or(d.auth_failures_per_minute),
+        trusted_proxies,
+    })
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

@@ -7,7 +7,7 @@ mod serve;
 
 use crate::config::{Config, Overrides};
 use crate::store::tokens::TokenKind;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,6 +36,32 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The rate limits of `serve` (0 turns one off).
+#[derive(Debug, Args)]
+pub struct RateLimitArgs {
+    /// SCIM and admin API requests per second, per client address and per token [default: 20000]
+    #[arg(long, env = "ROLLCALL_RATE_LIMIT_API_PER_SECOND")]
+    rate_limit_api_per_second: Option<u32>,
+    /// Sign-in, session, invitation and SSO requests per second per client address [default: 50]
+    #[arg(long, env = "ROLLCALL_RATE_LIMIT_SIGN_IN_PER_SECOND")]
+    rate_limit_sign_in_per_second: Option<u32>,
+    /// Failed authentication attempts (bad tokens, bad refresh tokens, wrong codes) per minute per client address; past it the address gets 429 for a minute [default: 100]
+    #[arg(long, env = "ROLLCALL_RATE_LIMIT_AUTH_FAILURES_PER_MINUTE")]
+    rate_limit_auth_failures_per_minute: Option<u32>,
+    /// Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client [default: none]
+    #[arg(long, env = "ROLLCALL_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<String>>,
+}
+
+impl RateLimitArgs {
+    fn apply(self, o: &mut Overrides) {
+        o.rate_limit_api_per_second = self.rate_limit_api_per_second;
+        o.rate_limit_sign_in_per_second = self.rate_limit_sign_in_per_second;
+        o.rate_limit_auth_failures_per_minute = self.rate_limit_auth_failures_per_minute;
+        o.trusted_proxies = self.trusted_proxies;
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply migrations and serve SCIM until SIGINT/SIGTERM
@@ -61,6 +87,8 @@ pub enum Command {
         /// How many seconds a session's access token (JWT) stays valid [default: 900]
         #[arg(long, env = "ROLLCALL_ACCESS_TOKEN_TTL_SECS")]
         access_token_ttl_secs: Option<u64>,
+        #[command(flatten)]
+        rate_limits: RateLimitArgs,
     },
     /// Apply the database migrations and exit (every command also does this itself)
     Migrate,
@@ -250,6 +278,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             outbox_poll_ms,
             invitation_ttl_days,
             access_token_ttl_secs,
+            rate_limits,
         } => {
             overrides.listen = listen;
             overrides.public_url = public_url;
@@ -258,6 +287,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             overrides.outbox_poll_ms = outbox_poll_ms;
             overrides.invitation_ttl_days = invitation_ttl_days;
             overrides.access_token_ttl_secs = access_token_ttl_secs;
+            rate_limits.apply(&mut overrides);
             serve::run(Config::load(&overrides)?).await
         }
         Command::Migrate => admin::migrate(Config::load(&overrides)?).await,

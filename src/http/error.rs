@@ -37,6 +37,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Over a rate limit (`http::rate_limit` adds `Retry-After`).
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 501: e.g. `/Me` asked with a token that no user stands behind (RFC 7644 §3.11).
     #[error("{0}")]
     NotImplemented(String),
@@ -98,6 +101,7 @@ impl ApiError {
                 Some("invalidSyntax"),
                 m.clone(),
             ),
+            ApiError::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, None, m.clone()),
             ApiError::NotImplemented(m) => (StatusCode::NOT_IMPLEMENTED, None, m.clone()),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod error;
 mod extract;
+pub mod rate_limit;
 mod scim;
 mod sso;
 
@@ -11,6 +12,7 @@ use crate::provisioning::Directory;
 use crate::store::Store;
 use axum::Router;
 use axum::http::{HeaderName, Request};
+use rate_limit::Family;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -69,11 +71,24 @@ fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    let limits = rate_limit::RateLimits::new(&state.config.rate_limits);
+    let limited = |router: Router, family| {
+        router.layer(axum::middleware::from_fn_with_state(
+            (limits.clone(), family),
+            rate_limit::limit,
+        ))
+    };
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .nest("/scim/v2", scim::router(state.clone()))
-        .nest("/admin/v1", admin::router(state.clone()))
-        .merge(sso::router(state))
+        .nest(
+            "/scim/v2",
+            limited(scim::router(state.clone()), Family::Scim),
+        )
+        .nest(
+            "/admin/v1",
+            limited(admin::router(state.clone()), Family::Admin),
+        )
+        .merge(limited(sso::router(state), Family::People))
         .fallback(extract::not_found)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

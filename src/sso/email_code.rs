@@ -2,16 +2,19 @@
 //! enforce SSO (DESIGN.md "SSO hooks": members of SSO-enforced teams cannot sign in any
 //! other way).
 //!
-//! - A code is 6 digits, valid [`CODE_TTL_MINUTES`] minutes, single use, dead after
-//!   [`MAX_ATTEMPTS`] wrong tries; a new code replaces the user's previous one. At most
-//!   [`MAX_CODES_PER_HOUR`] codes per user and hour, so the tries add up to little.
-//! - Only `SHA-256(code id ":" code)` is stored, and compared in constant time. Codes are
-//!   never logged.
-//! - Asking for a code answers the same whether or not the address belongs to someone
-//!   (nothing is sent then), and a refused code answers the same whatever the reason, so
-//!   neither endpoint tells who exists. The exception is deliberate: a member of an
-//!   SSO-enforced team is told to use the company SSO (home realm discovery, as the issue
-//!   asks), which reveals that the address is such a member.
+//! - A code is 6 digits, valid [`CODE_TTL_MINUTES`] minutes, single use; a new code
+//!   replaces the user's previous one. Only `SHA-256(code id ":" code)` is stored, and
+//!   compared in constant time. Codes are never logged.
+//! - Budgets are kept per person *and per requesting client address*, so that a stranger
+//!   who asks for or guesses at someone's code uses up the stranger's budget, not the
+//!   person's: [`EMAILS_PER_HOUR_PER_REQUESTER`] emails to one person per address and hour
+//!   (of [`EMAILS_PER_HOUR`] in all), [`WRONG_TRIES_PER_REQUESTER`] wrong tries per code
+//!   and address (the code dies after [`MAX_ATTEMPTS`] from everyone together). Failed
+//!   tries also count against the address's failed-authentication budget (`http::rate_limit`).
+//! - Asking for a code answers the same 202 to everyone: whether the address belongs to
+//!   someone, to nobody, or to a member of an SSO-enforced team (who is emailed "use your
+//!   company SSO" instead of a code). A refused code answers the same whatever the reason.
+//!   So neither endpoint tells who exists or which teams enforce SSO.
 
 use super::Sso;
 use super::signin::{self, MatchBy, Refusal, SignInMethod, SignedIn, VerifiedLogin};
@@ -19,17 +22,21 @@ use crate::clock::format_timestamp;
 use crate::outbox::Email;
 use crate::provisioning::invitations::sso_enforced;
 use crate::secrets;
-use crate::store::sign_in_codes::{self as sql, Code, UserByEmail};
+use crate::store::sign_in_codes::{self as sql, Code, EventKind, UserByEmail};
 use crate::store::{StoreError, Tx, audit, effects as effects_sql};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// How long a code is valid.
 pub const CODE_TTL_MINUTES: i64 = 10;
-/// Wrong tries before a code is dead. (The refusal message names this and the TTL.)
-pub const MAX_ATTEMPTS: i64 = 5;
-/// Codes sent to one user per hour at most.
-pub const MAX_CODES_PER_HOUR: i64 = 5;
+/// Wrong tries (from everyone together) before a code is dead.
+pub const MAX_ATTEMPTS: i64 = 25;
+/// Wrong tries at one code from one client address.
+pub const WRONG_TRIES_PER_REQUESTER: i64 = 5;
+/// Sign-in emails (codes and SSO notices) to one person per hour at most.
+pub const EMAILS_PER_HOUR: i64 = 20;
+/// Of those, asked for from one client address.
+pub const EMAILS_PER_HOUR_PER_REQUESTER: i64 = 5;
 /// Digits in a code.
 const DIGITS: usize = 6;
 
@@ -39,16 +46,15 @@ pub enum CodeError {
     /// The request itself is wrong (not an address, not a code).
     #[error("{0}")]
     Invalid(String),
-    /// The person is a member of a team that enforces SSO.
-    #[error(
-        "{org} requires single sign-on for the team {team}: sign in with your {org} account \
-         through your company's identity provider (SSO), not with an email code"
-    )]
+    /// The person is a member of a team that enforces SSO (told only once the code
+    /// proved they own the address).
+    #[error("{}", sso_reason(org, team))]
     SsoRequired { org: String, team: String },
     /// Wrong, expired, used, locked, or nobody's: one answer for all (see the module doc).
     #[error(
         "this code is not valid: it may be mistyped, expired (codes last 10 minutes), already \
-         used, or locked after 5 wrong tries; ask for a new code"
+         used, or locked after too many wrong tries; ask for a new code. If your team signs \
+         in through your company's identity provider (SSO), the email says so: use it instead"
     )]
     Rejected,
     /// The code was right, but sign-in refused the person.
@@ -59,6 +65,13 @@ pub enum CodeError {
     /// Our fault (randomness, encoding); logged, not shown.
     #[error("{0}")]
     Internal(String),
+}
+
+fn sso_reason(org: &str, team: &str) -> String {
+    format!(
+        "{org} requires single sign-on for the team {team}: sign in with your {org} account \
+         through your company's identity provider (SSO), not with an email code"
+    )
 }
 
 /// An email address as typed: trimmed, checked, and its lower-case form for matching.
@@ -148,6 +161,21 @@ async fn check_teams(tx: &mut Tx, org_id: &str, user_id: &str) -> Result<bool, C
     Ok(teams.iter().any(|t| t.state != "awaiting_seat"))
 }
 
+/// The email that tells a member of an SSO-enforced team how to sign in, instead of a code.
+fn compose_sso_notice(to: String, org: &str, team: &str) -> Email {
+    Email {
+        to,
+        subject: format!("Sign in to {org} through your company's SSO"),
+        text_body: format!(
+            "Hello,\r\n\r\nSomeone asked for an email sign-in code for this address. {}.\r\n\r\n\
+             No code was sent. If you did not ask, ignore this email.\r\n",
+            sso_reason(org, team)
+        ),
+        html_body: None,
+        reply_to: None,
+    }
+}
+
 fn compose(to: String, code: &str, org: &str) -> Email {
     Email {
         to,
@@ -162,10 +190,38 @@ fn compose(to: String, code: &str, org: &str) -> Email {
     }
 }
 
+/// What email sign-in does for a user who asked.
+enum Answer {
+    /// Email a code.
+    Code,
+    /// Email "use your company SSO": a member of this org's team that enforces it.
+    SsoNotice { org: String, team: String },
+    /// Nothing: no seat to sign in to.
+    Nothing,
+}
+
+async fn answer_for(tx: &mut Tx, org_id: &str, user: &UserByEmail) -> Result<Answer, CodeError> {
+    if !user.active {
+        return Ok(Answer::Nothing);
+    }
+    match check_teams(tx, org_id, &user.id).await {
+        Ok(true) => Ok(Answer::Code),
+        Ok(false) => Ok(Answer::Nothing),
+        Err(CodeError::SsoRequired { org, team }) => Ok(Answer::SsoNotice { org, team }),
+        Err(other) => Err(other),
+    }
+}
+
 impl Sso {
-    /// `POST /sign-in/email`: sends a code to `email` if it is the address of one active
-    /// user of the org who holds a seat; answers the same otherwise.
-    pub async fn send_email_code(&self, org_id: &str, email: &str) -> Result<(), CodeError> {
+    /// `POST /sign-in/email` from the client address `requester`: sends a code to `email`
+    /// if it is the address of one active user of the org who holds a seat, or the SSO
+    /// notice to a member of an SSO-enforced team; answers the same in every case.
+    pub async fn send_email_code(
+        &self,
+        org_id: &str,
+        email: &str,
+        requester: &str,
+    ) -> Result<(), CodeError> {
         let norm = parse_email(email)?;
         let now = self.clock.now();
         let stamp = format_timestamp(now);
@@ -173,37 +229,69 @@ impl Sso {
         let Some(user) = only(sql::users_by_email(&mut tx, org_id, &norm).await?) else {
             return Ok(());
         };
-        if !user.active || !check_teams(&mut tx, org_id, &user.id).await? {
+        let answer = answer_for(&mut tx, org_id, &user).await?;
+        if matches!(answer, Answer::Nothing) {
             return Ok(());
         }
         let hour_ago = format_timestamp(now - time::Duration::hours(1));
-        if sql::count_since(&mut tx, org_id, &user.id, &hour_ago).await? >= MAX_CODES_PER_HOUR {
-            tracing::info!(user = %user.id, "email sign-in: code limit reached, none sent");
+        let (all, mine) =
+            sql::emails_since(&mut tx, org_id, &user.id, requester, &hour_ago).await?;
+        if all >= EMAILS_PER_HOUR || mine >= EMAILS_PER_HOUR_PER_REQUESTER {
+            tracing::info!(user = %user.id, "email sign-in: email limit reached, none sent");
             return Ok(());
         }
         let org = sql::org_name(&mut tx, org_id)
             .await?
             .unwrap_or_else(|| "rollcall".to_owned());
-        let code = new_code()?;
         // Time-ordered (v7): within one clock tick, the later code still sorts last, so
         // "the latest code" is the one sent last.
         let id = uuid::Uuid::now_v7().to_string();
-        sql::insert(
+        let to = stored_address(&user, &norm);
+        let (email, key, kind, action) = match answer {
+            Answer::Code => {
+                let code = new_code()?;
+                sql::insert(
+                    &mut tx,
+                    &Code {
+                        id: id.clone(),
+                        org_id: org_id.to_owned(),
+                        user_id: user.id.clone(),
+                        code_hash: code_hash(&id, &code),
+                        attempts: 0,
+                        created: stamp.clone(),
+                        expires: format_timestamp(now + time::Duration::minutes(CODE_TTL_MINUTES)),
+                        used: None,
+                    },
+                )
+                .await?;
+                (
+                    compose(to, &code, &org),
+                    format!("sign-in-code:{id}"),
+                    EventKind::CodeSent,
+                    "user.sign_in_code_sent",
+                )
+            }
+            Answer::SsoNotice { org, team } => (
+                compose_sso_notice(to, &org, &team),
+                format!("sign-in-sso-notice:{id}"),
+                EventKind::NoticeSent,
+                "user.sign_in_sso_notice_sent",
+            ),
+            Answer::Nothing => return Ok(()),
+        };
+        let day_ago = format_timestamp(now - time::Duration::days(1));
+        let code_id = (kind == EventKind::CodeSent).then_some(id.as_str());
+        sql::record_event(
             &mut tx,
-            &Code {
-                id: id.clone(),
-                org_id: org_id.to_owned(),
-                user_id: user.id.clone(),
-                code_hash: code_hash(&id, &code),
-                attempts: 0,
-                created: stamp.clone(),
-                expires: format_timestamp(now + time::Duration::minutes(CODE_TTL_MINUTES)),
-                used: None,
-            },
+            org_id,
+            &user.id,
+            requester,
+            kind,
+            code_id,
+            (&stamp, &day_ago),
         )
         .await?;
-        let email = compose(stored_address(&user, &norm), &code, &org);
-        crate::outbox::enqueue_email(&mut tx, org_id, &format!("sign-in-code:{id}"), &email, now)
+        crate::outbox::enqueue_email(&mut tx, org_id, &key, &email, now)
             .await
             .map_err(|e| match e {
                 crate::outbox::OutboxError::Store(s) => CodeError::Store(s),
@@ -216,10 +304,10 @@ impl Sso {
                 org_id,
                 at: &stamp,
                 actor: &actor,
-                action: "user.sign_in_code_sent",
+                action,
                 target: &format!("user:{}", user.id),
                 before: None,
-                after: Some(&json!({"code_id": id})),
+                after: Some(&json!({"code_id": code_id})),
             },
         )
         .await?;
@@ -227,8 +315,8 @@ impl Sso {
         Ok(())
     }
 
-    /// `POST /sign-in/email/verify`: checks the code, uses it up and signs the person in
-    /// through the one door ([`signin::sign_in`]).
+    /// `POST /sign-in/email/verify` from the client address `requester`: checks the code,
+    /// uses it up and signs the person in through the one door ([`signin::sign_in`]).
     ///
     /// The code is used up in its own transaction before sign-in opens its own: sign-in
     /// takes no transaction from the caller, and SQLite has one writer. A code that passed
@@ -238,6 +326,7 @@ impl Sso {
         org_id: &str,
         email: &str,
         code: &str,
+        requester: &str,
     ) -> Result<SignedIn, CodeError> {
         let norm = parse_email(email)?;
         let code = parse_code(code)?;
@@ -253,9 +342,26 @@ impl Sso {
         if stored.used.is_some() || stored.expires <= stamp || stored.attempts >= MAX_ATTEMPTS {
             return Err(CodeError::Rejected);
         }
+        // This address's tries are spent; others' (the person's own) are not.
+        if sql::wrong_tries(&mut tx, org_id, &user.id, &stored.id, requester).await?
+            >= WRONG_TRIES_PER_REQUESTER
+        {
+            return Err(CodeError::Rejected);
+        }
         if !secrets::hashes_equal(&stored.code_hash, &code_hash(&stored.id, &code)) {
             // The wrong try counts even though the request fails.
             sql::add_attempt(&mut tx, &stored.id).await?;
+            let day_ago = format_timestamp(now - time::Duration::days(1));
+            sql::record_event(
+                &mut tx,
+                org_id,
+                &user.id,
+                requester,
+                EventKind::WrongCode,
+                Some(&stored.id),
+                (&stamp, &day_ago),
+            )
+            .await?;
             tx.commit().await?;
             return Err(CodeError::Rejected);
         }

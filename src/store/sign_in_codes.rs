@@ -82,26 +82,6 @@ pub async fn insert(tx: &mut Tx, c: &Code) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// How many codes the user was sent since `since`.
-pub async fn count_since(
-    tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
-    since: &str,
-) -> Result<i64, StoreError> {
-    tx.fetch_one(
-        Q::new(
-            "SELECT COUNT(*) AS n FROM email_sign_in_codes \
-             WHERE org_id = ? AND user_id = ? AND created_at > ?",
-        )
-        .bind(org_id)
-        .bind(user_id)
-        .bind(since),
-    )
-    .await?
-    .int("n")
-}
-
 /// The user's latest code (a new code replaces the ones before it), locked for the
 /// transaction on PostgreSQL.
 pub async fn latest(tx: &mut Tx, org_id: &str, user_id: &str) -> Result<Option<Code>, StoreError> {
@@ -159,4 +139,104 @@ pub async fn org_name(tx: &mut Tx, org_id: &str) -> Result<Option<String>, Store
         .await?
         .map(|r| r.text("name"))
         .transpose()
+}
+
+/// What happened in an email sign-in event (table `sign_in_email_events`, migration 0012).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    CodeSent,
+    NoticeSent,
+    WrongCode,
+}
+
+impl EventKind {
+    fn as_sql(self) -> &'static str {
+        match self {
+            EventKind::CodeSent => "code_sent",
+            EventKind::NoticeSent => "notice_sent",
+            EventKind::WrongCode => "wrong_code",
+        }
+    }
+}
+
+/// Records an event of `requester` (a client address) about a user, and forgets the
+/// user's events older than `forget_before`.
+pub async fn record_event(
+    tx: &mut Tx,
+    org_id: &str,
+    user_id: &str,
+    requester: &str,
+    kind: EventKind,
+    code_id: Option<&str>,
+    (at, forget_before): (&str, &str),
+) -> Result<(), StoreError> {
+    tx.execute(
+        Q::new("DELETE FROM sign_in_email_events WHERE org_id = ? AND user_id = ? AND at < ?")
+            .bind(org_id)
+            .bind(user_id)
+            .bind(forget_before),
+    )
+    .await?;
+    tx.execute(
+        Q::new(
+            "INSERT INTO sign_in_email_events (org_id, user_id, requester, kind, code_id, at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(requester)
+        .bind(kind.as_sql())
+        .bind(code_id.map(str::to_owned))
+        .bind(at),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Emails (codes and notices) sent to the user since `since`: all of them, and those
+/// `requester` asked for.
+pub async fn emails_since(
+    tx: &mut Tx,
+    org_id: &str,
+    user_id: &str,
+    requester: &str,
+    since: &str,
+) -> Result<(i64, i64), StoreError> {
+    let row = tx
+        .fetch_one(
+            Q::new(
+                "SELECT COUNT(*) AS total, \
+                 COALESCE(SUM(CASE WHEN requester = ? THEN 1 ELSE 0 END), 0) AS mine \
+                 FROM sign_in_email_events WHERE org_id = ? AND user_id = ? AND at > ? \
+                 AND kind IN ('code_sent', 'notice_sent')",
+            )
+            .bind(requester)
+            .bind(org_id)
+            .bind(user_id)
+            .bind(since),
+        )
+        .await?;
+    Ok((row.int("total")?, row.int("mine")?))
+}
+
+/// Wrong tries of `requester` at the code `code_id`.
+pub async fn wrong_tries(
+    tx: &mut Tx,
+    org_id: &str,
+    user_id: &str,
+    code_id: &str,
+    requester: &str,
+) -> Result<i64, StoreError> {
+    tx.fetch_one(
+        Q::new(
+            "SELECT COUNT(*) AS n FROM sign_in_email_events WHERE org_id = ? AND user_id = ? \
+             AND kind = 'wrong_code' AND code_id = ? AND requester = ?",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(code_id)
+        .bind(requester),
+    )
+    .await?
+    .int("n")
 }

@@ -16,6 +16,7 @@ mod large_groups;
 mod outbox;
 mod patch;
 mod peers;
+mod rate_limits;
 mod reads;
 mod replay;
 mod seats;

@@ -27,6 +27,9 @@ pub enum AdminApiError {
     SeatLimit(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Over a rate limit (`http::rate_limit` adds `Retry-After`).
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Our fault: logged with its cause, answered with a generic message.
     #[error("{0}")]
     Internal(String),
@@ -84,6 +87,9 @@ impl AdminApiError {
                 "payload_too_large",
                 m.clone(),
             ),
+            AdminApiError::TooManyRequests(m) => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", m.clone())
+            }
             AdminApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

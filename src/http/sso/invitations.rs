@@ -15,6 +15,7 @@
 //! the token (see `http::loggable_path`) and no handler logs its input.
 
 use crate::http::AppState;
+use crate::http::rate_limit::{AuthFailure, ClientAddress};
 use crate::provisioning::invitations::{self, InvitationError, InvitationView};
 use crate::sso::email_code::CodeError;
 use crate::sso::signin::{Refusal, SignedIn};
@@ -374,13 +375,18 @@ fn code_error(e: CodeError) -> Response {
         }
         CodeError::Internal(m) => return internal(m, Format::Json, false),
     };
-    json_answer(status, json!({"error": code, "message": e.to_string()}))
+    let mut response = json_answer(status, json!({"error": code, "message": e.to_string()}));
+    if matches!(e, CodeError::Rejected) {
+        response.extensions_mut().insert(AuthFailure);
+    }
+    response
 }
 
 /// `POST /sign-in/email`: emails a one-time code. 202 whether or not the address belongs
 /// to anyone, so nobody can probe who exists.
 async fn send_sign_in_code(
     State(state): State<AppState>,
+    client: Option<axum::Extension<ClientAddress>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -388,12 +394,18 @@ async fn send_sign_in_code(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    match state.sso.send_email_code(&req.org_id, &req.email).await {
+    let requester = ClientAddress::of(client);
+    match state
+        .sso
+        .send_email_code(&req.org_id, &req.email, &requester)
+        .await
+    {
         Ok(()) => json_answer(
             StatusCode::ACCEPTED,
             json!({
-                "message": "If this address belongs to a member of the organization, a sign-in \
-                            code is on its way to it.",
+                "message": "If this address belongs to a member of the organization, an email \
+                            is on its way to it: a sign-in code, or how to sign in through \
+                            your company's SSO where your team requires it.",
                 "expires_in": crate::sso::email_code::CODE_TTL_MINUTES * 60,
             }),
         ),
@@ -404,6 +416,7 @@ async fn send_sign_in_code(
 /// `POST /sign-in/email/verify`: checks the code and answers the session tokens.
 async fn verify_sign_in_code(
     State(state): State<AppState>,
+    client: Option<axum::Extension<ClientAddress>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -413,7 +426,12 @@ async fn verify_sign_in_code(
     };
     match state
         .sso
-        .verify_email_code(&req.org_id, &req.email, &req.code)
+        .verify_email_code(
+            &req.org_id,
+            &req.email,
+            &req.code,
+            &ClientAddress::of(client),
+        )
         .await
     {
         Ok(signed) => token_response(&signed),

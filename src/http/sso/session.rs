@@ -92,6 +92,12 @@ impl IntoResponse for OAuthError {
             status,
             &json!({"error": code, "error_description": description}),
         );
+        if code == "invalid_grant" {
+            // A refresh token that is not live: a failed authentication attempt.
+            response
+                .extensions_mut()
+                .insert(crate::http::rate_limit::AuthFailure);
+        }
         if status == StatusCode::UNAUTHORIZED {
             // RFC 6750 §3.
             response.headers_mut().insert(

@@ -20,23 +20,62 @@ fn code_in(eml: &str) -> String {
 }
 
 async fn ask(env: &Env, email: &str) -> (StatusCode, Value) {
+    ask_via(env, &env.app.client, email).await
+}
+
+/// Asks through `client` (e.g. a stranger's, from another address).
+async fn ask_via(env: &Env, client: &reqwest::Client, email: &str) -> (StatusCode, Value) {
     let org = env.app.org_id.clone();
-    env.json(
-        Method::POST,
-        "/sign-in/email",
-        Some(&json!({"org_id": org, "email": email})),
-    )
-    .await
+    let body = json!({"org_id": org, "email": email});
+    let (status, _, json) = env
+        .call_with(
+            client,
+            Method::POST,
+            "/sign-in/email",
+            Some(&body),
+            "application/json",
+        )
+        .await;
+    (status, json)
 }
 
 async fn verify(env: &Env, email: &str, code: &str) -> (StatusCode, Value) {
+    verify_via(env, &env.app.client, email, code).await
+}
+
+async fn verify_via(
+    env: &Env,
+    client: &reqwest::Client,
+    email: &str,
+    code: &str,
+) -> (StatusCode, Value) {
     let org = env.app.org_id.clone();
-    env.json(
-        Method::POST,
-        "/sign-in/email/verify",
-        Some(&json!({"org_id": org, "email": email, "code": code})),
-    )
-    .await
+    let body = json!({"org_id": org, "email": email, "code": code});
+    let (status, _, json) = env
+        .call_with(
+            client,
+            Method::POST,
+            "/sign-in/email/verify",
+            Some(&body),
+            "application/json",
+        )
+        .await;
+    (status, json)
+}
+
+/// The codes of the sign-in emails queued, in the order they were sent (the keys carry
+/// time-ordered code ids).
+async fn queued_codes(env: &Env) -> Vec<String> {
+    let mut queued: Vec<(String, Value)> = queued_emails(&env.app)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("sign-in-code:"))
+        .collect();
+    queued.sort_by(|a, b| a.0.cmp(&b.0));
+    queued
+        .iter()
+        .map(|(_, e)| code_in(&format!("\r\n\r\n{}", e["text_body"].as_str().unwrap())))
+        .collect()
 }
 
 /// Sign-in codes queued so far.
@@ -216,29 +255,18 @@ async fn expired_replaced_and_exhausted_codes_are_refused(env: Env) {
     ask(&env, "ada@example.com").await;
     ask(&env, "ada@example.com").await;
     assert_eq!(codes_sent(&env).await, 3);
-    // In the order they were sent: the keys carry time-ordered code ids.
-    let mut queued: Vec<(String, Value)> = queued_emails(&env.app)
-        .await
-        .into_iter()
-        .filter(|(k, _)| k.starts_with("sign-in-code:"))
-        .collect();
-    queued.sort_by(|a, b| a.0.cmp(&b.0));
-    let texts: Vec<String> = queued
-        .iter()
-        .map(|(_, e)| e["text_body"].as_str().unwrap().to_owned())
-        .collect();
-    let second = code_in(&format!("\r\n\r\n{}", texts[1]));
-    let third = code_in(&format!("\r\n\r\n{}", texts[2]));
+    let codes = queued_codes(&env).await;
+    let (second, third) = (codes[1].clone(), codes[2].clone());
     if second != third {
         assert_rejected(&verify(&env, "ada@example.com", &second).await);
     }
-    // Five wrong tries lock the code: the right one no longer works.
+    // Five wrong tries from one address lock the code for it: the right one no longer works.
     for _ in 0..5 {
         assert_rejected(&verify(&env, "ada@example.com", &other_than(&third)).await);
     }
     assert_rejected(&verify(&env, "ada@example.com", &third).await);
 
-    // At most five codes an hour; the sixth request answers the same and sends nothing.
+    // At most five codes an hour asked from one address; the sixth answers the same and sends nothing.
     for _ in 0..3 {
         assert_eq!(ask(&env, "ada@example.com").await.0, StatusCode::ACCEPTED);
     }
@@ -257,7 +285,7 @@ async fn expired_replaced_and_exhausted_codes_are_refused(env: Env) {
     assert_signed_in(&verify(&env, "ada@example.com", &code).await);
 }
 
-async fn members_of_sso_enforced_teams_are_told_to_use_their_company_sso(env: Env) {
+async fn members_of_sso_enforced_teams_are_told_to_use_their_company_sso_by_email(env: Env) {
     let app = &env.app;
     let admin = Admin::new(app).await;
     let team = admin.team_named("Acme").await["id"]
@@ -273,17 +301,29 @@ async fn members_of_sso_enforced_teams_are_told_to_use_their_company_sso(env: En
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let sent = codes_sent(&env).await;
-    let (status, err) = ask(&env, "ada@example.com").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{err:?}");
-    assert_eq!(err["error"], "sso_required");
-    let message = err["message"].as_str().unwrap();
+    // Asking answers as it does for a stranger: nobody learns who is a member of which
+    // team. The reason goes to the person's own mailbox.
+    let member = ask(&env, "ada@example.com").await;
+    assert_eq!(member, ask(&env, "nobody@example.com").await);
+    assert_eq!(member.0, StatusCode::ACCEPTED, "{member:?}");
+    let notice = unfold(body(
+        &mail_to(app, 3, "ada@example.com", "company's SSO").await,
+    ));
     assert!(
-        message.contains("single sign-on") && message.contains("identity provider (SSO)"),
-        "{message}"
+        notice.contains("single sign-on") && notice.contains("identity provider (SSO)"),
+        "{notice}"
     );
-    assert!(message.contains("Acme"), "{message}");
+    assert!(notice.contains("Acme"), "{notice}");
     assert_eq!(codes_sent(&env).await, sent, "no code for an SSO member");
-    // ... does not get past the policy either, and stays unused.
+    // A guessed code gets the one refusal, which points at the email.
+    let guess = verify(&env, "ada@example.com", &other_than(&code)).await;
+    assert_rejected(&guess);
+    assert!(
+        guess.1["message"].as_str().unwrap().contains("SSO"),
+        "{guess:?}"
+    );
+    // The code from before the policy proves the address: now the reason may be told,
+    // and the code stays unused.
     let (status, err) = verify(&env, "ada@example.com", &code).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{err:?}");
     assert_eq!(err["error"], "sso_required");
@@ -293,9 +333,32 @@ async fn members_of_sso_enforced_teams_are_told_to_use_their_company_sso(env: En
     assert_signed_in(&verify(&env, "ada@example.com", &code).await);
 }
 
+async fn a_stranger_uses_up_their_own_budget_not_the_persons(env: Env) {
+    env.app.create_user("ada@example.com").await;
+    let stranger = crate::rate_limits::client_from("127.0.0.2");
+    // The stranger asks again and again: five codes reach Ada, then nothing more.
+    for _ in 0..7 {
+        let r = ask_via(&env, &stranger, "ada@example.com").await;
+        assert_eq!(r.0, StatusCode::ACCEPTED, "{r:?}");
+    }
+    assert_eq!(codes_sent(&env).await, 5);
+    // Ada, from her own address, still gets a code.
+    assert_eq!(ask(&env, "ada@example.com").await.0, StatusCode::ACCEPTED);
+    assert_eq!(codes_sent(&env).await, 6);
+    let code = queued_codes(&env).await.pop().unwrap();
+    // The stranger's wrong guesses lock the code for the stranger, even the right one ...
+    for _ in 0..5 {
+        assert_rejected(&verify_via(&env, &stranger, "ada@example.com", &other_than(&code)).await);
+    }
+    assert_rejected(&verify_via(&env, &stranger, "ada@example.com", &code).await);
+    // ... but not for Ada.
+    assert_signed_in(&verify(&env, "ada@example.com", &code).await);
+}
+
 crate::sso_backends!(
     a_code_arrives_by_email_and_works_once,
     unknown_addresses_get_the_same_answer,
     expired_replaced_and_exhausted_codes_are_refused,
-    members_of_sso_enforced_teams_are_told_to_use_their_company_sso,
+    members_of_sso_enforced_teams_are_told_to_use_their_company_sso_by_email,
+    a_stranger_uses_up_their_own_budget_not_the_persons,
 );

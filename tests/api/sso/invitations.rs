@@ -48,9 +48,20 @@ impl Env {
         body: Option<&Value>,
         accept: &str,
     ) -> (StatusCode, String, Value) {
-        let mut req = self
-            .app
-            .client
+        self.call_with(&self.app.client, method, path, body, accept)
+            .await
+    }
+
+    /// As [`Env::call`], through `client` (e.g. one on another client address).
+    pub async fn call_with(
+        &self,
+        client: &reqwest::Client,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        accept: &str,
+    ) -> (StatusCode, String, Value) {
+        let mut req = client
             .request(method, format!("{}{path}", self.app.address))
             .header("Accept", accept);
         if let Some(b) = body {
