@@ -1,6 +1,7 @@
 //! Configuration: defaults, then an optional TOML file, then `ROLLCALL_*` environment
 //! variables and flags (clap merges those two). Validated once at start-up.
 
+pub use crate::outbound::Destinations;
 pub use crate::store::SqliteSynchronous;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -53,6 +54,9 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// How SQLite commits (ignored on PostgreSQL).
     pub sqlite_synchronous: SqliteSynchronous,
+    /// Where webhooks and OIDC requests may go: public addresses and the internal hosts
+    /// an operator allowed (`crate::outbound`).
+    pub outbound: Destinations,
 }
 
 /// How queued emails and webhooks leave (see `crate::outbox`).
@@ -65,6 +69,9 @@ pub struct OutboxConfig {
     pub mail_from: String,
     /// How often an idle worker looks for due rows.
     pub poll_interval: Duration,
+    /// The lease on a row being sent (renewed while the send runs): how long the rows of
+    /// a crashed process wait before another worker sends them.
+    pub lease: Duration,
 }
 
 /// The From used when none is configured.
@@ -84,6 +91,8 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub outbox_poll_ms: Option<u64>,
+    pub outbox_lease_ms: Option<u64>,
+    pub outbound_allow_hosts: Option<Vec<String>>,
     pub invitation_ttl_days: Option<u32>,
     pub access_token_ttl_secs: Option<u64>,
     pub sqlite_synchronous: Option<String>,
@@ -111,6 +120,8 @@ pub struct Overrides {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub outbox_poll_ms: Option<u64>,
+    pub outbox_lease_ms: Option<u64>,
+    pub outbound_allow_hosts: Option<Vec<String>>,
     pub invitation_ttl_days: Option<u32>,
     pub access_token_ttl_secs: Option<u64>,
     pub sqlite_synchronous: Option<String>,
@@ -201,7 +212,18 @@ impl Config {
                     .unwrap_or(1000)
                     .max(10),
             ),
+            lease: outbox_lease(o.outbox_lease_ms.or(file.outbox_lease_ms))?,
         };
+        let outbound = Destinations::allowing(
+            &o.outbound_allow_hosts
+                .clone()
+                .or(file.outbound_allow_hosts)
+                .unwrap_or_default(),
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            what: "outbound allowed host",
+            reason,
+        })?;
         let invitation_ttl_days = o
             .invitation_ttl_days
             .or(file.invitation_ttl_days)
@@ -242,6 +264,7 @@ impl Config {
             invitation_ttl_days,
             access_token_ttl_secs,
             sqlite_synchronous,
+            outbound,
         })
     }
 
@@ -257,6 +280,20 @@ impl Config {
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
     }
+}
+
+/// The outbox lease: at least 300 ms (it is renewed every third of it), at most an hour.
+fn outbox_lease(ms: Option<u64>) -> Result<Duration, ConfigError> {
+    let Some(ms) = ms else {
+        return Ok(crate::outbox::DEFAULT_CLAIM_FOR);
+    };
+    if !(300..=3_600_000).contains(&ms) {
+        return Err(ConfigError::Invalid {
+            what: "outbox lease",
+            reason: format!("{ms} ms: expected 300 to 3600000"),
+        });
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
