@@ -399,6 +399,37 @@ mod tests {
     }
 
     #[test]
+    fn the_outbox_lease_and_the_allowed_outbound_hosts_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |lease: Option<u64>, hosts: Option<Vec<&str>>| {
+            Config::load(&Overrides {
+                data_dir: Some(dir.path().into()),
+                outbox_lease_ms: lease,
+                outbound_allow_hosts: hosts.map(|h| h.into_iter().map(String::from).collect()),
+                ..Overrides::default()
+            })
+        };
+        let c = load(None, None).unwrap();
+        assert_eq!(c.outbox.lease, Duration::from_secs(30));
+        assert!(!c.outbound.permits_ip("127.0.0.1".parse().unwrap()));
+        assert!(c.outbound.permits_ip("93.184.216.34".parse().unwrap()));
+        assert_eq!(
+            load(Some(2000), None).unwrap().outbox.lease,
+            Duration::from_secs(2)
+        );
+        let err = load(Some(10), None).unwrap_err().to_string();
+        assert!(err.contains("outbox lease"), "{err}");
+        let c = load(None, Some(vec!["10.0.0.0/8", "hooks.internal", "::1"])).unwrap();
+        assert!(c.outbound.permits_ip("10.1.2.3".parse().unwrap()));
+        assert!(c.outbound.permits_ip("::1".parse().unwrap()));
+        assert!(!c.outbound.permits_ip("192.168.0.1".parse().unwrap()));
+        let err = load(None, Some(vec!["http://x/?a"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("outbound allowed host"), "{err}");
+    }
+
+    #[test]
     fn sqlite_synchronous_is_full_or_normal() {
         let dir = tempfile::tempdir().unwrap();
         let load = |value: &str| {

@@ -8,6 +8,7 @@ use rollcall::outbox::{Mailer, State, Worker, WorkerOptions};
 use rollcall::store::Q;
 use secrecy::SecretString;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 const FROM: &str = "rollcall <noreply@rollcall.test>";
@@ -43,31 +44,34 @@ async fn a_send_slower_than_the_lease_keeps_its_row(db: Db) {
         .enqueue("invite:slow", &email("ada@example.com", "Welcome"))
         .await
         .unwrap();
-    // Two workers look for due rows until the email is delivered; whichever claims it
-    // first keeps it for the whole send.
+    // Two workers look for due rows until the email is delivered, or until the row has
+    // been taken twice (without renewal they would take it from each other forever);
+    // whichever claims it first keeps it for the whole send.
+    let taken = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for _ in 0..2 {
         let worker = real_time_worker(&db, smtp(&sink), LEASE);
         let store = db.store.clone();
         let id = id.clone();
+        let taken = taken.clone();
         workers.push(tokio::spawn(async move {
-            let mut handled = 0;
             loop {
-                handled += worker.run_once().await.unwrap();
+                let n = worker.run_once().await.unwrap();
+                taken.fetch_add(n, Ordering::SeqCst);
                 let mut tx = store.read().await.unwrap();
                 let m = rollcall::outbox::get_message(&mut tx, &id).await.unwrap();
                 drop(tx);
-                if m.unwrap().state == State::Delivered {
-                    return handled;
+                if m.unwrap().state == State::Delivered || taken.load(Ordering::SeqCst) > 1 {
+                    return;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }));
     }
-    let mut handled = 0;
     for w in workers {
-        handled += w.await.unwrap();
+        w.await.unwrap();
     }
+    let handled = taken.load(Ordering::SeqCst);
     assert_eq!(handled, 1, "the row was sent by both workers");
     assert_eq!(sink.received().len(), 1);
     let attempts = db.attempts(&id).await;
