@@ -74,6 +74,8 @@ impl App {
             outbox::Mailer::from_config(&config)?,
             outbox::WorkerOptions {
                 poll_interval: config.outbox.poll_interval,
+                claim_for: config.outbox.lease,
+                destinations: config.outbound.clone(),
                 ..outbox::WorkerOptions::default()
             },
         )?;
@@ -99,6 +101,7 @@ impl App {
             },
         );
         let sso = Sso::new(store.clone(), clock, directory.clone(), sessions)
+            .with_outbound(config.outbound.clone())
             .with_public_base_url(&config.public_base_url(address));
         let state = AppState::new(AppParts {
             store: store.clone(),

@@ -1,6 +1,7 @@
 //! Configuration: defaults, then an optional TOML file, then `ROLLCALL_*` environment
 //! variables and flags (clap merges those two). Validated once at start-up.
 
+pub use crate::outbound::Destinations;
 pub use crate::store::SqliteSynchronous;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -80,6 +81,9 @@ pub struct Config {
     /// How SQLite commits (ignored on PostgreSQL).
     pub sqlite_synchronous: SqliteSynchronous,
     pub rate_limits: RateLimitConfig,
+    /// Where webhooks and OIDC requests may go: public addresses and the internal hosts
+    /// an operator allowed (`crate::outbound`).
+    pub outbound: Destinations,
 }
 
 /// How queued emails and webhooks leave (see `crate::outbox`).
@@ -92,6 +96,9 @@ pub struct OutboxConfig {
     pub mail_from: String,
     /// How often an idle worker looks for due rows.
     pub poll_interval: Duration,
+    /// The lease on a row being sent (renewed while the send runs): how long the rows of
+    /// a crashed process wait before another worker sends them.
+    pub lease: Duration,
 }
 
 /// The From used when none is configured.
@@ -111,6 +118,8 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub outbox_poll_ms: Option<u64>,
+    pub outbox_lease_ms: Option<u64>,
+    pub outbound_allow_hosts: Option<Vec<String>>,
     pub invitation_ttl_days: Option<u32>,
     pub access_token_ttl_secs: Option<u64>,
     pub sqlite_synchronous: Option<String>,
@@ -142,6 +151,8 @@ pub struct Overrides {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub outbox_poll_ms: Option<u64>,
+    pub outbox_lease_ms: Option<u64>,
+    pub outbound_allow_hosts: Option<Vec<String>>,
     pub invitation_ttl_days: Option<u32>,
     pub access_token_ttl_secs: Option<u64>,
     pub sqlite_synchronous: Option<String>,
@@ -236,7 +247,18 @@ impl Config {
                     .unwrap_or(1000)
                     .max(10),
             ),
+            lease: outbox_lease(o.outbox_lease_ms.or(file.outbox_lease_ms))?,
         };
+        let outbound = Destinations::allowing(
+            &o.outbound_allow_hosts
+                .clone()
+                .or(file.outbound_allow_hosts)
+                .unwrap_or_default(),
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            what: "outbound allowed host",
+            reason,
+        })?;
         let invitation_ttl_days = o
             .invitation_ttl_days
             .or(file.invitation_ttl_days)
@@ -287,6 +309,7 @@ impl Config {
             access_token_ttl_secs,
             sqlite_synchronous,
             rate_limits,
+            outbound,
         })
     }
 
@@ -343,6 +366,20 @@ fn rate_limits(
             .unwrap_or(d.auth_failures_per_minute),
         trusted_proxies,
     })
+}
+
+/// The outbox lease: at least 300 ms (it is renewed every third of it), at most an hour.
+fn outbox_lease(ms: Option<u64>) -> Result<Duration, ConfigError> {
+    let Some(ms) = ms else {
+        return Ok(crate::outbox::DEFAULT_CLAIM_FOR);
+    };
+    if !(300..=3_600_000).contains(&ms) {
+        return Err(ConfigError::Invalid {
+            what: "outbox lease",
+            reason: format!("{ms} ms: expected 300 to 3600000"),
+        });
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -445,6 +482,37 @@ mod tests {
         );
         assert!(!format!("{c:?}").contains("hunter2"));
         assert_eq!(c.outbox.poll_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_outbox_lease_and_the_allowed_outbound_hosts_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |lease: Option<u64>, hosts: Option<Vec<&str>>| {
+            Config::load(&Overrides {
+                data_dir: Some(dir.path().into()),
+                outbox_lease_ms: lease,
+                outbound_allow_hosts: hosts.map(|h| h.into_iter().map(String::from).collect()),
+                ..Overrides::default()
+            })
+        };
+        let c = load(None, None).unwrap();
+        assert_eq!(c.outbox.lease, Duration::from_secs(30));
+        assert!(!c.outbound.permits_ip("127.0.0.1".parse().unwrap()));
+        assert!(c.outbound.permits_ip("93.184.216.34".parse().unwrap()));
+        assert_eq!(
+            load(Some(2000), None).unwrap().outbox.lease,
+            Duration::from_secs(2)
+        );
+        let err = load(Some(10), None).unwrap_err().to_string();
+        assert!(err.contains("outbox lease"), "{err}");
+        let c = load(None, Some(vec!["10.0.0.0/8", "hooks.internal", "::1"])).unwrap();
+        assert!(c.outbound.permits_ip("10.1.2.3".parse().unwrap()));
+        assert!(c.outbound.permits_ip("::1".parse().unwrap()));
+        assert!(!c.outbound.permits_ip("192.168.0.1".parse().unwrap()));
+        let err = load(None, Some(vec!["http://x/?a"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("outbound allowed host"), "{err}");
     }
 
     #[test]

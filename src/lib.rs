@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod outbound;
 pub mod outbox;
 pub mod provisioning;
 pub mod secrets;

@@ -81,6 +81,12 @@ pub enum Command {
         /// How often the outbox worker looks for due emails and webhooks, in milliseconds [default: 1000]
         #[arg(long, env = "ROLLCALL_OUTBOX_POLL_MS")]
         outbox_poll_ms: Option<u64>,
+        /// How long the outbox worker's claim on an email or webhook being sent lasts, in milliseconds; renewed while the send runs, it is how long the sends of a crashed process wait before another worker takes them [default: 30000]
+        #[arg(long, env = "ROLLCALL_OUTBOX_LEASE_MS")]
+        outbox_lease_ms: Option<u64>,
+        /// Internal hosts that webhooks and OIDC issuers may reach (host names, IP addresses or CIDR ranges, comma-separated); loopback, private and link-local addresses are refused otherwise [default: none]
+        #[arg(long, env = "ROLLCALL_OUTBOUND_ALLOW_HOSTS", value_delimiter = ',')]
+        outbound_allow_hosts: Vec<String>,
         /// How many days an invitation link in a joining email stays valid [default: 7]
         #[arg(long, env = "ROLLCALL_INVITATION_TTL_DAYS")]
         invitation_ttl_days: Option<u32>,
@@ -276,6 +282,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             smtp_url,
             mail_from,
             outbox_poll_ms,
+            outbox_lease_ms,
+            outbound_allow_hosts,
             invitation_ttl_days,
             access_token_ttl_secs,
             rate_limits,
@@ -285,6 +293,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             overrides.smtp_url = smtp_url;
             overrides.mail_from = mail_from;
             overrides.outbox_poll_ms = outbox_poll_ms;
+            overrides.outbox_lease_ms = outbox_lease_ms;
+            overrides.outbound_allow_hosts =
+                (!outbound_allow_hosts.is_empty()).then_some(outbound_allow_hosts);
             overrides.invitation_ttl_days = invitation_ttl_days;
             overrides.access_token_ttl_secs = access_token_ttl_secs;
             rate_limits.apply(&mut overrides);

@@ -10,16 +10,21 @@
 //!   same SCIM request, or retrying after a conflict, inserts nothing the second time.
 //! - **Sent once, barring one window.** A worker claims rows (on PostgreSQL with
 //!   `FOR UPDATE SKIP LOCKED`, on SQLite inside the single writer), so two workers or two
-//!   processes never hold the same row. A claim lasts [`WorkerOptions::claim_for`]; a
-//!   row whose worker died is claimed again after that. The attempt is recorded the moment
-//!   the send returns. What remains is the window between the receiver accepting the
-//!   message (the SMTP server's `250` after `DATA`, the webhook's `2xx`) and that update
-//!   committing: a crash, a lost database connection or a timeout there means the message
-//!   is sent again after the claim expires. It is milliseconds wide, and the second copy
-//!   is recognisable: an email keeps its `Message-ID` (`<outbox-id@domain>`), a webhook
-//!   its `webhook-id`, and the `.eml` file transport rewrites the same file. This is the
-//!   usual at-least-once delivery with idempotency keys; exactly-once across two systems
-//!   that share no transaction is not possible.
+//!   processes never hold the same row. A claim is a short lease
+//!   ([`WorkerOptions::claim_for`], 30 s by default) that the worker renews every third of
+//!   it while the send is in progress; a row whose worker died is claimed again once the
+//!   lease runs out, so a crash delays what it interrupted by at most one lease. The
+//!   attempt is recorded the moment the send returns. What remains is the window between
+//!   the receiver accepting the message (the SMTP server's `250` after `DATA`, the
+//!   webhook's `2xx`) and that record committing: a crash, a lost database connection or a
+//!   timeout there means the message is sent again after the lease expires. It is
+//!   milliseconds wide, and the second copy is recognisable: an email keeps its
+//!   `Message-ID` (`<outbox-id@domain>`, derived from the row, never from the attempt), a
+//!   webhook its `webhook-id`, and the `.eml` file transport rewrites the same file. A
+//!   worker that cannot renew its leases (database unreachable for a whole lease) may
+//!   likewise see another worker send its rows again. This is the usual at-least-once
+//!   delivery with idempotency keys; exactly-once across two systems that share no
+//!   transaction is not possible.
 //!
 //! Email bodies, webhook secrets and SMTP passwords are never logged.
 
@@ -33,10 +38,10 @@ pub use crate::store::outbox::{Attempt, Endpoint, Kind, Message, State};
 pub use email::Email;
 pub use mailer::Mailer;
 pub use webhook::{
-    EndpointUpdate, Event, EventType, NewEndpoint, WebhookSecret, create_endpoint, delete_endpoint,
-    get_endpoint, list_endpoints, sign, update_endpoint,
+    EndpointUpdate, Event, EventType, NO_ANSWER, NewEndpoint, WebhookSecret, create_endpoint,
+    delete_endpoint, get_endpoint, list_endpoints, sign, update_endpoint,
 };
-pub use worker::{Worker, WorkerOptions};
+pub use worker::{DEFAULT_CLAIM_FOR, Worker, WorkerOptions};
 
 use crate::clock::format_timestamp;
 use crate::store::outbox::{self as sql, NewMessage};

@@ -3,6 +3,7 @@
 
 use super::OutboxError;
 use crate::clock::format_timestamp;
+use crate::outbound::{Destinations, GuardedClient, redact_url, scrub_url};
 use crate::store::Tx;
 use crate::store::outbox::{self as sql, Endpoint};
 use base64::Engine as _;
@@ -281,29 +282,45 @@ pub async fn delete_endpoint(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool
     Ok(sql::delete_endpoint(tx, org_id, id).await?)
 }
 
-/// Posts signed webhook bodies.
+/// What an attempt records when no answer came: the same whether the endpoint was
+/// unreachable, refused the connection or is not an allowed destination, so that an
+/// admin cannot map the internal network through it (the operator's log says which).
+pub const NO_ANSWER: &str =
+    "no answer from the endpoint (unreachable, timed out, or not an allowed destination)";
+
+/// Posts signed webhook bodies to allowed destinations (`crate::outbound`).
 #[derive(Debug, Clone)]
 pub(super) struct WebhookSender {
-    client: reqwest::Client,
+    client: GuardedClient,
 }
 
 impl WebhookSender {
-    pub(super) fn new(timeout: Duration) -> Result<WebhookSender, OutboxError> {
-        crate::tls::ensure_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // A redirect would move a signed body to a URL the admin did not register.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("rollcall/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OutboxError::HttpClient(e.to_string()))?;
+    pub(super) fn new(
+        timeout: Duration,
+        destinations: &Destinations,
+    ) -> Result<WebhookSender, OutboxError> {
+        let client = GuardedClient::new(destinations, |b| {
+            b.timeout(timeout).connect_timeout(timeout)
+        })
+        .map_err(OutboxError::HttpClient)?;
         Ok(WebhookSender { client })
     }
 
-    /// Posts `body` to the endpoint; `Ok` on any 2xx. The error says what went wrong
-    /// without the secret.
+    /// Posts `body` to the endpoint; `Ok` on any 2xx. The error names neither the secret
+    /// nor the URL's userinfo or query.
     pub(super) async fn send(
+        &self,
+        endpoint: &Endpoint,
+        webhook_id: &str,
+        timestamp: i64,
+        body: &str,
+    ) -> Result<(), String> {
+        self.post(endpoint, webhook_id, timestamp, body)
+            .await
+            .map_err(|e| scrub_url(&e, &endpoint.url))
+    }
+
+    async fn post(
         &self,
         endpoint: &Endpoint,
         webhook_id: &str,
@@ -312,17 +329,29 @@ impl WebhookSender {
     ) -> Result<(), String> {
         let signature = sign(endpoint.secret.expose_secret(), webhook_id, timestamp, body)
             .ok_or_else(|| "the endpoint's secret does not decode".to_owned())?;
-        let response = self
+        let url = reqwest::Url::parse(&endpoint.url).map_err(|e| format!("invalid URL: {e}"))?;
+        let request = self
             .client
-            .post(&endpoint.url)
+            .request(reqwest::Method::POST, url)
             .header("content-type", "application/json")
             .header("webhook-id", webhook_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(body.to_owned())
-            .send()
-            .await
-            .map_err(|e| describe_error(&e))?;
+            .build()
+            .map_err(|e| format!("cannot build the request: {}", e.without_url()))?;
+        let response = match self.client.execute(request).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(
+                    outbox_id = %webhook_id,
+                    endpoint = %redact_url(&endpoint.url),
+                    cause = %scrub_url(&e.to_string(), &endpoint.url),
+                    "webhook endpoint not reached"
+                );
+                return Err(NO_ANSWER.to_owned());
+            }
+        };
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -332,22 +361,6 @@ impl WebhookSender {
         let excerpt: String = text.chars().take(200).collect();
         Err(format!("HTTP {status}: {excerpt}"))
     }
-}
-
-/// reqwest's Display stops at "error sending request"; the cause says why.
-fn describe_error(e: &reqwest::Error) -> String {
-    let mut message = if e.is_timeout() {
-        "timed out".to_owned()
-    } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -3,14 +3,19 @@
 use super::webhook::WebhookSender;
 use super::{Email, Kind, Mailer, Message, OutboxError};
 use crate::clock::{Clock, format_timestamp};
+use crate::outbound::Destinations;
 use crate::store::Store;
 use crate::store::outbox::{self as sql, Outcome};
 use futures::FutureExt as _;
 use futures::stream::{FuturesUnordered, StreamExt as _};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use time::OffsetDateTime;
+
+/// The default lease on a claimed row (`--outbox-lease-ms`).
+pub const DEFAULT_CLAIM_FOR: Duration = Duration::from_secs(30);
 
 /// How the worker paces itself.
 #[derive(Debug, Clone)]
@@ -19,10 +24,12 @@ pub struct WorkerOptions {
     pub poll_interval: Duration,
     /// Rows claimed (and sent concurrently) per round.
     pub batch_size: usize,
-    /// How long a claim lasts. A row is sent again only after its claim expires, so this
-    /// is far longer than the slowest send ([`WorkerOptions::send_timeout`]).
+    /// How long a claim (the lease on a row) lasts. The worker renews it every third of
+    /// this while the send is in progress, so a slow send keeps its row; a row whose
+    /// worker died is claimed again at most this long after the death. Short, so a crash
+    /// delays the emails it interrupted by seconds, not minutes.
     pub claim_for: Duration,
-    /// Longest one send may take, whatever the transport.
+    /// Longest one send may take, whatever the transport (the claim is renewed meanwhile).
     pub send_timeout: Duration,
     /// Longest a webhook request may take, connecting included.
     pub webhook_timeout: Duration,
@@ -32,6 +39,8 @@ pub struct WorkerOptions {
     pub backoff_base: Duration,
     /// ... up to this.
     pub backoff_cap: Duration,
+    /// Where webhooks may go (internal addresses only when an operator allowed them).
+    pub destinations: Destinations,
 }
 
 impl Default for WorkerOptions {
@@ -39,7 +48,7 @@ impl Default for WorkerOptions {
         WorkerOptions {
             poll_interval: Duration::from_secs(1),
             batch_size: 8,
-            claim_for: Duration::from_secs(300),
+            claim_for: DEFAULT_CLAIM_FOR,
             // A slow SMTP relay may take a while; a stalled one still ends well inside
             // a claim.
             send_timeout: Duration::from_secs(60),
@@ -49,6 +58,7 @@ impl Default for WorkerOptions {
             max_attempts: 16,
             backoff_base: Duration::from_secs(30),
             backoff_cap: Duration::from_secs(3600),
+            destinations: Destinations::default(),
         }
     }
 }
@@ -78,7 +88,7 @@ impl Worker {
             store,
             clock,
             mailer,
-            webhooks: WebhookSender::new(options.webhook_timeout)?,
+            webhooks: WebhookSender::new(options.webhook_timeout, &options.destinations)?,
             options,
             id,
         })
@@ -128,6 +138,11 @@ impl Worker {
         if !due {
             return Ok(0);
         }
+        // The lease: short, and renewed below while the sends run. A process killed here
+        // or later leaves its rows to be claimed again once `until` passes; what is then
+        // sent twice is only a send the receiver accepted in the moment before the kill,
+        // before its outcome was recorded (the at-least-once window of the module docs),
+        // and that copy carries the same Message-ID / webhook-id.
         let mut tx = self.store.write().await?;
         let claimed = sql::claim_due(
             &mut tx,
@@ -139,17 +154,36 @@ impl Worker {
         .await?;
         tx.commit().await?;
         let n = claimed.len();
+        let mut in_flight: BTreeSet<&str> = claimed.iter().map(|m| m.id.as_str()).collect();
         let mut sending: FuturesUnordered<_> = claimed
             .iter()
             .map(|m| async move { (m, self.attempt(m).await) })
             .collect();
+        let period = self.options.claim_for / 3;
+        let mut renewal = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Each outcome is recorded as soon as its send ends; sends that ended together
         // share one write transaction (the writer is what SCIM requests wait for).
         let mut first_error = None;
-        while let Some(done) = sending.next().await {
+        loop {
+            let done = tokio::select! {
+                done = sending.next() => done,
+                _ = renewal.tick() => {
+                    if let Err(e) = self.renew(&in_flight).await {
+                        // The claims may lapse: another worker may then send these rows
+                        // again, with the same ids. Keep sending; say so.
+                        tracing::warn!(worker = %self.id, error = %e, "outbox claims not renewed");
+                    }
+                    continue;
+                }
+            };
+            let Some(done) = done else { break };
             let mut ended = vec![done];
             while let Some(Some(more)) = sending.next().now_or_never() {
                 ended.push(more);
+            }
+            for (m, _) in &ended {
+                in_flight.remove(m.id.as_str());
             }
             if let Err(e) = self.record(&ended).await {
                 // Every row is still tried; the first bookkeeping failure is reported.
@@ -157,6 +191,18 @@ impl Worker {
             }
         }
         first_error.map_or(Ok(n), Err)
+    }
+
+    /// Extends this worker's claims on the rows still being sent by another lease.
+    async fn renew(&self, ids: &BTreeSet<&str>) -> Result<(), OutboxError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let until = format_timestamp(self.clock.now() + self.options.claim_for);
+        let mut tx = self.store.write().await?;
+        sql::renew_claims(&mut tx, &self.id, ids.iter().copied(), &until).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Sends one claimed row and says how it went.

@@ -313,7 +313,18 @@ pub async fn record(
     )
     .await?;
     let mut emails: Vec<(String, Email)> = Vec::new();
-    let invited = invitations::joining_emails(inv, &recorded, origin.now, &mut emails);
+    let (invited, no_address) =
+        invitations::joining_emails(inv, &recorded, origin.now, &mut emails);
+    // The seat is held and the membership is `invited`, but nobody was told: say why
+    // where an admin looks (the member view shows it too, from the missing invitation).
+    for m in no_address {
+        entries.push((
+            "membership.invitation_not_sent".into(),
+            target(m),
+            None,
+            Some(json!({"membership_id": m.id, "reason": invitations::NO_ADDRESS})),
+        ));
+    }
     if !invited.is_empty() {
         sql::set_invited(
             tx,

@@ -12,6 +12,7 @@ use crate::clock::format_timestamp;
 use crate::outbox::Email;
 use crate::store::effects::{self as sql, TeamInfo, UserInfo};
 use crate::store::invitations as invited;
+use crate::store::teams::Membership;
 use crate::store::{Store, audit};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -435,16 +436,22 @@ fn dedup(ids: &[String]) -> Vec<&String> {
     ids.iter().filter(|id| seen.insert(id.as_str())).collect()
 }
 
+/// Why a membership that got its seat got no joining email, as the audit log and the
+/// admin member view say it.
+pub const NO_ADDRESS: &str = "no address";
+
 /// Writes the joining emails of the memberships `recorded` granted (called by
-/// [`effects::record`]); returns the ids of the memberships that were invited.
-pub(super) fn joining_emails(
+/// [`effects::record`]); returns the ids of the memberships that were invited, and the
+/// memberships left without an email because their user has no usable address.
+pub(super) fn joining_emails<'r>(
     inv: &Invitations,
-    recorded: &Recorded<'_>,
+    recorded: &Recorded<'r>,
     now: OffsetDateTime,
     emails: &mut Vec<(String, Email)>,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<&'r Membership>) {
     let expires = inv.expiry(now);
     let mut invited = Vec::new();
+    let mut no_address = Vec::new();
     for m in recorded.granted {
         let (Some(team), Some(user)) = (recorded.teams.get(&m.team_id), recorded.user(&m.user_id))
         else {
@@ -452,6 +459,7 @@ pub(super) fn joining_emails(
         };
         let Some(to) = address(user) else {
             tracing::warn!(user = %m.user_id, team = %m.team_id, "no email address: no joining email");
+            no_address.push(m);
             continue;
         };
         let link = inv.link(&inv.token(&m.id, expires));
@@ -461,7 +469,7 @@ pub(super) fn joining_emails(
         emails.push((format!("invite:{}", m.id), email));
         invited.push(m.id.clone());
     }
-    invited
+    (invited, no_address)
 }
 
 /// A user's doc as an email needs it.

@@ -15,6 +15,7 @@ pub mod signin;
 pub mod start;
 
 use crate::clock::Clock;
+use crate::outbound::Destinations;
 use crate::provisioning::Directory;
 use crate::store::Store;
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub struct Sso {
     pub public_base_url: String,
     /// OIDC sign-in: the IdP client and the public URL its redirect URI lives under.
     pub(crate) oidc: oidc::Oidc,
+    /// Where OIDC requests may go.
+    outbound: Destinations,
 }
 
 impl Sso {
@@ -47,7 +50,8 @@ impl Sso {
             directory,
             sessions,
             public_base_url: String::new(),
-            oidc: oidc::Oidc::new("http://127.0.0.1"),
+            oidc: oidc::Oidc::new("http://127.0.0.1", &Destinations::default()),
+            outbound: Destinations::default(),
         }
     }
 
@@ -60,7 +64,15 @@ impl Sso {
     /// and ACS URLs, and the OIDC redirect URI (`{url}/sso/oidc/callback`) derive from it.
     pub fn with_public_base_url(mut self, url: &str) -> Sso {
         self.public_base_url = url.to_owned();
-        self.oidc = oidc::Oidc::new(url);
+        self.oidc = oidc::Oidc::new(url, &self.outbound);
+        self
+    }
+
+    /// Sets where OIDC requests (discovery, token, userinfo, JWKS) may go; internal
+    /// addresses are refused unless allowed here.
+    pub fn with_outbound(mut self, destinations: Destinations) -> Sso {
+        self.oidc = oidc::Oidc::new(&self.oidc.public_base_url, &destinations);
+        self.outbound = destinations;
         self
     }
 }

@@ -327,6 +327,26 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
+/// Extends `worker`'s claims on rows `ids` (still `sending`) to `until`; rows another
+/// worker has claimed meanwhile are left alone. Returns how many were renewed.
+pub async fn renew_claims<'a>(
+    tx: &mut Tx,
+    worker: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+    until: &str,
+) -> Result<u64, StoreError> {
+    let mut q = Q::new(
+        "UPDATE outbox SET claimed_until = ?, next_attempt_at = ? \
+         WHERE state = 'sending' AND claimed_by = ? AND id IN (",
+    )
+    .bind(until)
+    .bind(until)
+    .bind(worker);
+    push_ids(&mut q, ids);
+    q.push(")");
+    tx.execute(q).await
+}
+
 fn push_ids<'a>(q: &mut Q, ids: impl IntoIterator<Item = &'a str>) {
     for (i, id) in ids.into_iter().enumerate() {
         if i > 0 {

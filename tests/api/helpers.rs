@@ -157,6 +157,13 @@ impl Resp {
     }
 }
 
+/// What a test server may reach although it is internal: the test peers (OIDC provider,
+/// webhook receivers) listen on loopback, which the server refuses by default. A test of
+/// that refusal passes `outbound_allow_hosts: Some(vec![])`.
+pub fn local_peers() -> Vec<String> {
+    vec!["127.0.0.1".into(), "localhost".into()]
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, Overrides::default()).await
 }
@@ -185,10 +192,15 @@ pub async fn spawn_app_with_clock(
         Some(db) => db.url(),
         None => format!("sqlite:{}", data_dir.path().join("rollcall.db").display()),
     };
+    let outbound_allow_hosts = overrides
+        .outbound_allow_hosts
+        .clone()
+        .or_else(|| Some(local_peers()));
     let config = Config::load(&Overrides {
         database_url: Some(database_url.clone()),
         data_dir: Some(data_dir.path().to_owned()),
         listen: Some("127.0.0.1:0".into()),
+        outbound_allow_hosts,
         ..overrides
     })
     .unwrap();

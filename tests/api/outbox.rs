@@ -29,7 +29,9 @@ macro_rules! outbox_backends {
 }
 
 mod crash;
+mod destinations;
 pub mod fixture;
+mod lease;
 mod mail;
 pub mod receiver;
 pub mod sink;

@@ -28,6 +28,12 @@ pub struct MemberView {
     pub accepted: Option<String>,
     pub first_sign_in: Option<String>,
     pub last_active: Option<String>,
+    /// Why the person was not emailed: `"no address"` when the membership holds its seat
+    /// (`invited`) but no joining email went out, because the user had no usable email
+    /// address (the audit log has a `membership.invitation_not_sent` entry). Absent
+    /// otherwise; a "resend invite" once the user has an address clears it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation_not_sent: Option<String>,
     /// Place in the waitlist (1 is served next); only on the waitlist.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<usize>,
@@ -43,6 +49,10 @@ pub struct NewMember {
 }
 
 fn view(m: team_admin::MemberDetail, position: Option<usize>) -> MemberView {
+    // Every joining email sets the invitation's expiry; an `invited` membership without
+    // one was never emailed, which happens only for want of an address.
+    let invitation_not_sent = (m.state == "invited" && m.invitation_expires.is_none())
+        .then(|| crate::provisioning::invitations::NO_ADDRESS.to_owned());
     MemberView {
         user_id: m.user_id,
         user_name: m.user_name,
@@ -55,6 +65,7 @@ fn view(m: team_admin::MemberDetail, position: Option<usize>) -> MemberView {
         accepted: m.accepted,
         first_sign_in: m.first_sign_in,
         last_active: m.last_active,
+        invitation_not_sent,
         position,
     }
 }

@@ -104,8 +104,9 @@ pub enum LoginError {
     /// The connection was deleted or disabled while the person was at the IdP.
     #[error("the sign-on connection of this sign-in was disabled or deleted")]
     ConnectionGone,
-    /// The IdP could not be reached or answered something unusable.
-    #[error("the identity provider could not be reached or gave an unusable answer: {0}")]
+    /// The IdP could not be reached or answered something unusable; the message is the
+    /// same for every cause (`super::UNUSABLE`), which the log records.
+    #[error("{0}")]
     Idp(String),
     /// The ID token failed a check: signature (JWKS), iss, aud, exp ...
     #[error("the identity provider's ID token is not valid: {0}")]
@@ -417,7 +418,11 @@ impl Oidc {
                     error: r.error().to_string(),
                     description: r.error_description().cloned(),
                 },
-                other => LoginError::Idp(super::discovery_message(&other)),
+                other => LoginError::Idp(super::unusable(
+                    "token request",
+                    &conn.issuer,
+                    &super::discovery_message(&other),
+                )),
             })?;
         let id_token = token.id_token().ok_or_else(|| {
             LoginError::InvalidIdToken("the token response has no id_token".into())
@@ -464,9 +469,11 @@ impl Oidc {
                     UserInfoError::ClaimsVerification(e) => {
                         LoginError::InvalidIdToken(format!("userinfo: {e}"))
                     }
-                    other => {
-                        LoginError::Idp(format!("userinfo: {}", super::discovery_message(&other)))
-                    }
+                    other => LoginError::Idp(super::unusable(
+                        "userinfo request",
+                        &conn.issuer,
+                        &super::discovery_message(&other),
+                    )),
                 })?;
             let info = serde_json::to_value(&info)
                 .map_err(|e| LoginError::Internal(format!("userinfo claims: {e}")))?;

@@ -1,6 +1,7 @@
 //! The HTTP client `openidconnect` talks to IdPs with: our reqwest 0.13, so the crate needs
 //! no client (and no second TLS stack) of its own.
 
+use crate::outbound::{Destinations, GuardedClient};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -21,24 +22,22 @@ pub enum HttpError {
     TooLarge,
 }
 
-/// A reqwest client that never follows redirects: following them would let a configured
-/// issuer point our requests anywhere (SSRF), as the `openidconnect` docs warn.
+/// A client that reaches only allowed destinations and never follows redirects:
+/// following them would let a configured issuer point our requests anywhere (SSRF), as
+/// the `openidconnect` docs warn (`crate::outbound`).
 #[derive(Debug, Clone)]
 pub struct IdpHttp {
-    client: Result<reqwest::Client, String>,
+    client: Result<GuardedClient, String>,
 }
 
 impl IdpHttp {
-    /// A client with short timeouts: a person's browser waits on every call.
-    pub fn new() -> IdpHttp {
-        crate::tls::ensure_crypto_provider();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .user_agent(concat!("rollcall/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string());
+    /// A client with short timeouts (a person's browser waits on every call), for IdPs at
+    /// the `destinations` allowed.
+    pub fn new(destinations: &Destinations) -> IdpHttp {
+        let client = GuardedClient::new(destinations, |b| {
+            b.connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(10))
+        });
         IdpHttp { client }
     }
 
@@ -56,7 +55,7 @@ impl IdpHttp {
         let mut response = client
             .execute(request)
             .await
-            .map_err(|e| HttpError::Send(e.without_url().to_string()))?;
+            .map_err(|e| HttpError::Send(e.to_string()))?;
         let mut builder = openidconnect::http::Response::builder().status(response.status());
         for (name, value) in response.headers() {
             builder = builder.header(name, value);
@@ -75,12 +74,6 @@ impl IdpHttp {
         builder
             .body(body)
             .map_err(|e| HttpError::Send(e.to_string()))
-    }
-}
-
-impl Default for IdpHttp {
-    fn default() -> Self {
-        IdpHttp::new()
     }
 }
 

@@ -14,6 +14,7 @@ pub use connections::{NewOidcConnection, OidcConnectionUpdate, OidcConnectionVie
 pub use flow::{Callback, LoginError, Started, cookie_name};
 pub use http_client::{HttpError, IdpHttp};
 
+use crate::outbound::Destinations;
 use openidconnect::IssuerUrl;
 use openidconnect::core::{CoreProviderMetadata, CoreResponseType};
 
@@ -26,10 +27,11 @@ pub struct Oidc {
 }
 
 impl Oidc {
-    /// Sign-in answering at `public_base_url` (the redirect URI lives under it).
-    pub fn new(public_base_url: &str) -> Oidc {
+    /// Sign-in answering at `public_base_url` (the redirect URI lives under it), talking
+    /// to IdPs at the `destinations` allowed.
+    pub fn new(public_base_url: &str, destinations: &Destinations) -> Oidc {
         Oidc {
-            http: IdpHttp::new(),
+            http: IdpHttp::new(destinations),
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
         }
     }
@@ -41,10 +43,33 @@ impl Oidc {
     }
 }
 
+/// What every failure to fetch or use an IdP's answer says: the same words whether the
+/// issuer was unreachable, refused as a destination, answered 404 or sent a document we
+/// cannot use, so that an org admin cannot probe the internal network through it. The
+/// cause goes to the operator's log.
+pub(crate) const UNUSABLE: &str =
+    "the identity provider could not be reached or its answer could not be used";
+
+/// Logs why a request to an IdP failed and returns [`UNUSABLE`].
+pub(crate) fn unusable(what: &str, issuer: &str, cause: &dyn std::fmt::Display) -> String {
+    tracing::warn!(
+        issuer = %crate::outbound::redact_url(issuer),
+        %cause,
+        "OpenID Connect {what} failed"
+    );
+    UNUSABLE.to_owned()
+}
+
 /// Fetches and checks the issuer's discovery document (OIDC Discovery §4): the issuer in
 /// it must be exactly the configured one (the crate checks), and it must offer the code
-/// flow.
+/// flow. Fails with [`UNUSABLE`], the cause logged.
 pub(crate) async fn discover(http: &IdpHttp, issuer: &str) -> Result<CoreProviderMetadata, String> {
+    checked_discovery(http, issuer)
+        .await
+        .map_err(|cause| unusable("discovery", issuer, &cause))
+}
+
+async fn checked_discovery(http: &IdpHttp, issuer: &str) -> Result<CoreProviderMetadata, String> {
     let issuer_url = IssuerUrl::new(issuer.to_owned()).map_err(|e| e.to_string())?;
     let meta = CoreProviderMetadata::discover_async(issuer_url, http)
         .await

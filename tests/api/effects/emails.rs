@@ -333,7 +333,66 @@ async fn the_admin_api_resends_invitations_and_sends_instructions(app: TestApp) 
     );
 }
 
+/// A user with no usable address (no email value, a userName that is not an address)
+/// still gets the seat (`invited`), but no email row: the audit log and the admin's
+/// member view say why.
+async fn a_member_without_an_address_is_shown_as_not_emailed(app: TestApp) {
+    let team = default_team(&app).await;
+    set_pool(&app, 10).await;
+    let admin = crate::admin::Admin::new(&app).await;
+    let ada = app.create_user("ada@example.com").await;
+    let r = app
+        .post(
+            "/Users",
+            &json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "kiosk-7",
+                "active": true
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let kiosk = r.body["id"].as_str().unwrap().to_owned();
+
+    let queued = queued_emails(&app).await;
+    assert_eq!(queued.len(), 1, "only Ada is emailed: {queued:?}");
+    assert_eq!(queued[0].1["to"], "ada@example.com");
+
+    let members = admin.get(&format!("/teams/{team}/members")).await;
+    assert_eq!(members.status, StatusCode::OK, "{:?}", members.body);
+    let member = |id: &str| {
+        members
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let k = member(&kiosk);
+    assert_eq!(k["state"], "invited", "the seat is held");
+    assert_eq!(k["invitation_not_sent"], "no address", "{k}");
+    assert!(
+        member(&ada).get("invitation_not_sent").is_none(),
+        "{}",
+        member(&ada)
+    );
+
+    let audit = admin.get("/audit?limit=500").await;
+    let entries = audit.body["entries"].as_array().unwrap();
+    let not_sent: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "membership.invitation_not_sent")
+        .collect();
+    assert_eq!(not_sent.len(), 1, "{entries:?}");
+    assert_eq!(not_sent[0]["target"], format!("membership:{team}/{kiosk}"));
+    assert_eq!(not_sent[0]["after"]["reason"], "no address");
+    assert!(not_sent[0]["actor"].as_str().unwrap().starts_with("scim:"));
+}
+
 effects_backends!(
+    a_member_without_an_address_is_shown_as_not_emailed,
     the_admin_api_resends_invitations_and_sends_instructions,
     each_seat_gets_one_joining_email_even_when_requests_are_replayed,
     templates_follow_the_team_role_and_sso,

@@ -1,11 +1,11 @@
 //! `rollcall serve` killed with SIGKILL while emails are queued and in flight to a slow
-//! SMTP server; after a restart every email has arrived exactly once.
+//! SMTP server; after a restart every email has arrived exactly once, the interrupted
+//! ones as soon as the dead process's short lease ran out.
 
 use super::fixture::{Db, at, email, header};
 use super::sink::{SinkOptions, SmtpSink};
 use rollcall::clock::format_timestamp;
 use rollcall::outbox::State;
-use rollcall::store::Q;
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -15,25 +15,20 @@ const EMAILS: usize = 20;
 /// The sink answers DATA after this long, so the kill lands while sends are in flight.
 const SMTP_DELAY: f64 = 1.5;
 
+/// The lease of the servers here: a few seconds, so the test waits for it to run out
+/// rather than moving claims in the database.
+const LEASE: Duration = Duration::from_secs(2);
+
 fn serve(db: &Db, smtp_url: &str) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ROLLCALL_") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .env("ROLLCALL_DATABASE_URL", &db.url)
-        .env("ROLLCALL_DATA_DIR", db.dir.path())
-        .env("ROLLCALL_SMTP_URL", smtp_url)
-        .env("ROLLCALL_MAIL_FROM", "rollcall <noreply@rollcall.test>")
-        .env("ROLLCALL_OUTBOX_POLL_MS", "50")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    let lease = LEASE.as_millis().to_string();
+    super::fixture::serve(
+        db,
+        &[
+            ("ROLLCALL_SMTP_URL", smtp_url),
+            ("ROLLCALL_OUTBOX_LEASE_MS", &lease),
+        ],
+        Stdio::null(),
+    )
 }
 
 /// Counts rows by state.
@@ -107,22 +102,20 @@ async fn a_killed_server_delivers_each_queued_email_exactly_once_after_restart(d
     tokio::time::sleep(Duration::from_secs_f64(SMTP_DELAY + 0.5)).await;
     assert_eq!(sink.received().len(), delivered, "{before:?}");
 
-    // The dead process's claims run for minutes; let that time pass in the database
-    // rather than in the test.
-    let past = format_timestamp(OffsetDateTime::now_utc() - time::Duration::seconds(1));
-    let mut tx = db.store.write().await.unwrap();
-    let expired = tx
-        .execute(
-            Q::new(
-                "UPDATE outbox SET claimed_until = ?, next_attempt_at = ? WHERE state = 'sending'",
-            )
-            .bind(past.as_str())
-            .bind(past.as_str()),
-        )
+    // The dead process's claims are short leases: none runs past one lease from now
+    // (they were taken or renewed before the kill), so its rows are not stuck for minutes.
+    let lease_end = OffsetDateTime::now_utc() + LEASE;
+    let dead_claims: BTreeMap<String, String> = db
+        .messages()
         .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(expired as usize, in_flight);
+        .into_iter()
+        .filter(|m| m.state == State::Sending)
+        .map(|m| (m.id.clone(), m.claimed_until.unwrap()))
+        .collect();
+    assert_eq!(dead_claims.len(), in_flight);
+    for (id, until) in &dead_claims {
+        assert!(at(until) <= lease_end, "{id}: claimed until {until}");
+    }
 
     let mut server = serve(&db, &sink.url());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -167,6 +160,11 @@ async fn a_killed_server_delivers_each_queued_email_exactly_once_after_restart(d
             ["interrupted", "delivered"] => {
                 interrupted += 1;
                 assert!(at(&attempts[1].started) > at(&attempts[0].started));
+                // Taken again once the dead worker's lease had run out, not before.
+                assert!(
+                    at(&attempts[1].started) >= at(&dead_claims[id]),
+                    "{id}: {attempts:?}"
+                );
             }
             other => panic!("{id}: {other:?}"),
         }

@@ -2,8 +2,10 @@
 
 use crate::helpers::{Backend, PgDatabase, create_org_and_token};
 use rollcall::clock::{Clock, ManualClock};
+use rollcall::outbound::Destinations;
 use rollcall::outbox::{self, Email, Mailer, Worker, WorkerOptions};
 use rollcall::store::Store;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -93,12 +95,38 @@ pub fn email(to: &str, subject: &str) -> Email {
     }
 }
 
-/// Options for tests: small batches, the default backoff (the clock is moved instead).
+/// Options for tests: small batches, the default backoff (the clock is moved instead),
+/// webhooks allowed to the receivers on loopback.
 pub fn options() -> WorkerOptions {
     WorkerOptions {
         poll_interval: Duration::from_millis(20),
+        destinations: Destinations::allowing(&crate::helpers::local_peers()).unwrap(),
         ..WorkerOptions::default()
     }
+}
+
+/// `rollcall serve` as its own process on this database, with `env` (`ROLLCALL_*`) and
+/// its log (JSON) going to `log`.
+pub fn serve(db: &Db, env: &[(&str, &str)], log: Stdio) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ROLLCALL_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .env("ROLLCALL_DATABASE_URL", &db.url)
+        .env("ROLLCALL_DATA_DIR", db.dir.path())
+        .env("ROLLCALL_MAIL_FROM", "rollcall <noreply@rollcall.test>")
+        .env("ROLLCALL_OUTBOX_POLL_MS", "50")
+        .env("ROLLCALL_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 /// Parses a stored timestamp.

@@ -779,7 +779,63 @@ async fn jit_creates_the_user_through_the_rules(app: TestApp) {
     assert_eq!(membership_states(&app, id).await, ["active"]);
 }
 
+/// An org admin cannot point the server at internal addresses (issue 16, point 9): an
+/// issuer on loopback, by address or by a name that resolves there, is refused unless the
+/// operator allowed it, and every failure reads the same (refused, nothing listening, a
+/// 404), so the answers map nothing.
+async fn an_issuer_on_loopback_is_refused_unless_allowed(app: TestApp) {
+    let strict = crate::helpers::spawn_app_with(
+        app.backend,
+        rollcall::config::Overrides {
+            outbound_allow_hosts: Some(vec![]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let peer = OidcPeer::start(&strict, true).await;
+    let port = peer.issuer.rsplit(':').next().unwrap().to_owned();
+    let body = |issuer: &str| json!({"issuer": issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET});
+    let refusing = Admin::new(&strict).await;
+    let by_ip = refusing
+        .post("/sso/oidc-connections", &body(&peer.issuer))
+        .await;
+    assert_error(
+        &by_ip,
+        400,
+        "invalid_request",
+        &[
+            "discovery failed",
+            "could not be reached or its answer could not be used",
+        ],
+    );
+    let by_name = refusing
+        .post(
+            "/sso/oidc-connections",
+            &body(&format!("http://localhost:{port}")),
+        )
+        .await;
+    assert_eq!(by_name.status, StatusCode::BAD_REQUEST);
+    assert_eq!(by_name.body, by_ip.body);
+    assert_eq!(refusing.get("/sso/oidc-connections").await.body, json!([]));
+
+    // Where loopback is allowed, the same issuer is reached; nothing listening and a 404
+    // read exactly like the refusal.
+    let allowing = Admin::new(&app).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    for issuer in [dead, format!("{}/nowhere", peer.issuer)] {
+        let r = allowing.post("/sso/oidc-connections", &body(&issuer)).await;
+        assert_eq!(r.body, by_ip.body, "{issuer}");
+    }
+    let created = allowing
+        .post("/sso/oidc-connections", &body(&peer.issuer))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+}
+
 crate::backends!(
+    an_issuer_on_loopback_is_refused_unless_allowed,
     signs_in_through_a_real_provider,
     userinfo_supplies_claims_the_id_token_lacks,
     a_wrong_state_is_refused,
