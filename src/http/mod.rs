@@ -1,10 +1,12 @@
 //! HTTP: the only module that knows axum. Routers, extractors, middleware, errors.
 
 pub mod admin;
+mod edge;
 pub mod error;
 mod extract;
 mod scim;
 mod sso;
+mod text;
 
 use crate::config::Config;
 use crate::provisioning::Directory;
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/admin/v1", admin::router(state.clone()))
         .merge(sso::router(state))
         .fallback(extract::not_found)
+        .layer(axum::middleware::from_fn(edge::refuse_at_the_edge))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

@@ -17,6 +17,7 @@ mod outbox;
 mod patch;
 mod peers;
 mod reads;
+mod refusals;
 mod replay;
 mod seats;
 mod sso;

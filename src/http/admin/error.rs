@@ -27,6 +27,8 @@ pub enum AdminApiError {
     SeatLimit(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    UriTooLong(String),
     /// Our fault: logged with its cause, answered with a generic message.
     #[error("{0}")]
     Internal(String),
@@ -84,6 +86,7 @@ impl AdminApiError {
                 "payload_too_large",
                 m.clone(),
             ),
+            AdminApiError::UriTooLong(m) => (StatusCode::URI_TOO_LONG, "uri_too_long", m.clone()),
             AdminApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -15,10 +15,10 @@
 //! the token (see `http::loggable_path`) and no handler logs its input.
 
 use crate::http::AppState;
+use crate::http::edge::SsoBody;
 use crate::provisioning::invitations::{self, InvitationError, InvitationView};
 use crate::sso::email_code::CodeError;
 use crate::sso::signin::{Refusal, SignedIn};
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -330,7 +330,7 @@ impl BodyError {
 /// A JSON object body (or an HTML form's `application/x-www-form-urlencoded`).
 fn parse_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
-    body: &Bytes,
+    body: &[u8],
 ) -> Result<T, BodyError> {
     if body.len() > MAX_BODY {
         return Err(BodyError::TooLarge);
@@ -382,7 +382,7 @@ fn code_error(e: CodeError) -> Response {
 async fn send_sign_in_code(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    SsoBody(body): SsoBody,
 ) -> Response {
     let req: CodeRequest = match parse_body(&headers, &body) {
         Ok(r) => r,
@@ -405,7 +405,7 @@ async fn send_sign_in_code(
 async fn verify_sign_in_code(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    SsoBody(body): SsoBody,
 ) -> Response {
     let req: CodeVerification = match parse_body(&headers, &body) {
         Ok(r) => r,
