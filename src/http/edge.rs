@@ -20,8 +20,8 @@ use serde_json::json;
 pub const MAX_URI_BYTES: usize = 32 * 1024;
 
 /// The largest body an SSO route reads (a SAML Response with its certificates is tens of
-/// KiB); the sign-in routes hold their bodies to less.
-pub const MAX_SSO_BODY: usize = 2 * 1024 * 1024;
+/// KiB), as for SCIM and the admin API; the sign-in routes hold their bodies to less.
+pub const MAX_SSO_BODY: usize = 1024 * 1024;
 
 /// Why a request is refused at the edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
