@@ -2,10 +2,10 @@
 //! `resource::normalize`, so POST, PUT and the result of a PATCH all meet the same rules
 //! before anything reaches a database; advertised in `/ServiceProviderConfig`.
 //!
-//! The numbers are far above what Okta, Entra and Google send (a handful of emails, a few
-//! dozen extension attributes, names well under 256 characters) and far below what makes
-//! a page of users tens of megabytes or a statement bind more parameters than a database
-//! takes.
+//! The numbers are meant to sit far above what an IdP sends for a real person or group
+//! (the conformance/ scenarios carry a handful of emails and short names) and far below
+//! what makes a page of users tens of megabytes or a statement bind more parameters than
+//! a database takes.
 
 use crate::ScimError;
 use serde_json::{Value, json};
@@ -18,8 +18,9 @@ pub const MAX_BINARY_CHARS: usize = 16 * 1024;
 /// Values of one multi-valued attribute (`emails`, `phoneNumbers`, `roles` ...), group
 /// `members` excepted.
 pub const MAX_VALUES: usize = 1000;
-/// Group members one request may add or remove. A group may grow far beyond it through
-/// PATCH in chunks (Entra and Okta send member changes in batches of a few hundred).
+/// Group members one request may add or remove (a 1 MiB body holds about 21,000). A group
+/// may grow far beyond it through several PATCH requests; tests/api/large_groups.rs
+/// creates one of 10,000 members in a single POST.
 pub const MAX_MEMBERS_PER_REQUEST: usize = 20_000;
 /// Keys in one request body that name no attribute of the resource type (they are
 /// dropped, RFC 7643 §3.1 lets a server ignore them), counted per object.
