@@ -36,6 +36,8 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    UriTooLong(String),
+    #[error("{0}")]
     UnsupportedMediaType(String),
     /// Over a rate limit (`http::rate_limit` adds `Retry-After`).
     #[error("{0}")]
@@ -96,6 +98,7 @@ impl ApiError {
             ApiError::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, None, m.clone()),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, None, m.clone()),
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, None, m.clone()),
+            ApiError::UriTooLong(m) => (StatusCode::URI_TOO_LONG, None, m.clone()),
             ApiError::UnsupportedMediaType(m) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Some("invalidSyntax"),

@@ -130,12 +130,7 @@ impl FromRequest<AppState> for ScimBody {
                 "the request body exceeds the maximum of {limit} bytes"
             ))
         };
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
+        if declared_length(req.headers()).is_some_and(|n| n > limit) {
             return Err(too_large());
         }
         let bytes = axum::body::to_bytes(req.into_body(), limit)
@@ -143,6 +138,14 @@ impl FromRequest<AppState> for ScimBody {
             .map_err(|_| too_large())?;
         parse_json(&bytes).map(ScimBody)
     }
+}
+
+/// The body length a request declares (`Content-Length`), if it declares one.
+pub fn declared_length(headers: &axum::http::HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
 }
 
 /// Parses a JSON body; serde_json refuses invalid UTF-8 and nesting deeper than 128.

@@ -1,11 +1,13 @@
 //! HTTP: the only module that knows axum. Routers, extractors, middleware, errors.
 
 pub mod admin;
+mod edge;
 pub mod error;
 mod extract;
 pub mod rate_limit;
 mod scim;
 mod sso;
+mod text;
 
 use crate::config::Config;
 use crate::provisioning::Directory;
@@ -90,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(limited(sso::router(state), Family::People))
         .fallback(extract::not_found)
+        .layer(axum::middleware::from_fn(edge::refuse_at_the_edge))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

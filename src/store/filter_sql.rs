@@ -427,6 +427,15 @@ impl Ctx<'_> {
             return Ok(());
         }
         let bound = bind_value(value, kind, ci)?;
+        if let SqlValue::Text(t) = &bound
+            && !super::can_match(t)
+        {
+            // A literal no stored value can equal, contain or order against: no match
+            // (and `ne`, the NOT of this, matches every value present), as the same
+            // expression with an absent value gives.
+            q.push("(").push(expr).push(" <> ").push(expr).push(")");
+            return Ok(());
+        }
         let text_cmp = |expr: &str| match self.dialect {
             Dialect::Postgres => format!("({expr}) COLLATE \"C\""),
             Dialect::Sqlite => expr.to_owned(),

@@ -1,7 +1,7 @@
 //! Group membership rows: (group, member) pairs indexed both ways, so a change costs in
 //! proportion to the members changed, not to the size of the group.
 
-use super::sql::Q;
+use super::sql::{Q, can_match};
 use super::{StoreError, Tx};
 
 /// A member of a group as stored.
@@ -56,6 +56,7 @@ pub async fn add(
 /// Removes the given members. Returns how many rows were removed.
 pub async fn remove(tx: &mut Tx, group_id: &str, ids: &[String]) -> Result<u64, StoreError> {
     let mut removed = 0;
+    let ids: Vec<&String> = ids.iter().filter(|id| can_match(id)).collect();
     for chunk in ids.chunks(500) {
         let mut q = Q::new("DELETE FROM scim_group_members WHERE group_id = ? AND member_id IN (")
             .bind(group_id);

@@ -35,7 +35,7 @@ pub mod tokens;
 
 pub use backend::{Store, Tx, redact_url};
 pub use durability::{SqliteSynchronous, postgres_unsafe_settings};
-pub use sql::{Dialect, Q, Row, SqlValue};
+pub use sql::{Dialect, Q, Row, SqlValue, can_match};
 
 /// Storage failures, mapped by callers to HTTP or CLI errors.
 #[derive(Debug, thiserror::Error)]

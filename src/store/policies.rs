@@ -94,15 +94,18 @@ pub async fn list(
         return Ok(out);
     }
     let ids: Vec<String> = out.iter().map(|p| p.id.clone()).collect();
-    let mut q = Q::new("SELECT policy_id, team_id FROM policy_teams WHERE policy_id IN (");
-    q.push_list(&ids);
-    q.push(") ORDER BY team_id");
     let mut teams: HashMap<String, Vec<String>> = HashMap::new();
-    for row in tx.fetch_all(q).await? {
-        teams
-            .entry(row.text("policy_id")?)
-            .or_default()
-            .push(row.text("team_id")?);
+    // Bounded IN lists: a statement's parameters stay bounded however many policies.
+    for chunk in ids.chunks(500) {
+        let mut q = Q::new("SELECT policy_id, team_id FROM policy_teams WHERE policy_id IN (");
+        q.push_list(chunk);
+        q.push(") ORDER BY team_id");
+        for row in tx.fetch_all(q).await? {
+            teams
+                .entry(row.text("policy_id")?)
+                .or_default()
+                .push(row.text("team_id")?);
+        }
     }
     for p in &mut out {
         p.team_ids = teams.remove(&p.id).unwrap_or_default();

@@ -8,6 +8,14 @@
 use super::StoreError;
 use std::sync::Arc;
 
+/// Whether a key (an id, an org id, a filter literal) can name a stored row. No stored
+/// text holds NUL: PostgreSQL's `text` refuses it and input with one is refused before it
+/// is stored. So a key with one names nothing, on both backends alike, and is answered
+/// without a statement PostgreSQL would fail ("invalid byte sequence ... 0x00").
+pub fn can_match(key: &str) -> bool {
+    !key.contains('\0')
+}
+
 /// A value bound to a placeholder, or read from a column.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {

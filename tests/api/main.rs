@@ -18,6 +18,7 @@ mod patch;
 mod peers;
 mod rate_limits;
 mod reads;
+mod refusals;
 mod replay;
 mod seats;
 mod sso;

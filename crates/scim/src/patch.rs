@@ -11,6 +11,7 @@
 //! group weighs.
 
 mod engine;
+mod keys;
 mod members;
 #[cfg(test)]
 mod tests;
@@ -155,10 +156,18 @@ pub fn apply(
             .apply(&mut work, op)
             .map_err(|e| in_operation(i, e))?;
     }
+    let members = engine.into_member_changes();
+    let named = members
+        .iter()
+        .map(|c| match c {
+            MemberChange::Add(refs) => refs.len(),
+            MemberChange::Remove(ids) => ids.len(),
+            MemberChange::RemoveAll | MemberChange::RemoveMatching(_) => 0,
+        })
+        .sum();
+    crate::limits::check_members(named)?;
     *doc = work;
-    Ok(Outcome {
-        members: engine.into_member_changes(),
-    })
+    Ok(Outcome { members })
 }
 
 fn check_count(n: usize) -> Result<(), ScimError> {

@@ -2,6 +2,7 @@
 //! schema, and stored resources rendered back into SCIM JSON.
 
 use crate::ScimError;
+use crate::limits;
 use crate::schema::{
     AttrType, Attribute, Mutability, Registry, ResourceKind, ResourceTypeDef, Returned, find_attr,
 };
@@ -78,6 +79,8 @@ pub fn normalize(
     let core_lookup = |name: &str| {
         find_attr(&core.attributes, name).or_else(|| find_attr(registry.common_attributes(), name))
     };
+    // Keys that name nothing are dropped, but not without bound: each one is work.
+    let mut unknown = 0;
     for (key, value) in body {
         if key.eq_ignore_ascii_case("schemas") {
             // RFC 7643 §3: `schemas` is a multi-valued list of URIs. Which ones it lists is
@@ -105,7 +108,9 @@ pub fn normalize(
                 Value::Null => {}
                 Value::Object(obj) => {
                     for (k, v) in obj {
-                        route(&|n| find_attr(&schema.attributes, n), k, v, raw);
+                        if !route(&|n| find_attr(&schema.attributes, n), k, v, raw) {
+                            unknown += 1;
+                        }
                     }
                 }
                 _ => {
@@ -125,14 +130,19 @@ pub fn normalize(
             .enumerate()
             .find_map(|(i, (s, _))| strip_urn(key, &s.id).map(|rest| (i, rest)))
         {
-            if let (Some((schema, _)), Some(raw)) = (extensions.get(i), ext_raw.get_mut(i)) {
-                route(&|n| find_attr(&schema.attributes, n), rest, value, raw);
+            if let (Some((schema, _)), Some(raw)) = (extensions.get(i), ext_raw.get_mut(i))
+                && !route(&|n| find_attr(&schema.attributes, n), rest, value, raw)
+            {
+                unknown += 1;
             }
             continue;
         }
         let key = strip_urn(key, &core.id).unwrap_or(key);
-        route(&core_lookup, key, value, &mut core_raw);
+        if !route(&core_lookup, key, value, &mut core_raw) {
+            unknown += 1;
+        }
     }
+    limits::check_unknown(&format!("the {}", rt.name), unknown)?;
 
     // Pass 2: check and canonicalise each attribute, in schema order.
     let mut incoming = Incoming {
@@ -187,6 +197,7 @@ pub fn normalize(
         check_required(&schema.attributes, &out, &format!("{}:", schema.id))?;
         incoming.doc.insert(schema.id.clone(), Value::Object(out));
     }
+    limits::check_resource_size(rt.name, &incoming.doc)?;
     Ok(incoming)
 }
 
@@ -508,26 +519,29 @@ fn strip_urn<'k>(key: &'k str, urn: &str) -> Option<&'k str> {
 
 /// Puts `value` into `into` under the canonical name of the attribute `key` names. A
 /// dotted key (`name.givenName`, Entra's PATCH no-path style) sets one sub-attribute of a
-/// single-valued complex attribute. Unknown names are dropped.
+/// single-valued complex attribute. Unknown names are dropped: `false`.
 fn route<'s>(
     lookup: &dyn Fn(&str) -> Option<&'s Attribute>,
     key: &str,
     value: &Value,
     into: &mut Map<String, Value>,
-) {
+) -> bool {
     match key.split_once('.') {
         None => {
-            if let Some(attr) = lookup(key) {
-                into.insert(attr.name.clone(), value.clone());
-            }
+            let Some(attr) = lookup(key) else {
+                return false;
+            };
+            into.insert(attr.name.clone(), value.clone());
         }
         Some((name, sub)) => {
-            let Some(attr) = lookup(name) else { return };
+            let Some(attr) = lookup(name) else {
+                return false;
+            };
             if attr.kind != AttrType::Complex || attr.multi_valued {
-                return;
+                return false;
             }
             let Some(sub) = find_attr(&attr.sub_attributes, sub) else {
-                return;
+                return false;
             };
             let slot = into
                 .entry(attr.name.clone())
@@ -540,6 +554,7 @@ fn route<'s>(
             }
         }
     }
+    true
 }
 
 /// Normalises the value of one attribute. `Ok(None)` means "absent".
@@ -555,6 +570,7 @@ fn norm_value(attr: &Attribute, raw: &Value, label: &str) -> Result<Option<Value
             // A lone value where an array belongs: wrap it.
             single => vec![single],
         };
+        limits::check_values(label, items.len())?;
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             if let Some(v) = norm_single(attr, item, label)? {
@@ -598,7 +614,12 @@ fn norm_single(attr: &Attribute, raw: &Value, label: &str) -> Result<Option<Valu
     };
     let value = match (attr.kind, raw) {
         (_, Value::Null) => return Ok(None),
-        (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(_)) => {
+        (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(s)) => {
+            let max = match attr.kind {
+                AttrType::Binary => limits::MAX_BINARY_CHARS,
+                _ => limits::MAX_STRING_CHARS,
+            };
+            limits::check_string(label, s, max)?;
             raw.clone()
         }
         (AttrType::String | AttrType::Reference | AttrType::Binary, _) => {
@@ -657,6 +678,7 @@ fn norm_complex(
             raw.insert(sub.name.clone(), value.clone());
         }
     }
+    limits::check_unknown(label, obj.len().saturating_sub(raw.len()))?;
     let mut out = Map::new();
     for sub in &attr.sub_attributes {
         let Some(value) = raw.get(&sub.name) else {
@@ -679,6 +701,7 @@ fn members(attr: &Attribute, raw: &Value) -> Result<Vec<MemberRef>, ScimError> {
         Value::Array(items) => items.iter().collect(),
         single => vec![single],
     };
+    limits::check_members(items.len())?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         if item.is_null() {
@@ -929,6 +952,102 @@ mod tests {
                 "emails": [{"value": "a@x.io"}]
             })
         );
+    }
+
+    /// Each limit of `crate::limits`, at its edge: the largest accepted, one more refused
+    /// with a detail naming the attribute and the limit.
+    #[test]
+    fn values_beyond_the_limits_are_refused_naming_the_attribute() {
+        use crate::limits::*;
+        let long = |n: usize| "é".repeat(n);
+        assert!(user(json!({"userName": "a", "displayName": long(MAX_STRING_CHARS)})).is_ok());
+        let e =
+            user(json!({"userName": "a", "displayName": long(MAX_STRING_CHARS + 1)})).unwrap_err();
+        assert_eq!(e.scim_type(), "invalidValue");
+        assert_eq!(e.detail(), "displayName is longer than 4096 characters");
+
+        let emails = |n: usize| {
+            (0..n)
+                .map(|i| json!({"value": format!("{i}@x.io")}))
+                .collect::<Vec<_>>()
+        };
+        assert!(user(json!({"userName": "a", "emails": emails(MAX_VALUES)})).is_ok());
+        let e = user(json!({"userName": "a", "emails": emails(MAX_VALUES + 1)})).unwrap_err();
+        assert_eq!(
+            e.detail(),
+            "emails has 1001 values; at most 1000 are accepted"
+        );
+
+        let unknown = |n: usize| {
+            let mut body = json!({"userName": "a"});
+            for i in 0..n {
+                body[format!("custom{i}")] = json!(i);
+            }
+            body
+        };
+        assert!(user(unknown(MAX_UNKNOWN_ATTRIBUTES)).is_ok());
+        let e = user(unknown(MAX_UNKNOWN_ATTRIBUTES + 1)).unwrap_err();
+        assert_eq!(
+            e.detail(),
+            "the User has 1001 attributes that are not in the schema; at most 1000 are accepted"
+        );
+
+        // Within every per-value limit, the whole resource is still bounded.
+        let big: Vec<Value> = (0..40)
+            .map(|i| json!({"value": format!("{i}{}", "x".repeat(2000))}))
+            .collect();
+        let e = user(json!({"userName": "a", "entitlements": big})).unwrap_err();
+        assert!(e.detail().starts_with("the User is "), "{e}");
+        assert!(e.detail().ends_with("at most 65536 are accepted"), "{e}");
+
+        let members: Vec<Value> = (0..=MAX_MEMBERS_PER_REQUEST)
+            .map(|i| json!({"value": i.to_string()}))
+            .collect();
+        let e = group(json!({"displayName": "g", "members": members})).unwrap_err();
+        assert_eq!(e.scim_type(), "tooMany");
+    }
+
+    /// Control characters (NUL above all: PostgreSQL cannot store it) are refused in every
+    /// string a resource stores, the attribute named; tab, LF and CR stay allowed.
+    #[test]
+    fn control_characters_are_refused_in_every_stored_string() {
+        let cases = [
+            (json!({"userName": "a\0b"}), "userName"),
+            (
+                json!({"userName": "a", "name": {"givenName": "A\u{1}"}}),
+                "name.givenName",
+            ),
+            (
+                json!({"userName": "a", "emails": [{"value": "a@x\0"}]}),
+                "emails.value",
+            ),
+            (
+                json!({"userName": "a", "externalId": "\u{1b}[31m"}),
+                "externalId",
+            ),
+            (
+                json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"department": "R\0D"}}),
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            ),
+        ];
+        for (body, label) in cases {
+            let e = user(body).unwrap_err();
+            assert_eq!(e.scim_type(), "invalidValue");
+            assert!(
+                e.detail()
+                    .starts_with(&format!("{label} contains the control character")),
+                "{e}"
+            );
+        }
+        let e = group(json!({"displayName": "g\0"})).unwrap_err();
+        assert!(e.detail().starts_with("displayName contains"), "{e}");
+        let e = group(json!({"displayName": "g", "members": [{"value": "\0"}]})).unwrap_err();
+        assert!(e.detail().starts_with("members.value contains"), "{e}");
+        let ok = user(json!({
+            "userName": "a",
+            "addresses": [{"streetAddress": "1 Main St\r\nSuite 2\tBack"}]
+        }));
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]

@@ -82,9 +82,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
                 "The request body is empty; send a JSON object.".into(),
             ));
         }
-        serde_json::from_slice(&bytes)
-            .map(AdminJson)
-            .map_err(|e| AdminApiError::BadRequest(format!("The request body is not valid: {e}.")))
+        let invalid = |e: serde_json::Error| {
+            AdminApiError::BadRequest(format!("The request body is not valid: {e}."))
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+        if let Some(at) = crate::http::text::forbidden_char_at(&value) {
+            return Err(AdminApiError::BadRequest(format!(
+                "{at} contains a control character; only tab, line feed and carriage return \
+                 are allowed."
+            )));
+        }
+        T::deserialize(&value).map(AdminJson).map_err(invalid)
     }
 }
 

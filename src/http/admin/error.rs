@@ -30,6 +30,8 @@ pub enum AdminApiError {
     /// Over a rate limit (`http::rate_limit` adds `Retry-After`).
     #[error("{0}")]
     TooManyRequests(String),
+    #[error("{0}")]
+    UriTooLong(String),
     /// Our fault: logged with its cause, answered with a generic message.
     #[error("{0}")]
     Internal(String),
@@ -90,6 +92,7 @@ impl AdminApiError {
             AdminApiError::TooManyRequests(m) => {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limited", m.clone())
             }
+            AdminApiError::UriTooLong(m) => (StatusCode::URI_TOO_LONG, "uri_too_long", m.clone()),
             AdminApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -15,11 +15,11 @@
 //! the token (see `http::loggable_path`) and no handler logs its input.
 
 use crate::http::AppState;
+use crate::http::edge::SsoBody;
 use crate::http::rate_limit::{AuthFailure, ClientAddress};
 use crate::provisioning::invitations::{self, InvitationError, InvitationView};
 use crate::sso::email_code::CodeError;
 use crate::sso::signin::{Refusal, SignedIn};
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -331,7 +331,7 @@ impl BodyError {
 /// A JSON object body (or an HTML form's `application/x-www-form-urlencoded`).
 fn parse_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
-    body: &Bytes,
+    body: &[u8],
 ) -> Result<T, BodyError> {
     if body.len() > MAX_BODY {
         return Err(BodyError::TooLarge);
@@ -388,7 +388,7 @@ async fn send_sign_in_code(
     State(state): State<AppState>,
     client: Option<axum::Extension<ClientAddress>>,
     headers: HeaderMap,
-    body: Bytes,
+    SsoBody(body): SsoBody,
 ) -> Response {
     let req: CodeRequest = match parse_body(&headers, &body) {
         Ok(r) => r,
@@ -418,7 +418,7 @@ async fn verify_sign_in_code(
     State(state): State<AppState>,
     client: Option<axum::Extension<ClientAddress>>,
     headers: HeaderMap,
-    body: Bytes,
+    SsoBody(body): SsoBody,
 ) -> Response {
     let req: CodeVerification = match parse_body(&headers, &body) {
         Ok(r) => r,

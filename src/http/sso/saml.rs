@@ -2,11 +2,11 @@
 //! binding) and the Assertion Consumer Service (HTTP-POST binding), per connection.
 
 use crate::http::AppState;
+use crate::http::edge::SsoBody;
 use crate::provisioning;
 use crate::sso::saml::{self, Rejected, SamlError};
 use crate::sso::signin::{Refusal, SignedIn};
 use crate::store::StoreError;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -212,7 +212,7 @@ async fn consume_response(
     State(state): State<AppState>,
     Path(connection_id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    SsoBody(body): SsoBody,
 ) -> Result<Response, SamlFailure> {
     let html = wants_html(&headers);
     let malformed = |m: &str| SamlFailure {

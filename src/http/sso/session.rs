@@ -5,11 +5,11 @@
 //! `Cache-Control: no-store` on every answer that carries or judges a token.
 
 use crate::http::AppState;
+use crate::http::edge::SsoBody;
 use crate::secrets;
 use crate::sso::session::{RefreshError, SessionError};
 use crate::store::tokens::{self, TokenKind};
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -178,7 +178,7 @@ async fn get_jwks(State(state): State<AppState>) -> Result<Response, OAuthError>
 async fn create_token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    SsoBody(body): SsoBody,
 ) -> Result<Response, OAuthError> {
     let pairs = form(&headers, &body)?;
     match param(&pairs, "grant_type") {
@@ -222,7 +222,7 @@ async fn create_token(
 async fn introspect_token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    SsoBody(body): SsoBody,
 ) -> Result<Response, OAuthError> {
     let caller = crate::http::extract::bearer_token(&headers).ok_or_else(|| {
         OAuthError::InvalidToken(

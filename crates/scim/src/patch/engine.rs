@@ -1,6 +1,7 @@
 //! Applies one PATCH operation to a document: resolves the path against the schema, then
 //! adds, replaces or removes (RFC 7644 §3.5.2.1–3).
 
+use super::keys;
 use super::value::{self, json_type};
 use super::{MemberChange, OpKind, PatchOp, members};
 use crate::ScimError;
@@ -11,6 +12,7 @@ use crate::schema::{
 };
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 
 /// What a path names, resolved against the resource type's schemas.
 enum Target<'r> {
@@ -427,8 +429,9 @@ impl<'r> Engine<'r> {
                 // removes that one email, not all of them.
                 Some(v) if attr.multi_valued && !v.is_null() => {
                     let given = value::items(attr, v);
+                    let named = keys::Named::new(attr, &given);
                     let mut list = value::list(attr, current);
-                    list.retain(|e| !given.iter().any(|g| value::identifies(attr, g, e)));
+                    list.retain(|e| !named.names(e));
                     Ok(value::non_empty_list(list))
                 }
                 // "If the target location is a single-value attribute, the attribute and
@@ -608,12 +611,11 @@ fn check_filter(attr: &Attribute, filter: &Filter) -> Result<(), ScimError> {
 /// true` on it is taken. A new primary demotes the others (§3.5.2).
 fn add_items(attr: &Attribute, mut list: Vec<Value>, items: Vec<Value>) -> Option<Value> {
     let mut touched = vec![false; list.len()];
+    let mut at = keys::index(attr, &list);
     for item in items {
-        match list
-            .iter()
-            .position(|e| value::same_element(attr, e, &item))
-        {
-            Some(i) => {
+        match at.entry(keys::element(attr, &item)) {
+            Entry::Occupied(found) => {
+                let i = *found.get();
                 if value::is_primary(&item)
                     && let Some(existing) = list.get_mut(i)
                     && !value::is_primary(existing)
@@ -625,7 +627,8 @@ fn add_items(attr: &Attribute, mut list: Vec<Value>, items: Vec<Value>) -> Optio
                     }
                 }
             }
-            None => {
+            Entry::Vacant(slot) => {
+                slot.insert(list.len());
                 list.push(item);
                 touched.push(true);
             }

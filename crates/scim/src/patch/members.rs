@@ -37,6 +37,7 @@ pub(super) fn refs(attr: &Attribute, value: Option<&Value>) -> Result<Vec<Member
                     ));
                 }
             };
+            crate::limits::check_string("members.value", &id, crate::limits::MAX_STRING_CHARS)?;
             let kind = member(obj, "type").and_then(Value::as_str).map(|t| {
                 type_attr
                     .and_then(|a| {
