@@ -82,9 +82,29 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
                 "The request body is empty; send a JSON object.".into(),
             ));
         }
-        serde_json::from_slice(&bytes)
-            .map(AdminJson)
-            .map_err(|e| AdminApiError::BadRequest(format!("The request body is not valid: {e}.")))
+        // serde would also read a struct from a JSON array of its fields in order.
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(AdminApiError::BadRequest(
+                "The request body must be a JSON object.".into(),
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let field = e.path().to_string();
+            let at = if field == "." {
+                String::new()
+            } else {
+                format!(" at {field}")
+            };
+            AdminApiError::BadRequest(format!(
+                "The request body is not valid{at}: {}.",
+                e.into_inner()
+            ))
+        })?;
+        de.end().map_err(|e| {
+            AdminApiError::BadRequest(format!("The request body is not valid: {e}."))
+        })?;
+        Ok(AdminJson(value))
     }
 }
 
