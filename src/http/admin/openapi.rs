@@ -148,6 +148,25 @@ fn add_common_responses(path: &str, op: &mut Operation) {
                 .build(),
         );
     responses.insert("401".to_owned(), unauthorized.build().into());
+    for (status, response) in responses.iter_mut() {
+        if let RefOr::T(r) = response
+            && r.description.is_empty()
+        {
+            r.description = default_description(status).to_owned();
+        }
+    }
+}
+
+/// For an annotation that names a status without saying what it means here.
+fn default_description(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "Created",
+        "204" => "Done; no body",
+        "404" => "No such resource in the token's organization",
+        "409" => "The change conflicts with the current state",
+        _ => "See the error body",
+    }
 }
 
 fn error_response(description: &str) -> ResponseBuilder {
