@@ -91,7 +91,8 @@ impl Modify for AdminToken {
 /// Adds the answers an operation can give whatever its handler, so no annotation can
 /// forget them: 401 everywhere (the token is checked first); 400 and 413 where a JSON body
 /// is read; 400 where a query string is read; 404 where the path names a resource; 500 and
-/// 503 everywhere. A handler's own description of a 400 or 404 is kept.
+/// 503 everywhere (`http::router`'s timeout answers 503 too). A handler's own description
+/// of a 400 or 404 is kept.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -138,7 +139,11 @@ fn add_common_responses(path: &str, op: &mut Operation) {
         add("404", "No such resource in the token's organization");
     }
     add("500", "Our fault; the cause is in the server log");
-    add("503", "The database is unavailable; try again later");
+    add(
+        "503",
+        "The database is unavailable, or the request took longer than 60 s (that answer has \
+         no body); try again later",
+    );
     let unauthorized = error_response("No admin token, or not a valid one (a SCIM token is not)")
         .header(
             "WWW-Authenticate",
