@@ -15,7 +15,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${ROLLCALL_NETNS:-}" ]; then
-    exec unshare --net env ROLLCALL_NETNS=1 bash "$0" "$@"
+    if ! unshare --net true 2>/dev/null; then
+        echo "run-schemathesis.sh: cannot make a network namespace (unshare --net needs root)" >&2
+        exit 2
+    fi
+    exec unshare --net env ROLLCALL_NETNS=1 bash "$PWD/conformance/run-schemathesis.sh" "$@"
 fi
 ip link set lo up
 
