@@ -20,6 +20,8 @@ use crate::store::{StoreError, Tx, audit, effects as effects_sql, team_admin};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// The most teams one policy may name.
 const MAX_TEAMS: usize = 1000;
@@ -37,6 +39,8 @@ pub struct SsoPolicyView {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SsoPolicyUpdate {
+    /// Teams of the org.
+    #[schema(max_items = 1000)]
     pub team_ids: Vec<String>,
 }
 
@@ -60,10 +64,16 @@ pub struct SettingsPolicyView {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSettingsPolicy {
+    /// Not blank (it is trimmed).
+    #[schema(
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = PolicySettings)]
     pub settings: Value,
+    /// Teams of the org.
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub team_ids: Vec<String>,
 }
 
@@ -71,11 +81,36 @@ pub struct NewSettingsPolicy {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPolicyUpdate {
+    /// Not blank (it is trimmed).
+    #[schema(
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<PolicySettings>)]
     pub settings: Option<Value>,
+    /// Teams of the org.
+    #[schema(max_items = 1000)]
     pub team_ids: Option<Vec<String>>,
 }
+
+/// The settings a policy imposes, for the OpenAPI document: any object but one that sets
+/// `sso_enforced` (the SSO policy's job).
+pub struct PolicySettings;
+
+impl utoipa::PartialSchema for PolicySettings {
+    fn schema() -> RefOr<Schema> {
+        // `(?![\s\S])` is the end of the name in ECMAScript and Python regexes alike.
+        let not_sso_enforced = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(format!("^(?!{SSO_ENFORCED}(?![\\s\\S]))")));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(not_sso_enforced))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PolicySettings {}
 
 /// Where an effective value comes from.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -179,7 +214,8 @@ async fn check_teams(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<St
     let known = effects_sql::known_teams(tx, org_id, &list).await?;
     let unknown: Vec<&String> = wanted.difference(&known).collect();
     if !unknown.is_empty() {
-        return Err(AdminError::Invalid(format!(
+        // Like every other id of the admin API that names nothing: 404.
+        return Err(AdminError::NotFound(format!(
             "no team with id {} in this organization",
             unknown
                 .iter()

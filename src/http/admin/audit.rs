@@ -1,6 +1,6 @@
 //! `/admin/v1/audit`: the org's audit log, oldest first, paged by `seq`.
 
-use super::error::{AdminApiError, ErrorBody};
+use super::error::AdminApiError;
 use crate::http::AppState;
 use crate::provisioning::admin::{AdminActor, AuditPage};
 use axum::Json;
@@ -14,13 +14,14 @@ use axum::http::Uri;
 pub struct AuditQuery {
     /// Entries after this `seq` (the `next` of the previous page); default 0.
     pub after: Option<i64>,
-    /// Entries per page, 1 to 500; default 100.
+    /// Entries per page; default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
 /// A page of the audit log.
 #[utoipa::path(get, path = "/admin/v1/audit", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = AuditPage)))]
 pub async fn list_audit(
     State(state): State<AppState>,
     actor: AdminActor,

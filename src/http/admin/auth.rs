@@ -82,17 +82,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
                 "The request body is empty; send a JSON object.".into(),
             ));
         }
-        let invalid = |e: serde_json::Error| {
+        // serde would also read a struct from a JSON array of its fields in order.
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(AdminApiError::BadRequest(
+                "The request body must be a JSON object.".into(),
+            ));
+        }
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             AdminApiError::BadRequest(format!("The request body is not valid: {e}."))
-        };
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+        })?;
         if let Some(at) = crate::http::text::forbidden_char_at(&value) {
             return Err(AdminApiError::BadRequest(format!(
                 "{at} contains a control character; only tab, line feed and carriage return \
                  are allowed."
             )));
         }
-        T::deserialize(&value).map(AdminJson).map_err(invalid)
+        let value: T = serde_path_to_error::deserialize(&value).map_err(|e| {
+            let field = e.path().to_string();
+            let at = if field == "." {
+                String::new()
+            } else {
+                format!(" at {field}")
+            };
+            AdminApiError::BadRequest(format!(
+                "The request body is not valid{at}: {}.",
+                e.into_inner()
+            ))
+        })?;
+        Ok(AdminJson(value))
     }
 }
 

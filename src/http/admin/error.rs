@@ -6,7 +6,6 @@ use crate::store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// Everything an admin handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -68,25 +67,32 @@ impl From<StoreError> for AdminApiError {
         }
     }
 }
-
 impl AdminApiError {
     /// Status, error code and the message shown.
-    pub fn parts(&self) -> (StatusCode, &'static str, String) {
+    pub fn parts(&self) -> (StatusCode, ErrorCode, String) {
         match self {
-            AdminApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.clone()),
-            AdminApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", m.clone()),
-            AdminApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
-            AdminApiError::MethodNotAllowed(m) => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+            AdminApiError::Unauthorized(m) => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m.clone())
+            }
+            AdminApiError::BadRequest(m) => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
                 m.clone(),
             ),
-            AdminApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
-            AdminApiError::LastOrgAdmin(m) => (StatusCode::CONFLICT, "last_org_admin", m.clone()),
-            AdminApiError::SeatLimit(m) => (StatusCode::CONFLICT, "seat_limit", m.clone()),
+            AdminApiError::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, m.clone()),
+            AdminApiError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                m.clone(),
+            ),
+            AdminApiError::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::Conflict, m.clone()),
+            AdminApiError::LastOrgAdmin(m) => {
+                (StatusCode::CONFLICT, ErrorCode::LastOrgAdmin, m.clone())
+            }
+            AdminApiError::SeatLimit(m) => (StatusCode::CONFLICT, ErrorCode::SeatLimit, m.clone()),
             AdminApiError::PayloadTooLarge(m) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 m.clone(),
             ),
             AdminApiError::TooManyRequests(m) => {
@@ -95,24 +101,49 @@ impl AdminApiError {
             AdminApiError::UriTooLong(m) => (StatusCode::URI_TOO_LONG, "uri_too_long", m.clone()),
             AdminApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
+                ErrorCode::Internal,
                 "Something went wrong on our side; the cause is in the server log.".to_owned(),
             ),
             AdminApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                ErrorCode::Unavailable,
                 "The database is unavailable; try again later.".to_owned(),
             ),
         }
     }
 }
 
-/// The error body, for the OpenAPI document.
+/// The stable code of an admin API error: the `error` of its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 401: no admin token, or not a valid one.
+    Unauthorized,
+    /// 400: the body or query string is malformed or breaks a rule of the request.
+    InvalidRequest,
+    /// 404: no such endpoint, or no such resource in the token's organization.
+    NotFound,
+    /// 405: the endpoint exists, but not with this method.
+    MethodNotAllowed,
+    /// 409: the change conflicts with the current state (a name taken, a team not empty ...).
+    Conflict,
+    /// 409: the change would leave the organization without an org admin.
+    LastOrgAdmin,
+    /// 409: no seat is free and seat overflow is `reject`.
+    SeatLimit,
+    /// 413: the request body is larger than the server accepts.
+    PayloadTooLarge,
+    /// 500: our fault; the cause is in the server log.
+    Internal,
+    /// 503: the database is unavailable.
+    Unavailable,
+}
+
+/// The body of every admin API error.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// A stable code: `unauthorized`, `invalid_request`, `not_found`, `conflict`,
-    /// `last_org_admin`, `seat_limit`, `internal`, `unavailable` ...
-    pub error: String,
+    /// A stable code a client can match on.
+    pub error: ErrorCode,
     /// What went wrong, in a sentence a person understands.
     pub message: String,
 }
@@ -125,9 +156,8 @@ impl IntoResponse for AdminApiError {
             }
             _ => {}
         }
-        let (status, code, message) = self.parts();
-        let mut response =
-            (status, Json(json!({"error": code, "message": message}))).into_response();
+        let (status, error, message) = self.parts();
+        let mut response = (status, Json(ErrorBody { error, message })).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -2,7 +2,7 @@
 //! to chosen members of a team, queued through the outbox.
 
 use super::auth::AdminJson;
-use super::error::{AdminApiError, ErrorBody};
+use super::error::AdminApiError;
 use crate::http::AppState;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::provisioning::invitations::{self, Sent};
@@ -16,7 +16,8 @@ const MAX_USERS: usize = 1000;
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberSelection {
-    /// SCIM user ids of members of the team (1 to 1,000).
+    /// SCIM user ids of members of the team.
+    #[schema(min_items = 1, max_items = 1000)]
     pub user_ids: Vec<String>,
 }
 
@@ -63,8 +64,7 @@ fn check(selection: &MemberSelection) -> Result<(), AdminApiError> {
 /// working until it expires).
 #[utoipa::path(post, path = "/admin/v1/teams/{id}/members/resend-invite", tag = "teams",
     request_body = MemberSelection, params(("id" = String, Path, description = "Team id")),
-    responses((status = 200, body = EmailsQueued), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = EmailsQueued)))]
 pub async fn resend_invite(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -87,8 +87,7 @@ pub async fn resend_invite(
 /// Sends members with a seat the instructions to sign in.
 #[utoipa::path(post, path = "/admin/v1/teams/{id}/members/send-instructions", tag = "teams",
     request_body = MemberSelection, params(("id" = String, Path, description = "Team id")),
-    responses((status = 200, body = EmailsQueued), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = EmailsQueued)))]
 pub async fn send_instructions(
     State(state): State<AppState>,
     actor: AdminActor,

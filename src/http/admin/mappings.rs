@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 
 /// The org's group mappings.
 #[utoipa::path(get, path = "/admin/v1/group-mappings", tag = "group mappings",
-    responses((status = 200, body = [MappingView]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [MappingView])))]
 pub async fn list_mappings(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -21,7 +21,7 @@ pub async fn list_mappings(
 /// Maps a group to a team and role, or to an org role; its members are provisioned.
 #[utoipa::path(post, path = "/admin/v1/group-mappings", tag = "group mappings",
     request_body = NewMapping,
-    responses((status = 201, body = MappingChange), (status = 400, body = ErrorBody),
+    responses((status = 201, body = MappingChange),
         (status = 404, description = "No such group or team", body = ErrorBody),
         (status = 409, description = "A team is full and seat overflow is reject", body = ErrorBody)))]
 pub async fn create_mapping(
@@ -36,7 +36,7 @@ pub async fn create_mapping(
 /// Deletes a mapping; memberships and roles that came only from it go.
 #[utoipa::path(delete, path = "/admin/v1/group-mappings/{id}", tag = "group mappings",
     params(("id" = String, Path, description = "Mapping id")),
-    responses((status = 200, body = MappingChange), (status = 404, body = ErrorBody),
+    responses((status = 200, body = MappingChange),
         (status = 409, description = "It would remove the last org admin", body = ErrorBody)))]
 pub async fn delete_mapping(
     State(state): State<AppState>,

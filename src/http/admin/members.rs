@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 /// A team's members with role, source, state and times.
 #[utoipa::path(get, path = "/admin/v1/teams/{id}/members", tag = "memberships",
     params(("id" = String, Path, description = "Team id")),
-    responses((status = 200, body = [MemberView]), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = [MemberView])))]
 pub async fn list_members(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -25,7 +25,7 @@ pub async fn list_members(
 /// Adds a member by hand (not when teams are IdP-managed).
 #[utoipa::path(post, path = "/admin/v1/teams/{id}/members", tag = "memberships",
     request_body = NewMember, params(("id" = String, Path, description = "Team id")),
-    responses((status = 201, body = MemberView), (status = 404, body = ErrorBody),
+    responses((status = 201, body = MemberView),
         (status = 409, description = "IdP-managed teams, already a member, or no seat", body = ErrorBody)))]
 pub async fn add_member(
     State(state): State<AppState>,
@@ -40,7 +40,7 @@ pub async fn add_member(
 /// Removes a member added by hand; the seat goes to the waitlist.
 #[utoipa::path(delete, path = "/admin/v1/teams/{id}/members/{user_id}", tag = "memberships",
     params(("id" = String, Path, description = "Team id"), ("user_id" = String, Path, description = "User id")),
-    responses((status = 204), (status = 404, body = ErrorBody),
+    responses((status = 204),
         (status = 409, description = "IdP-managed teams, or a membership from the IdP", body = ErrorBody)))]
 pub async fn remove_member(
     State(state): State<AppState>,
@@ -58,7 +58,7 @@ pub async fn remove_member(
 /// A team's waitlist in the order seats are handed out.
 #[utoipa::path(get, path = "/admin/v1/teams/{id}/waitlist", tag = "memberships",
     params(("id" = String, Path, description = "Team id")),
-    responses((status = 200, body = [MemberView]), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = [MemberView])))]
 pub async fn waitlist(
     State(state): State<AppState>,
     actor: AdminActor,

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 
 /// The org's SSO policy: the teams whose members must sign in through the org's SSO.
 #[utoipa::path(get, path = "/admin/v1/policies/sso", tag = "policies",
-    responses((status = 200, body = SsoPolicyView), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = SsoPolicyView)))]
 pub async fn get_sso_policy(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -27,7 +27,8 @@ pub async fn get_sso_policy(
 #[utoipa::path(put, path = "/admin/v1/policies/sso", tag = "policies",
     request_body = SsoPolicyUpdate,
     responses((status = 200, body = SsoPolicyView),
-        (status = 400, description = "Unknown team ids", body = ErrorBody)))]
+        (status = 404, description = "No such team", body = ErrorBody),
+        (status = 409, description = "Changed by another request at the same time", body = ErrorBody)))]
 pub async fn put_sso_policy(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -38,7 +39,7 @@ pub async fn put_sso_policy(
 
 /// The org's settings policies.
 #[utoipa::path(get, path = "/admin/v1/policies/settings", tag = "policies",
-    responses((status = 200, body = [SettingsPolicyView]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [SettingsPolicyView])))]
 pub async fn list_settings_policies(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -50,7 +51,8 @@ pub async fn list_settings_policies(
 /// two policies set the same key on a team, the one changed last wins.
 #[utoipa::path(post, path = "/admin/v1/policies/settings", tag = "policies",
     request_body = NewSettingsPolicy,
-    responses((status = 201, body = SettingsPolicyView), (status = 400, body = ErrorBody)))]
+    responses((status = 201, body = SettingsPolicyView),
+        (status = 404, description = "No such team", body = ErrorBody)))]
 pub async fn create_settings_policy(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -63,7 +65,7 @@ pub async fn create_settings_policy(
 /// One settings policy.
 #[utoipa::path(get, path = "/admin/v1/policies/settings/{id}", tag = "policies",
     params(("id" = String, Path, description = "Policy id")),
-    responses((status = 200, body = SettingsPolicyView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SettingsPolicyView)))]
 pub async fn get_settings_policy(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -76,8 +78,8 @@ pub async fn get_settings_policy(
 #[utoipa::path(patch, path = "/admin/v1/policies/settings/{id}", tag = "policies",
     request_body = SettingsPolicyUpdate,
     params(("id" = String, Path, description = "Policy id")),
-    responses((status = 200, body = SettingsPolicyView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SettingsPolicyView),
+        (status = 404, description = "No such policy or team", body = ErrorBody)))]
 pub async fn update_settings_policy(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -95,7 +97,7 @@ pub async fn update_settings_policy(
 /// Deletes a settings policy.
 #[utoipa::path(delete, path = "/admin/v1/policies/settings/{id}", tag = "policies",
     params(("id" = String, Path, description = "Policy id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204)))]
 pub async fn delete_settings_policy(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -109,7 +111,7 @@ pub async fn delete_settings_policy(
 /// comes from.
 #[utoipa::path(get, path = "/admin/v1/teams/{id}/effective-settings", tag = "policies",
     params(("id" = String, Path, description = "Team id")),
-    responses((status = 200, body = EffectiveSettingsView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = EffectiveSettingsView)))]
 pub async fn effective_settings(
     State(state): State<AppState>,
     actor: AdminActor,

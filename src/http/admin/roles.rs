@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 
 /// The org's roles.
 #[utoipa::path(get, path = "/admin/v1/org-roles", tag = "org roles",
-    responses((status = 200, body = [OrgRoleView]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [OrgRoleView])))]
 pub async fn list_org_roles(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -20,7 +20,8 @@ pub async fn list_org_roles(
 
 /// Grants a user an org role (and adds them to the initial team).
 #[utoipa::path(post, path = "/admin/v1/org-roles", tag = "org roles", request_body = NewOrgRole,
-    responses((status = 200, body = OrgRoleView), (status = 404, body = ErrorBody),
+    responses((status = 200, body = OrgRoleView),
+        (status = 404, description = "No such active user", body = ErrorBody),
         (status = 409, description = "It would remove the last org admin, or no seat", body = ErrorBody)))]
 pub async fn assign_org_role(
     State(state): State<AppState>,
@@ -35,7 +36,7 @@ pub async fn assign_org_role(
 /// Revokes a user's org role (not the last org admin's).
 #[utoipa::path(delete, path = "/admin/v1/org-roles/{user_id}", tag = "org roles",
     params(("user_id" = String, Path, description = "User id")),
-    responses((status = 204), (status = 404, body = ErrorBody),
+    responses((status = 204),
         (status = 409, description = "The last org admin, or a role from a mapped group", body = ErrorBody)))]
 pub async fn revoke_org_role(
     State(state): State<AppState>,

@@ -9,7 +9,7 @@ use axum::extract::State;
 
 /// The org's settings.
 #[utoipa::path(get, path = "/admin/v1/settings", tag = "settings",
-    responses((status = 200, body = SettingsView), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = SettingsView)))]
 pub async fn get_settings(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -19,8 +19,9 @@ pub async fn get_settings(
 
 /// Changes the default team, seat overflow or IdP management (recomputes memberships).
 #[utoipa::path(patch, path = "/admin/v1/settings", tag = "settings", request_body = SettingsUpdate,
-    responses((status = 200, body = SettingsView), (status = 400, body = ErrorBody),
-        (status = 404, description = "No such team", body = ErrorBody)))]
+    responses((status = 200, body = SettingsView),
+        (status = 404, description = "No such team", body = ErrorBody),
+        (status = 409, description = "A new default team is full and seat overflow is reject", body = ErrorBody)))]
 pub async fn update_settings(
     State(state): State<AppState>,
     actor: AdminActor,

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 
 /// The org's OIDC connections (never their client secrets).
 #[utoipa::path(get, path = "/admin/v1/sso/oidc-connections", tag = "sso",
-    responses((status = 200, body = [OidcConnectionView]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [OidcConnectionView])))]
 pub async fn list_oidc_connections(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -36,7 +36,7 @@ pub async fn create_oidc_connection(
 /// One connection.
 #[utoipa::path(get, path = "/admin/v1/sso/oidc-connections/{id}", tag = "sso",
     params(("id" = String, Path, description = "Connection id")),
-    responses((status = 200, body = OidcConnectionView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = OidcConnectionView)))]
 pub async fn get_oidc_connection(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -49,8 +49,7 @@ pub async fn get_oidc_connection(
 #[utoipa::path(patch, path = "/admin/v1/sso/oidc-connections/{id}", tag = "sso",
     request_body = OidcConnectionUpdate,
     params(("id" = String, Path, description = "Connection id")),
-    responses((status = 200, body = OidcConnectionView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = OidcConnectionView)))]
 pub async fn update_oidc_connection(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -68,7 +67,7 @@ pub async fn update_oidc_connection(
 /// Deletes a connection; sign-ins in flight through it fail.
 #[utoipa::path(delete, path = "/admin/v1/sso/oidc-connections/{id}", tag = "sso",
     params(("id" = String, Path, description = "Connection id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204)))]
 pub async fn delete_oidc_connection(
     State(state): State<AppState>,
     actor: AdminActor,

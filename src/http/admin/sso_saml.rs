@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 
 /// The org's SAML connections, with the SP values to give the IdP.
 #[utoipa::path(get, path = "/admin/v1/sso/saml-connections", tag = "sso",
-    responses((status = 200, body = [SamlConnectionView]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [SamlConnectionView])))]
 pub async fn list_saml_connections(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -37,7 +37,7 @@ pub async fn create_saml_connection(
 /// One connection.
 #[utoipa::path(get, path = "/admin/v1/sso/saml-connections/{id}", tag = "sso",
     params(("id" = String, Path, description = "Connection id")),
-    responses((status = 200, body = SamlConnectionView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SamlConnectionView)))]
 pub async fn get_saml_connection(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -49,8 +49,7 @@ pub async fn get_saml_connection(
 /// Changes a connection; absent fields stay as they are.
 #[utoipa::path(patch, path = "/admin/v1/sso/saml-connections/{id}", tag = "sso",
     request_body = SamlConnectionUpdate, params(("id" = String, Path, description = "Connection id")),
-    responses((status = 200, body = SamlConnectionView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SamlConnectionView)))]
 pub async fn update_saml_connection(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -68,7 +67,7 @@ pub async fn update_saml_connection(
 /// Deletes a connection.
 #[utoipa::path(delete, path = "/admin/v1/sso/saml-connections/{id}", tag = "sso",
     params(("id" = String, Path, description = "Connection id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204)))]
 pub async fn delete_saml_connection(
     State(state): State<AppState>,
     actor: AdminActor,

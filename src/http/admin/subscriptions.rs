@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 
 /// The org's subscriptions with seats reserved and held.
 #[utoipa::path(get, path = "/admin/v1/subscriptions", tag = "subscriptions",
-    responses((status = 200, body = [SubscriptionView]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [SubscriptionView])))]
 pub async fn list_subscriptions(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -25,7 +25,7 @@ pub async fn list_subscriptions(
 /// Creates a subscription.
 #[utoipa::path(post, path = "/admin/v1/subscriptions", tag = "subscriptions",
     request_body = NewSubscription,
-    responses((status = 201, body = SubscriptionView), (status = 400, body = ErrorBody)))]
+    responses((status = 201, body = SubscriptionView)))]
 pub async fn create_subscription(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -43,7 +43,7 @@ pub async fn create_subscription(
 #[utoipa::path(patch, path = "/admin/v1/subscriptions/{id}", tag = "subscriptions",
     request_body = SubscriptionUpdate,
     params(("id" = String, Path, description = "Subscription id")),
-    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody),
+    responses((status = 200, body = SubscriptionView),
         (status = 409, description = "The pool would be smaller than its reservations or seats held", body = ErrorBody)))]
 pub async fn update_subscription(
     State(state): State<AppState>,

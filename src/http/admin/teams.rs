@@ -17,7 +17,7 @@ pub struct MoveTeam {
 
 /// The org's teams with seats assigned, members waiting and seats reserved.
 #[utoipa::path(get, path = "/admin/v1/teams", tag = "teams",
-    responses((status = 200, body = [TeamView]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [TeamView])))]
 pub async fn list_teams(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -27,7 +27,8 @@ pub async fn list_teams(
 
 /// Creates a team.
 #[utoipa::path(post, path = "/admin/v1/teams", tag = "teams", request_body = NewTeam,
-    responses((status = 201, body = TeamView), (status = 400, body = ErrorBody),
+    responses((status = 201, body = TeamView),
+        (status = 404, description = "No such subscription", body = ErrorBody),
         (status = 409, description = "Name taken or reservations above the pool", body = ErrorBody)))]
 pub async fn create_team(
     State(state): State<AppState>,
@@ -41,7 +42,7 @@ pub async fn create_team(
 /// One team.
 #[utoipa::path(get, path = "/admin/v1/teams/{id}", tag = "teams",
     params(("id" = String, Path, description = "Team id")),
-    responses((status = 200, body = TeamView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TeamView)))]
 pub async fn get_team(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -53,7 +54,7 @@ pub async fn get_team(
 /// Changes a team's name, description, login type or settings.
 #[utoipa::path(patch, path = "/admin/v1/teams/{id}", tag = "teams", request_body = TeamUpdate,
     params(("id" = String, Path, description = "Team id")),
-    responses((status = 200, body = TeamView), (status = 404, body = ErrorBody),
+    responses((status = 200, body = TeamView),
         (status = 409, body = ErrorBody)))]
 pub async fn update_team(
     State(state): State<AppState>,
@@ -73,7 +74,7 @@ pub async fn update_team(
 /// Deletes a team without members (not the initial or default team).
 #[utoipa::path(delete, path = "/admin/v1/teams/{id}", tag = "teams",
     params(("id" = String, Path, description = "Team id")),
-    responses((status = 204), (status = 404, body = ErrorBody),
+    responses((status = 204),
         (status = 409, description = "The team has members or is the initial/default team", body = ErrorBody)))]
 pub async fn delete_team(
     State(state): State<AppState>,
@@ -87,7 +88,7 @@ pub async fn delete_team(
 /// Sets or clears (null) the seats reserved for a team.
 #[utoipa::path(put, path = "/admin/v1/teams/{id}/allocation", tag = "subscriptions",
     request_body = AllocationUpdate, params(("id" = String, Path, description = "Team id")),
-    responses((status = 200, body = TeamView), (status = 404, body = ErrorBody),
+    responses((status = 200, body = TeamView),
         (status = 409, description = "Reservations would exceed the pool", body = ErrorBody)))]
 pub async fn set_allocation(
     State(state): State<AppState>,
@@ -107,7 +108,7 @@ pub async fn set_allocation(
 /// Clears a team's reservation: it shares the unreserved pool again.
 #[utoipa::path(delete, path = "/admin/v1/teams/{id}/allocation", tag = "subscriptions",
     params(("id" = String, Path, description = "Team id")),
-    responses((status = 200, body = TeamView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TeamView)))]
 pub async fn clear_allocation(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -125,7 +126,7 @@ pub async fn clear_allocation(
 /// Moves a team to another subscription of the org.
 #[utoipa::path(put, path = "/admin/v1/teams/{id}/subscription", tag = "subscriptions",
     request_body = MoveTeam, params(("id" = String, Path, description = "Team id")),
-    responses((status = 200, body = TeamView), (status = 404, body = ErrorBody),
+    responses((status = 200, body = TeamView),
         (status = 409, description = "The target subscription has no room", body = ErrorBody)))]
 pub async fn move_team(
     State(state): State<AppState>,

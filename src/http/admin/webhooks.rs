@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 
 /// The org's webhook endpoints (without secrets).
 #[utoipa::path(get, path = "/admin/v1/webhooks", tag = "webhooks",
-    responses((status = 200, body = [WebhookView]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [WebhookView])))]
 pub async fn list_webhooks(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -34,7 +34,7 @@ pub async fn create_webhook(
 /// One endpoint.
 #[utoipa::path(get, path = "/admin/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id")),
-    responses((status = 200, body = WebhookView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = WebhookView)))]
 pub async fn get_webhook(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -48,8 +48,7 @@ pub async fn get_webhook(
 /// Changes an endpoint (URL, event types, on/off, or rotates its secret).
 #[utoipa::path(patch, path = "/admin/v1/webhooks/{id}", tag = "webhooks",
     request_body = WebhookUpdate, params(("id" = String, Path, description = "Endpoint id")),
-    responses((status = 200, body = WebhookView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = WebhookView)))]
 pub async fn update_webhook(
     State(state): State<AppState>,
     actor: AdminActor,
@@ -68,7 +67,7 @@ pub async fn update_webhook(
 /// Deletes an endpoint.
 #[utoipa::path(delete, path = "/admin/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204)))]
 pub async fn delete_webhook(
     State(state): State<AppState>,
     actor: AdminActor,

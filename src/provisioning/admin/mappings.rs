@@ -3,7 +3,7 @@
 //! transaction.
 
 use super::audit::record;
-use super::roles::check_org_role;
+use super::kinds::{OrgRole, TeamRole};
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
 use crate::provisioning::rules::{self, Changes};
@@ -21,9 +21,11 @@ pub struct MappingView {
     pub group_name: String,
     pub team_id: Option<String>,
     pub team_name: Option<String>,
-    /// `user` or `admin`, with a team.
+    /// With a team.
+    #[schema(value_type = Option<TeamRole>)]
     pub team_role: Option<String>,
-    /// `org_admin` or `org_analyst`, without a team.
+    /// Without a team.
+    #[schema(value_type = Option<OrgRole>)]
     pub org_role: Option<String>,
     pub created: String,
 }
@@ -36,8 +38,10 @@ pub struct NewMapping {
     /// The SCIM id of the IdP group.
     pub group_id: String,
     pub team_id: Option<String>,
-    pub team_role: Option<String>,
-    pub org_role: Option<String>,
+    /// Only with `team_id`; default `user`.
+    pub team_role: Option<TeamRole>,
+    /// Only without `team_id`.
+    pub org_role: Option<OrgRole>,
 }
 
 /// What applying a mapping change did to the group's members.
@@ -142,17 +146,11 @@ impl Admin {
         let (team_id, team_role, org_role) = match (new.team_id, new.org_role) {
             (Some(team_id), None) => {
                 team(&mut tx, &actor.org_id, &team_id).await?;
-                let role = new.team_role.unwrap_or_else(|| "user".to_owned());
-                if !matches!(role.as_str(), "user" | "admin") {
-                    return Err(AdminError::Invalid(format!(
-                        "team_role is \"user\" or \"admin\", not {role:?}"
-                    )));
-                }
+                let role = new.team_role.unwrap_or(TeamRole::User).as_str().to_owned();
                 (Some(team_id), Some(role), None)
             }
             (None, Some(org_role)) if new.team_role.is_none() => {
-                check_org_role(&org_role)?;
-                (None, None, Some(org_role))
+                (None, None, Some(org_role.as_str().to_owned()))
             }
             _ => {
                 return Err(AdminError::Invalid(

@@ -2,6 +2,7 @@
 //! when the org's teams are IdP-managed).
 
 use super::audit::record;
+use super::kinds::TeamRole;
 use super::roles::active_user;
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
@@ -16,7 +17,7 @@ pub struct MemberView {
     pub user_id: String,
     /// Absent when the user no longer exists.
     pub user_name: Option<String>,
-    /// `user` or `admin`
+    #[schema(value_type = TeamRole)]
     pub role: String,
     /// `group`, `attribute`, `default` or `manual`
     pub source: String,
@@ -44,8 +45,8 @@ pub struct MemberView {
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     pub user_id: String,
-    /// `user` (default) or `admin`
-    pub role: Option<String>,
+    /// Default `user`.
+    pub role: Option<TeamRole>,
 }
 
 fn view(m: team_admin::MemberDetail, position: Option<usize>) -> MemberView {
@@ -133,12 +134,7 @@ impl Admin {
         team_id: &str,
         new: NewMember,
     ) -> Result<MemberView, AdminError> {
-        let role = new.role.unwrap_or_else(|| "user".to_owned());
-        if !matches!(role.as_str(), "user" | "admin") {
-            return Err(AdminError::Invalid(format!(
-                "a team role is \"user\" or \"admin\", not {role:?}"
-            )));
-        }
+        let role = new.role.unwrap_or(TeamRole::User).as_str().to_owned();
         let now = self.now();
         let mut tx = self.write().await?;
         let t = team(&mut tx, &actor.org_id, team_id).await?;

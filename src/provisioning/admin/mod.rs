@@ -3,6 +3,7 @@
 //! transaction with the provisioning rules it triggers and its audit log entry.
 
 mod audit;
+mod kinds;
 mod mappings;
 mod members;
 mod roles;
@@ -12,6 +13,7 @@ mod teams;
 mod webhooks;
 
 pub use audit::{AuditEntryView, AuditPage};
+pub use kinds::{LoginType, OrgRole, TeamRole};
 pub use mappings::{MappingChange, MappingEffects, MappingView, NewMapping};
 pub use members::{MemberView, NewMember};
 pub use roles::{NewOrgRole, OrgRoleView};

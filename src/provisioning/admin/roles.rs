@@ -2,6 +2,7 @@
 //! role also adds the person to the initial team (seat rules apply).
 
 use super::audit::record;
+use super::kinds::OrgRole as OrgRoleName;
 use super::{Admin, AdminActor, AdminError, to_json};
 use crate::provisioning::roles::ensure_an_admin_remains;
 use crate::provisioning::rules;
@@ -16,7 +17,7 @@ pub struct OrgRoleView {
     pub user_id: String,
     /// Absent when the user no longer exists.
     pub user_name: Option<String>,
-    /// `org_admin` or `org_analyst`
+    #[schema(value_type = OrgRoleName)]
     pub role: String,
     /// `manual` (an admin) or `group` (a mapped IdP group)
     pub source: String,
@@ -28,8 +29,7 @@ pub struct OrgRoleView {
 #[serde(deny_unknown_fields)]
 pub struct NewOrgRole {
     pub user_id: String,
-    /// `org_admin` or `org_analyst`
-    pub role: String,
+    pub role: OrgRoleName,
 }
 
 fn view(r: OrgRole) -> OrgRoleView {
@@ -39,15 +39,6 @@ fn view(r: OrgRole) -> OrgRoleView {
         role: r.role,
         source: r.source,
         granted: r.granted,
-    }
-}
-
-pub(super) fn check_org_role(role: &str) -> Result<(), AdminError> {
-    match role {
-        "org_admin" | "org_analyst" => Ok(()),
-        other => Err(AdminError::Invalid(format!(
-            "an org role is \"org_admin\" or \"org_analyst\", not {other:?}"
-        ))),
     }
 }
 
@@ -100,23 +91,15 @@ impl Admin {
         actor: &AdminActor,
         new: NewOrgRole,
     ) -> Result<OrgRoleView, AdminError> {
-        check_org_role(&new.role)?;
+        let role = new.role.as_str();
         let now = self.now();
         let mut tx = self.write().await?;
         active_user(&mut tx, &actor.org_id, &new.user_id).await?;
         let before = role_of(&mut tx, &actor.org_id, &new.user_id).await?;
-        org_roles::put(
-            &mut tx,
-            &actor.org_id,
-            &new.user_id,
-            &new.role,
-            "manual",
-            &now,
-        )
-        .await?;
+        org_roles::put(&mut tx, &actor.org_id, &new.user_id, role, "manual", &now).await?;
         if let Some(b) = &before
             && b.role == "org_admin"
-            && new.role != "org_admin"
+            && new.role != OrgRoleName::OrgAdmin
         {
             ensure_an_admin_remains(&mut tx, &actor.org_id, &[b]).await?;
         }

@@ -2,6 +2,7 @@
 //! capacity hands it to waiting members first come, first served, in the same transaction.
 
 use super::audit::record;
+use super::kinds::{optional_whole_number, whole_number};
 use super::teams::{team, team_view};
 use super::{Admin, AdminActor, AdminError, to_json};
 use crate::provisioning::rules::{self, Changes};
@@ -33,9 +34,16 @@ pub struct SubscriptionView {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
+    /// Not blank (it is trimmed).
+    #[schema(
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub label: String,
     /// Default `standard`.
     pub plan: Option<String>,
+    /// The pool size.
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub seats: i64,
 }
 
@@ -43,9 +51,15 @@ pub struct NewSubscription {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionUpdate {
+    /// Not blank (it is trimmed).
+    #[schema(
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub label: Option<String>,
     pub plan: Option<String>,
     /// The new pool size. Growing it seats waiting members first come, first served.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub seats: Option<i64>,
 }
 
@@ -54,6 +68,8 @@ pub struct SubscriptionUpdate {
 #[serde(deny_unknown_fields)]
 pub struct AllocationUpdate {
     /// Seats reserved for (and capping) the team; null clears the reservation.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub reserved_seats: Option<i64>,
 }
 

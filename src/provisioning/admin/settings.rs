@@ -2,10 +2,11 @@
 //! team or IdP management recomputes every active user's memberships in one transaction.
 
 use super::audit::record;
+use super::kinds::SeatOverflow;
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
 use crate::provisioning::rules;
-use crate::store::teams::{self, OrgSettings, Overflow};
+use crate::store::teams::{self, OrgSettings};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The org's settings.
@@ -15,8 +16,7 @@ pub struct SettingsView {
     pub initial_team_id: Option<String>,
     /// The team every provisioned user joins; null: none.
     pub default_team_id: Option<String>,
-    /// `waitlist` or `reject`
-    pub seat_overflow: String,
+    pub seat_overflow: SeatOverflow,
     /// When true, team members come only from the IdP: admins cannot add or remove them.
     pub idp_managed_teams: bool,
 }
@@ -29,7 +29,7 @@ pub struct SettingsUpdate {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub default_team_id: Option<Option<String>>,
-    pub seat_overflow: Option<String>,
+    pub seat_overflow: Option<SeatOverflow>,
     pub idp_managed_teams: Option<bool>,
 }
 
@@ -44,11 +44,7 @@ fn view(s: &OrgSettings) -> SettingsView {
     SettingsView {
         initial_team_id: s.initial_team_id.clone(),
         default_team_id: s.default_team_id.clone(),
-        seat_overflow: match s.seat_overflow {
-            Overflow::Waitlist => "waitlist",
-            Overflow::Reject => "reject",
-        }
-        .to_owned(),
+        seat_overflow: s.seat_overflow.into(),
         idp_managed_teams: s.idp_managed_teams,
     }
 }
@@ -77,15 +73,7 @@ impl Admin {
             after.default_team_id = default;
         }
         if let Some(o) = update.seat_overflow {
-            after.seat_overflow = match o.as_str() {
-                "waitlist" => Overflow::Waitlist,
-                "reject" => Overflow::Reject,
-                other => {
-                    return Err(AdminError::Invalid(format!(
-                        "seat_overflow is \"waitlist\" or \"reject\", not {other:?}"
-                    )));
-                }
-            };
+            after.seat_overflow = o.into();
         }
         if let Some(managed) = update.idp_managed_teams {
             after.idp_managed_teams = managed;

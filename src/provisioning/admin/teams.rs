@@ -1,6 +1,7 @@
 //! Teams: create, list with seat counts, update, delete when empty.
 
 use super::audit::record;
+use super::kinds::{LoginType, optional_whole_number};
 use super::seats::check_reservations;
 use super::{Admin, AdminActor, AdminError, to_json};
 use crate::store::teams::{self, Team};
@@ -14,7 +15,7 @@ pub struct TeamView {
     pub id: String,
     pub name: String,
     pub description: String,
-    /// `email` or `device`
+    #[schema(value_type = LoginType)]
     pub login_type: String,
     /// The team's own settings (a JSON object).
     #[schema(value_type = Object)]
@@ -38,16 +39,22 @@ pub struct TeamView {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTeam {
+    /// Not blank (it is trimmed); unique in the org.
+    #[schema(
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// `email` (default) or `device`
-    pub login_type: Option<String>,
+    /// Default `email`.
+    pub login_type: Option<LoginType>,
     #[schema(value_type = Option<Object>)]
     pub settings: Option<Value>,
     /// Default: the subscription of the org's initial team.
     pub subscription_id: Option<String>,
     /// Seats to reserve for the team; absent: it shares the unreserved pool.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub reserved_seats: Option<i64>,
 }
 
@@ -55,9 +62,13 @@ pub struct NewTeam {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamUpdate {
+    /// Not blank (it is trimmed); unique in the org.
+    #[schema(
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: Option<String>,
     pub description: Option<String>,
-    pub login_type: Option<String>,
+    pub login_type: Option<LoginType>,
     #[schema(value_type = Option<Object>)]
     pub settings: Option<Value>,
 }
@@ -68,15 +79,6 @@ fn check_name(name: &str) -> Result<String, AdminError> {
         return Err(AdminError::Invalid("a team needs a name".into()));
     }
     Ok(name.to_owned())
-}
-
-fn check_login_type(t: &str) -> Result<(), AdminError> {
-    match t {
-        "email" | "device" => Ok(()),
-        other => Err(AdminError::Invalid(format!(
-            "login_type must be \"email\" or \"device\", not {other:?}"
-        ))),
-    }
 }
 
 fn check_settings(v: &Value) -> Result<String, AdminError> {
@@ -163,8 +165,11 @@ impl Admin {
         new: NewTeam,
     ) -> Result<TeamView, AdminError> {
         let name = check_name(&new.name)?;
-        let login_type = new.login_type.unwrap_or_else(|| "email".to_owned());
-        check_login_type(&login_type)?;
+        let login_type = new
+            .login_type
+            .unwrap_or(LoginType::Email)
+            .as_str()
+            .to_owned();
         let settings_json = check_settings(
             &new.settings
                 .unwrap_or_else(|| Value::Object(serde_json::Map::new())),
@@ -241,8 +246,7 @@ impl Admin {
             t.description = d.trim().to_owned();
         }
         if let Some(lt) = update.login_type {
-            check_login_type(&lt)?;
-            t.login_type = lt;
+            t.login_type = lt.as_str().to_owned();
         }
         let settings_json = check_settings(update.settings.as_ref().unwrap_or(&before.settings))?;
         let name = t.name.clone();

@@ -9,6 +9,8 @@ use crate::outbox::{
 };
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// An endpoint as an admin sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -16,6 +18,7 @@ pub struct WebhookView {
     pub id: String,
     pub url: String,
     /// Event types sent; null: every type.
+    #[schema(value_type = Option<Vec<WebhookEventType>>)]
     pub event_types: Option<Vec<String>>,
     pub enabled: bool,
     /// The signing secret (`whsec_...`): only in the answer that created or rotated it.
@@ -29,11 +32,20 @@ pub struct WebhookView {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
-    /// An absolute http:// or https:// URL.
+    /// An absolute http:// or https:// URL. (The server takes any URL with a host; the
+    /// pattern describes the ones a client can count on.)
+    #[schema(
+        pattern = r"^https?://((?!xn--)[a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*(?!xn--)[a-z]([a-z0-9-]*[a-z0-9])?(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$"
+    )]
     pub url: String,
-    /// A Standard Webhooks secret (`whsec_` + base64); default: a new random one.
+    /// A Standard Webhooks secret: `whsec_` and the base64 of 24 to 64 bytes; default: a
+    /// new random one.
+    #[schema(
+        pattern = r"^whsec_((?:[A-Za-z0-9+/]{4}){8,21}|(?:[A-Za-z0-9+/]{4}){8,20}[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|(?:[A-Za-z0-9+/]{4}){8,21}[A-Za-z0-9+/][AQgw]==)$"
+    )]
     pub secret: Option<String>,
     /// e.g. `["membership.granted"]`; default: every type.
+    #[schema(value_type = Option<Vec<WebhookEventType>>)]
     pub event_types: Option<Vec<String>>,
     /// Default true.
     pub enabled: Option<bool>,
@@ -43,15 +55,36 @@ pub struct NewWebhook {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookUpdate {
+    #[schema(
+        pattern = r"^https?://((?!xn--)[a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*(?!xn--)[a-z]([a-z0-9-]*[a-z0-9])?(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$"
+    )]
     pub url: Option<String>,
     /// A new secret (rotation).
+    #[schema(
+        pattern = r"^whsec_((?:[A-Za-z0-9+/]{4}){8,21}|(?:[A-Za-z0-9+/]{4}){8,20}[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|(?:[A-Za-z0-9+/]{4}){8,21}[A-Za-z0-9+/][AQgw]==)$"
+    )]
     pub secret: Option<String>,
     /// A list of event types, or null for every type.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<WebhookEventType>>)]
     pub event_types: Option<Option<Vec<String>>>,
     pub enabled: Option<bool>,
 }
+
+/// The name of an event type, for the OpenAPI document: the values come from
+/// [`EventType::ALL`], so the document lists exactly what the server accepts.
+pub struct WebhookEventType;
+
+impl utoipa::PartialSchema for WebhookEventType {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(EventType::ALL.map(EventType::as_str)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for WebhookEventType {}
 
 fn invalid(e: OutboxError) -> AdminError {
     match e {

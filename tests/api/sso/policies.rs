@@ -189,8 +189,8 @@ async fn bad_policies_are_refused_with_a_reason(app: TestApp) {
                 &json!({"name": "x", "settings": {"a": 1}, "team_ids": [team, "no-such-team"]}),
             )
             .await,
-        400,
-        "invalid_request",
+        404,
+        "not_found",
         &["no-such-team"],
     );
     assert_error(
@@ -224,8 +224,8 @@ async fn bad_policies_are_refused_with_a_reason(app: TestApp) {
         &admin
             .put("/policies/sso", &json!({"team_ids": ["nope"]}))
             .await,
-        400,
-        "invalid_request",
+        404,
+        "not_found",
         &["nope"],
     );
     assert_error(
@@ -256,8 +256,8 @@ async fn bad_policies_are_refused_with_a_reason(app: TestApp) {
         &admin
             .put("/policies/sso", &json!({"team_ids": [theirs]}))
             .await,
-        400,
-        "invalid_request",
+        404,
+        "not_found",
         &[&theirs],
     );
     assert_error(

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs schemathesis (every check, a fixed seed, a bounded number of examples per operation)
+# against the admin API's own OpenAPI document, served by a freshly started rollcall binary
+# (default: the release build) on an embedded SQLite database in a temporary directory.
+# Any failure fails the script.
+#
+# The server and schemathesis run in a network namespace of their own with nothing but
+# loopback: the generator invents webhook URLs and OIDC issuers, and the server fetches and
+# delivers to what it is given, so nothing it invents may reach past this machine.
+#
+# Usage: conformance/run-schemathesis.sh [PATH_TO_ROLLCALL]
+# Environment: ROLLCALL_VENV (where `st` is installed, default .venv),
+#              ST_MAX_EXAMPLES (examples per operation and phase, default 20),
+#              ST_SEED (default 22).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${ROLLCALL_NETNS:-}" ]; then
+    if ! unshare --net true 2>/dev/null; then
+        echo "run-schemathesis.sh: cannot make a network namespace (unshare --net needs root)" >&2
+        exit 2
+    fi
+    exec unshare --net env ROLLCALL_NETNS=1 bash "$PWD/conformance/run-schemathesis.sh" "$@"
+fi
+ip link set lo up
+
+bin="${1:-target/release/rollcall}"
+st="${ROLLCALL_VENV:-$PWD/.venv}/bin/st"
+# shellcheck source=conformance/serve.sh
+. conformance/serve.sh
+fresh_data_dir
+
+"$bin" --data-dir "$data" org create schemathesis --seats 100 >/dev/null
+scim_token="$("$bin" --data-dir "$data" token create --org schemathesis --label schemathesis)"
+admin_token="$("$bin" --data-dir "$data" admin-token create --org schemathesis --label schemathesis)"
+serve_rollcall "$bin"
+
+# POSTs JSON and prints the answer's `id`.
+create() { # URL TOKEN CONTENT_TYPE BODY
+    curl -fsS -X POST "$1" -H "Authorization: Bearer $2" -H "Content-Type: $3" -d "$4" \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+}
+
+# Identifiers the operations need (conformance/schemathesis.toml), so that they reach past
+# "404 no such thing": a user from the IdP who is a member of a second team in a second
+# subscription, and a third team for DELETE /teams/{id}. An operation that removes one of
+# them may run before another that uses it; that one then answers 404 or 409, which its
+# document lists.
+export ST_USER_ID ST_TEAM_ID ST_DOOMED_TEAM_ID ST_SUBSCRIPTION_ID ST_ADMIN_TOKEN="$admin_token"
+ST_USER_ID="$(create "$base/scim/v2/Users" "$scim_token" application/scim+json \
+    '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com",
+      "emails":[{"value":"ada@example.com","primary":true}]}')"
+ST_SUBSCRIPTION_ID="$(create "$base/admin/v1/subscriptions" "$admin_token" application/json \
+    '{"label":"Second pool","seats":10}')"
+ST_TEAM_ID="$(create "$base/admin/v1/teams" "$admin_token" application/json \
+    "{\"name\":\"Platform\",\"subscription_id\":\"$ST_SUBSCRIPTION_ID\"}")"
+ST_DOOMED_TEAM_ID="$(create "$base/admin/v1/teams" "$admin_token" application/json \
+    '{"name":"Short-lived"}')"
+curl -fsS -o /dev/null -X POST "$base/admin/v1/teams/$ST_TEAM_ID/members" \
+    -H "Authorization: Bearer $admin_token" -H "Content-Type: application/json" \
+    -d "{\"user_id\":\"$ST_USER_ID\"}"
+
+started=$SECONDS
+status=0
+"$st" --config-file conformance/schemathesis.toml run "$base/admin/v1/openapi.json" \
+    --checks all \
+    --seed "${ST_SEED:-22}" \
+    --max-examples "${ST_MAX_EXAMPLES:-20}" \
+    --workers 2 \
+    --no-color || status=$?
+echo "schemathesis took $((SECONDS - started)) s"
+if [ "$status" -ne 0 ]; then
+    echo "--- server log (last 50 lines) ---"
+    tail -n 50 "$log"
+    exit "$status"
+fi
