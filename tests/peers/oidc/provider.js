@@ -32,9 +32,17 @@ import { createInterface } from 'node:readline';
 import Provider from 'oidc-provider';
 
 // One signing key for every provider of this process: RSA key generation is the slow part
-// of starting one.
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'peer-rs256', alg: 'RS256', use: 'sig' };
+// of starting one. The key comes out as a JWK from the generation itself: on Node 20,
+// `privateKey.export({format: 'jwk'})` right after `generateKeyPairSync` can deadlock for
+// good (the export holds the key's mutex, allocates, the garbage collector runs the
+// finished key-generation job's destructor, which takes the same mutex). That hang, one
+// start in a few hundred, is what made the per-test providers miss their 30 s start-up.
+const { privateKey } = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  privateKeyEncoding: { format: 'jwk' },
+  publicKeyEncoding: { format: 'jwk' },
+});
+const signingKey = { ...privateKey, kid: 'peer-rs256', alg: 'RS256', use: 'sig' };
 
 const servers = new Map();
 
