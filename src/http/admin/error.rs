@@ -95,10 +95,14 @@ impl AdminApiError {
                 ErrorCode::PayloadTooLarge,
                 m.clone(),
             ),
-            AdminApiError::TooManyRequests(m) => {
-                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", m.clone())
+            AdminApiError::TooManyRequests(m) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                m.clone(),
+            ),
+            AdminApiError::UriTooLong(m) => {
+                (StatusCode::URI_TOO_LONG, ErrorCode::UriTooLong, m.clone())
             }
-            AdminApiError::UriTooLong(m) => (StatusCode::URI_TOO_LONG, "uri_too_long", m.clone()),
             AdminApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal,
@@ -133,6 +137,10 @@ pub enum ErrorCode {
     SeatLimit,
     /// 413: the request body is larger than the server accepts.
     PayloadTooLarge,
+    /// 414: the request's URI is longer than the server reads.
+    UriTooLong,
+    /// 429: over a rate limit; `Retry-After` says when to try again.
+    RateLimited,
     /// 500: our fault; the cause is in the server log.
     Internal,
     /// 503: the database is unavailable.

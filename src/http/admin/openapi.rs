@@ -138,12 +138,28 @@ fn add_common_responses(path: &str, op: &mut Operation) {
     if path.contains('{') {
         add("404", "No such resource in the token's organization");
     }
+    add("414", "The URI is longer than 32 KiB");
     add("500", "Our fault; the cause is in the server log");
     add(
         "503",
         "The database is unavailable, or the request took longer than 60 s (that answer has \
          no body); try again later",
     );
+    responses.entry("429".to_owned()).or_insert_with(|| {
+        error_response(
+            "Over a rate limit: too many requests from this address or with this token, \
+                 or too many failed authentications from this address",
+        )
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                .description(Some("Seconds to wait before trying again"))
+                .build(),
+        )
+        .build()
+        .into()
+    });
     let unauthorized = error_response("No admin token, or not a valid one (a SCIM token is not)")
         .header(
             "WWW-Authenticate",

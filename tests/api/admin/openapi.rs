@@ -70,6 +70,8 @@ async fn every_operation_lists_its_errors_with_the_error_body(app: TestApp) {
                     .unwrap_or_else(|| panic!("{method} {path} lists no {s}"))
             };
             assert!(status("401")["headers"]["WWW-Authenticate"].is_object());
+            assert!(status("429")["headers"]["Retry-After"].is_object());
+            status("414");
             if op.get("requestBody").is_some() {
                 status("400");
                 status("413");
