@@ -289,10 +289,7 @@ async fn service_provider_config_advertises_what_the_server_does(app: TestApp) {
     let c = &r.body;
     assert_eq!(
         c["schemas"],
-        json!([
-            "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig",
-            "urn:ietf:params:scim:schemas:extension:rollcall:2.0:ServiceProviderConfig"
-        ])
+        json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"])
     );
     assert_eq!(c["patch"]["supported"], true);
     assert_eq!(c["bulk"]["supported"], true);

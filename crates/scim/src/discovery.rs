@@ -8,10 +8,6 @@ use serde_json::{Map, Value, json};
 /// ServiceProviderConfig schema URN, RFC 7643 §5.
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
-/// rollcall's extension of the ServiceProviderConfig: the limits of `crate::limits`, for
-/// which RFC 7643 §5 has no attribute.
-pub const LIMITS_EXTENSION_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:extension:rollcall:2.0:ServiceProviderConfig";
 /// ResourceType schema URN, RFC 7643 §6.
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 
@@ -62,10 +58,7 @@ fn base(url: &str) -> &str {
 /// The `/ServiceProviderConfig` document, RFC 7643 §5.
 pub fn service_provider_config(limits: &Limits) -> Map<String, Value> {
     let mut doc = Map::new();
-    doc.insert(
-        "schemas".into(),
-        json!([SERVICE_PROVIDER_CONFIG_SCHEMA, LIMITS_EXTENSION_SCHEMA]),
-    );
+    doc.insert("schemas".into(), json!([SERVICE_PROVIDER_CONFIG_SCHEMA]));
     if let Some(uri) = &limits.documentation_uri {
         doc.insert("documentationUri".into(), json!(uri));
     }
@@ -107,10 +100,9 @@ pub fn service_provider_config(limits: &Limits) -> Map<String, Value> {
             "primary": true,
         }]),
     );
-    doc.insert(
-        LIMITS_EXTENSION_SCHEMA.into(),
-        json!({"limits": crate::limits::advertised()}),
-    );
+    // The limits of `crate::limits` are not in this document: RFC 7643 §5 has no attribute
+    // for them, and strict clients (scim2-tester's models among them) refuse a document with
+    // an extension here. README lists them.
     doc.insert(
         "meta".into(),
         json!({
@@ -221,7 +213,7 @@ mod tests {
         assert_eq!(
             doc,
             json!({
-                "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA, LIMITS_EXTENSION_SCHEMA],
+                "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
                 "patch": {"supported": true},
                 "bulk": {"supported": true, "maxOperations": 1000, "maxPayloadSize": 1048576},
                 "filter": {"supported": true, "maxResults": 200},
@@ -243,15 +235,6 @@ mod tests {
                     "specUri": "https://www.rfc-editor.org/info/rfc6750",
                     "primary": true
                 }],
-                LIMITS_EXTENSION_SCHEMA: {"limits": {
-                    "maxStringLength": 4096,
-                    "maxBinaryLength": 16384,
-                    "maxValuesPerAttribute": 1000,
-                    "maxMembersPerRequest": 20000,
-                    "maxUnknownAttributes": 1000,
-                    "maxResourceBytes": 65536,
-                    "forbiddenCharacters": "control characters other than tab, line feed and carriage return"
-                }},
                 "meta": {
                     "resourceType": "ServiceProviderConfig",
                     "location": "http://host/scim/v2/ServiceProviderConfig"

@@ -1,6 +1,6 @@
 //! What one resource may hold, and which characters a stored string may carry. Checked in
 //! `resource::normalize`, so POST, PUT and the result of a PATCH all meet the same rules
-//! before anything reaches a database; advertised in `/ServiceProviderConfig`.
+//! before anything reaches a database; listed in README (not in `/ServiceProviderConfig`: strict clients refuse an extension there).
 //!
 //! The numbers are meant to sit far above what an IdP sends for a real person or group
 //! (the conformance/ scenarios carry a handful of emails and short names) and far below
@@ -100,8 +100,8 @@ pub fn check_resource_size(
     Ok(())
 }
 
-/// The limits as advertised in `/ServiceProviderConfig` (a rollcall extension: RFC 7643
-/// §5 has no place for them).
+/// The limits as a JSON object (for documents that may carry them; not the
+/// ServiceProviderConfig, see the module doc).
 pub fn advertised() -> Value {
     json!({
         "maxStringLength": MAX_STRING_CHARS,

@@ -9,8 +9,6 @@ use crate::support::{GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, assert_scim_error};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const LIMITS: &str = "urn:ietf:params:scim:schemas:extension:rollcall:2.0:ServiceProviderConfig";
-
 fn emails(n: usize) -> Value {
     Value::Array(
         (0..n)
@@ -158,27 +156,9 @@ async fn a_group_patch_with_more_members_than_a_statement_binds(app: TestApp) {
     assert_eq!(members[0]["value"], json!(user));
 }
 
-async fn service_provider_config_advertises_the_limits(app: TestApp) {
-    let r = app.get("/ServiceProviderConfig").await;
-    assert_eq!(r.status, StatusCode::OK);
-    let limits = &r.body[LIMITS]["limits"];
-    assert_eq!(limits["maxStringLength"], 4096);
-    assert_eq!(limits["maxValuesPerAttribute"], 1000);
-    assert_eq!(limits["maxMembersPerRequest"], 20_000);
-    assert_eq!(limits["maxUnknownAttributes"], 1000);
-    assert_eq!(limits["maxResourceBytes"], 65_536);
-    assert!(
-        r.body["schemas"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(LIMITS))
-    );
-}
-
 crate::backends!(
     eleven_thousand_emails_are_a_400_not_a_500,
     an_over_long_display_name_is_a_400,
     too_many_unknown_attributes_are_a_400,
     a_group_patch_with_more_members_than_a_statement_binds,
-    service_provider_config_advertises_the_limits,
 );
