@@ -120,6 +120,11 @@ impl IntoResponse for SignInFailure {
                 }
                 _ => "Something went wrong on our side; the cause is in the server log.".to_owned(),
             }
+        } else if matches!(self.error, LoginError::InvalidIdToken(_)) {
+            // The IdP is up but sent a token we cannot trust: worth an operator's look,
+            // not an outage alarm. The reason names the check or claim, never the token.
+            tracing::warn!(code, reason = %self.error, "the identity provider sent a bad ID token");
+            capitalise(&self.error.to_string())
         } else {
             tracing::info!(code, reason = %self.error, "sign-in refused");
             capitalise(&self.error.to_string())

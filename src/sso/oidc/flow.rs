@@ -13,7 +13,7 @@ use crate::store::StoreError;
 use crate::store::sso_oidc::{self, OidcConnectionRow, PendingLogin};
 use base64::Engine as _;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKeyType,
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdTokenClaims, CoreJsonWebKeyType,
     CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
@@ -197,15 +197,40 @@ fn trusted_algs(meta: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
 
 /// The payload of a compact JWS whose signature was verified already.
 fn jws_payload(compact: &str) -> Result<Map<String, Value>, LoginError> {
+    decode_payload(compact).map_err(LoginError::InvalidIdToken)
+}
+
+fn decode_payload(compact: &str) -> Result<Map<String, Value>, String> {
     let payload = compact
         .split('.')
         .nth(1)
-        .ok_or_else(|| LoginError::InvalidIdToken("not a compact JWS".into()))?;
+        .ok_or_else(|| "not a compact JWS".to_owned())?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
-        .map_err(|e| LoginError::InvalidIdToken(format!("payload is not base64url: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| LoginError::InvalidIdToken(format!("payload is not a JSON object: {e}")))
+        .map_err(|e| format!("payload is not base64url: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("payload is not a JSON object: {e}"))
+}
+
+/// What is wrong with the ID token of a token response the crate could not parse (it
+/// reads the claims while parsing the response), if the ID token is what is wrong: the
+/// claim at fault and what was expected, never a value of the token. None when the
+/// response has no string `id_token` or its claims read fine (the fault is elsewhere).
+fn unreadable_id_token(body: &[u8]) -> Option<String> {
+    let response: Value = serde_json::from_slice(body).ok()?;
+    let token = response.get("id_token")?.as_str()?;
+    let claims = match decode_payload(token) {
+        Ok(claims) => claims,
+        Err(why) => return Some(why),
+    };
+    // The response's fields are flattened by the crate, which loses the error's path, so
+    // the claims are read again here to name the one at fault.
+    let e =
+        serde_path_to_error::deserialize::<_, CoreIdTokenClaims>(Value::Object(claims)).err()?;
+    Some(if e.path().iter().next().is_some() {
+        format!("claim {:?}: {}", e.path().to_string(), e.inner())
+    } else {
+        e.inner().to_string()
+    })
 }
 
 fn string_claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
@@ -412,17 +437,26 @@ impl Oidc {
             ))
             .request_async(&self.http)
             .await
-            .map_err(|e| match e {
-                // RFC 6749 §5.2: e.g. invalid_grant for a used or foreign code.
-                RequestTokenError::ServerResponse(r) => LoginError::IdpRefused {
-                    error: r.error().to_string(),
-                    description: r.error_description().cloned(),
-                },
-                other => LoginError::Idp(super::unusable(
-                    "token request",
-                    &conn.issuer,
-                    &super::discovery_message(&other),
-                )),
+            .map_err(|e| {
+                // The IdP answered, with an ID token whose claims are missing or of the
+                // wrong type (no `exp`, `email` as a list): a bad token, not an outage.
+                if let RequestTokenError::Parse(_, body) = &e
+                    && let Some(why) = unreadable_id_token(body)
+                {
+                    return LoginError::InvalidIdToken(why);
+                }
+                match e {
+                    // RFC 6749 §5.2: e.g. invalid_grant for a used or foreign code.
+                    RequestTokenError::ServerResponse(r) => LoginError::IdpRefused {
+                        error: r.error().to_string(),
+                        description: r.error_description().cloned(),
+                    },
+                    other => LoginError::Idp(super::unusable(
+                        "token request",
+                        &conn.issuer,
+                        &super::discovery_message(&other),
+                    )),
+                }
             })?;
         let id_token = token.id_token().ok_or_else(|| {
             LoginError::InvalidIdToken("the token response has no id_token".into())
@@ -468,6 +502,12 @@ impl Oidc {
                 .map_err(|e| match e {
                     UserInfoError::ClaimsVerification(e) => {
                         LoginError::InvalidIdToken(format!("userinfo: {e}"))
+                    }
+                    // JSON whose claims are of the wrong type: a bad answer, not an outage.
+                    UserInfoError::Parse(e)
+                        if e.inner().classify() == serde_json::error::Category::Data =>
+                    {
+                        LoginError::InvalidIdToken(format!("userinfo: {}", e.inner()))
                     }
                     other => LoginError::Idp(super::unusable(
                         "userinfo request",

@@ -437,6 +437,43 @@ async fn an_id_token_signed_with_the_client_secret_is_refused(app: TestApp) {
     assert_refused(&page, 401, "invalid_id_token", &["not valid"]);
 }
 
+/// A reachable IdP sending a signed ID token whose claims break OIDC Core §2 (no `exp`,
+/// `email` as a list) sent a bad token: 401 `invalid_id_token` naming the claim, not 502
+/// `idp_unavailable` as if it were down (issue 16, point 12).
+async fn an_id_token_with_a_missing_or_mistyped_claim_is_invalid_not_an_outage(app: TestApp) {
+    let admin = Admin::new(&app).await;
+    app.create_user("alice@example.com").await;
+    let listed = json!(["alice@example.com", "alice@evil.example"]);
+    for (changes, claim) in [
+        (json!({"exp": null}), "exp"),
+        (json!({"email": listed.clone()}), "email"),
+    ] {
+        let peer = OidcPeer::start_with(&app, json!({"id_token_claims": changes})).await;
+        let conn = connect(&admin, &peer, json!({})).await;
+        let page = Browser::new().sign_in(&app, &app.org_id, "alice").await;
+        assert_refused(&page, 401, "invalid_id_token", &["not valid", claim]);
+        let r = admin
+            .delete(&format!(
+                "/sso/oidc-connections/{}",
+                conn["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+    }
+
+    // The same claim from userinfo (the ID token without it) is as bad.
+    let mut accounts = accounts();
+    accounts["alice"]["email"] = listed;
+    let by_userinfo = OidcPeer::start_with(
+        &app,
+        json!({"claims_in_id_token": false, "accounts": accounts}),
+    )
+    .await;
+    connect(&admin, &by_userinfo, json!({"use_userinfo": true})).await;
+    let page = Browser::new().sign_in(&app, &app.org_id, "alice").await;
+    assert_refused(&page, 401, "invalid_id_token", &["userinfo", "email"]);
+}
+
 async fn a_response_naming_another_issuer_is_refused(app: TestApp) {
     let admin = Admin::new(&app).await;
     let peer = OidcPeer::start(&app, true).await;
@@ -843,6 +880,7 @@ crate::backends!(
     a_replayed_callback_is_refused,
     an_id_token_for_another_nonce_is_refused,
     an_id_token_signed_with_the_client_secret_is_refused,
+    an_id_token_with_a_missing_or_mistyped_claim_is_invalid_not_an_outage,
     a_response_naming_another_issuer_is_refused,
     an_idp_refusal_is_explained,
     an_unverified_email_is_refused,

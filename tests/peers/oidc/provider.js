@@ -24,8 +24,12 @@
 // flow, the claims of `email`/`profile` scopes are served by userinfo only, not in the ID
 // token), which is how a test proves that rollcall called userinfo. `id_token_alg: "HS256"`
 // signs ID tokens with the client secret instead of the provider's RSA key.
+// `id_token_claims: {"exp": null, ...}` rewrites the ID token of every token response
+// (null removes a claim, anything else sets it) and signs it again with the provider's key,
+// as an IdP with a bug or a hostile one would send it: the signature holds, the claims do
+// not follow OIDC Core §2.
 
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 
@@ -43,6 +47,39 @@ const { privateKey } = generateKeyPairSync('rsa', {
   publicKeyEncoding: { format: 'jwk' },
 });
 const signingKey = { ...privateKey, kid: 'peer-rs256', alg: 'RS256', use: 'sig' };
+const signingKeyObject = createPrivateKey({ key: privateKey, format: 'jwk' });
+
+// The ID token with `changes` applied to its claims, signed again (RS256) with our key.
+function rewriteIdToken(idToken, changes) {
+  const [header, payload] = idToken.split('.');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === null) delete claims[name];
+    else claims[name] = value;
+  }
+  const signed = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const signature = sign('sha256', Buffer.from(signed), signingKeyObject);
+  return `${signed}.${signature.toString('base64url')}`;
+}
+
+// Makes `res` send token responses whose ID token carries `changes`. The provider (koa)
+// sets its headers and then calls `end` once with the whole JSON body.
+function rewriteTokenResponse(res, changes) {
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    let body;
+    try {
+      body = JSON.parse(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
+    } catch {
+      return end(chunk, ...rest);
+    }
+    if (typeof body.id_token !== 'string') return end(chunk, ...rest);
+    body.id_token = rewriteIdToken(body.id_token, changes);
+    const text = JSON.stringify(body);
+    if (!res.headersSent) res.setHeader('content-length', Buffer.byteLength(text));
+    return end(text, ...rest);
+  };
+}
 
 const servers = new Map();
 
@@ -133,6 +170,9 @@ function startProvider(config) {
             res.end(String(err));
           });
           return;
+        }
+        if (config.id_token_claims && req.method === 'POST' && req.url.startsWith('/token')) {
+          rewriteTokenResponse(res, config.id_token_claims);
         }
         providerCallback(req, res);
       });
