@@ -19,7 +19,7 @@ use crate::http::edge::SsoBody;
 use crate::http::rate_limit::{AuthFailure, ClientAddress};
 use crate::provisioning::invitations::{self, InvitationError, InvitationView};
 use crate::sso::email_code::CodeError;
-use crate::sso::signin::{Refusal, SignedIn};
+use crate::sso::signin::SignedIn;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -359,15 +359,15 @@ fn code_error(e: CodeError) -> Response {
         CodeError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
         CodeError::SsoRequired { .. } => (StatusCode::FORBIDDEN, "sso_required"),
         CodeError::Rejected => (StatusCode::BAD_REQUEST, "invalid_code"),
-        CodeError::Refused(r) => match r {
-            Refusal::NoSuchUser => (StatusCode::FORBIDDEN, "no_such_user"),
-            Refusal::Ambiguous => (StatusCode::CONFLICT, "ambiguous"),
-            Refusal::Deactivated => (StatusCode::FORBIDDEN, "deactivated"),
-            Refusal::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            Refusal::Provisioning(p) => match p {
-                crate::provisioning::Error::SeatLimit(_) => (StatusCode::FORBIDDEN, "seat_limit"),
-                other => return internal(&other.to_string(), Format::Json, is_unavailable(other)),
-            },
+        CodeError::Refused(r) => match super::refusal_parts(r) {
+            (status, code) if !status.is_server_error() => (status, code),
+            (status, _) => {
+                return internal(
+                    &r.to_string(),
+                    Format::Json,
+                    status == StatusCode::SERVICE_UNAVAILABLE,
+                );
+            }
         },
         CodeError::Store(s) => {
             let unavailable = matches!(s, crate::store::StoreError::Connect(_));

@@ -4,9 +4,7 @@
 //! page when the browser asks for HTML.
 
 use crate::http::AppState;
-use crate::provisioning;
 use crate::sso::oidc::{Callback, LoginError, cookie_name};
-use crate::sso::signin::Refusal;
 use crate::sso::start::StartRedirect;
 use crate::store::StoreError;
 use axum::Router;
@@ -71,26 +69,7 @@ fn parts(e: &LoginError) -> (StatusCode, &'static str) {
         LoginError::NonceMismatch => (StatusCode::UNAUTHORIZED, "nonce_mismatch"),
         LoginError::MissingClaim(_) => (StatusCode::FORBIDDEN, "missing_claim"),
         LoginError::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
-        LoginError::Refused(r) => match r {
-            Refusal::NoSuchUser => (StatusCode::FORBIDDEN, "no_such_user"),
-            Refusal::Ambiguous => (StatusCode::CONFLICT, "ambiguous_user"),
-            Refusal::Deactivated => (StatusCode::FORBIDDEN, "deactivated"),
-            Refusal::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            Refusal::Provisioning(p) => match p {
-                provisioning::Error::SeatLimit(_) => (StatusCode::FORBIDDEN, "seat_limit"),
-                provisioning::Error::Scim(_) => (StatusCode::FORBIDDEN, "jit_refused"),
-                provisioning::Error::Store(StoreError::Connect(_)) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-                }
-                provisioning::Error::NotFound(_)
-                | provisioning::Error::PreconditionFailed(_)
-                | provisioning::Error::LastOrgAdmin(_)
-                | provisioning::Error::Store(_)
-                | provisioning::Error::Internal(_) => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-                }
-            },
-        },
+        LoginError::Refused(r) => super::refusal_parts(r),
         LoginError::Store(StoreError::Connect(_)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }

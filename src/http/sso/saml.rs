@@ -3,9 +3,8 @@
 
 use crate::http::AppState;
 use crate::http::edge::SsoBody;
-use crate::provisioning;
 use crate::sso::saml::{self, Rejected, SamlError};
-use crate::sso::signin::{Refusal, SignedIn};
+use crate::sso::signin::SignedIn;
 use crate::store::StoreError;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -36,30 +35,6 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("text/html"))
 }
 
-fn signin_parts(r: &Refusal) -> (StatusCode, &'static str) {
-    match r {
-        Refusal::NoSuchUser => (StatusCode::FORBIDDEN, "no_such_user"),
-        Refusal::Ambiguous => (StatusCode::CONFLICT, "ambiguous_user"),
-        Refusal::Deactivated => (StatusCode::FORBIDDEN, "user_deactivated"),
-        Refusal::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        Refusal::Provisioning(e) => match e {
-            provisioning::Error::Scim(_)
-            | provisioning::Error::NotFound(_)
-            | provisioning::Error::PreconditionFailed(_)
-            | provisioning::Error::SeatLimit(_)
-            | provisioning::Error::LastOrgAdmin(_) => {
-                (StatusCode::FORBIDDEN, "provisioning_refused")
-            }
-            provisioning::Error::Store(StoreError::Connect(_)) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
-            provisioning::Error::Store(_) | provisioning::Error::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
-        },
-    }
-}
-
 impl SamlFailure {
     fn parts(&self) -> (StatusCode, &'static str) {
         match &self.error {
@@ -75,7 +50,7 @@ impl SamlFailure {
             SamlError::Unsolicited => (StatusCode::FORBIDDEN, "unsolicited_response"),
             SamlError::Replayed => (StatusCode::FORBIDDEN, "assertion_replayed"),
             SamlError::NoIdentity(_) => (StatusCode::FORBIDDEN, "no_identity"),
-            SamlError::SignIn(r) => signin_parts(r),
+            SamlError::SignIn(r) => super::refusal_parts(r),
             SamlError::Store(StoreError::Connect(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }

@@ -355,7 +355,29 @@ async fn a_stranger_uses_up_their_own_budget_not_the_persons(env: Env) {
     assert_signed_in(&verify(&env, "ada@example.com", &code).await);
 }
 
+/// A person deactivated after the code was sent is refused with the code every sign-in
+/// route uses for it (OIDC and SAML too): `user_deactivated`.
+async fn a_user_deactivated_after_the_code_was_sent_is_refused_as_deactivated(env: Env) {
+    let ada = env.app.create_user("ada@example.com").await;
+    assert_eq!(ask(&env, "ada@example.com").await.0, StatusCode::ACCEPTED);
+    let code = queued_codes(&env).await.pop().unwrap();
+    let r = env
+        .app
+        .patch(
+            &format!("/Users/{ada}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "value": {"active": false}}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let (status, body) = verify(&env, "ada@example.com", &code).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body:?}");
+    assert_eq!(body["error"], "user_deactivated", "{body:?}");
+    assert!(body.get("access_token").is_none());
+}
+
 crate::sso_backends!(
+    a_user_deactivated_after_the_code_was_sent_is_refused_as_deactivated,
     a_code_arrives_by_email_and_works_once,
     unknown_addresses_get_the_same_answer,
     expired_replaced_and_exhausted_codes_are_refused,

@@ -770,7 +770,7 @@ async fn a_deactivated_user_is_refused(app: TestApp) {
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let page = Browser::new().sign_in(&app, &app.org_id, "bob").await;
-    assert_refused(&page, 403, "deactivated", &["deactivated"]);
+    assert_refused(&page, 403, "user_deactivated", &["deactivated"]);
 }
 
 async fn a_user_of_another_org_is_refused(app: TestApp) {
