@@ -4,10 +4,15 @@
 //!
 //! The order matters for signature wrapping (XSW): the raw document must hold exactly one
 //! assertion, directly inside the Response; samael/xmlsec verifies every signature against
-//! the connection's certificates only and reduces the document to what the signatures
-//! cover; every value we use is then read from that reduced, verified document, never from
-//! the original one. Unsigned parts of the Response (Destination, InResponseTo, Status)
-//! are only used to refuse, never to accept.
+//! the connection's certificates only and hands back the canonical form of what the
+//! signature covers (the bytes that were digested); every value we use is then read from
+//! that verified, canonical document, never from the original one. Unsigned parts of the
+//! Response (Destination, InResponseTo, Status) are only used to refuse, never to accept.
+//!
+//! Reading the canonical form is what makes comments and CDATA harmless: exclusive c14n
+//! without comments (xmldsig-core §4.3.3, the SAML profile's transform) drops comments
+//! and writes CDATA as text, so `alice@x<!---->.evil.com` is the one text
+//! `alice@x.evil.com` the IdP signed, never `alice@x` (CVE-2017-11427).
 
 use samael::crypto::ReduceMode;
 use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider as _};
@@ -149,9 +154,9 @@ fn children<'a>(n: &Node<'a>, ns: &'a str, name: &'a str) -> impl Iterator<Item 
     n.children().filter(move |c| is(c, ns, name))
 }
 
-/// All the text inside `n`. Not just the first text node: a comment splits the text
-/// without changing what the signature covers (exclusive c14n drops comments), the
-/// NameID truncation attack of CVE-2017-11427.
+/// All the text inside `n`. The canonical form has no comments left to split a text, and
+/// an IdP signing with comments kept (c14n "WithComments") still gets the whole text read,
+/// not the part before the first comment (CVE-2017-11427).
 fn text(n: &Node<'_>) -> String {
     n.descendants()
         .filter(roxmltree::Node::is_text)
@@ -262,8 +267,13 @@ fn check_raw(xml: &str, allow_sha1: bool) -> Result<Raw, Rejected> {
     })
 }
 
-/// Verifies every signature with the connection's certificates and returns only what they
-/// cover (samael's `ValidateAndMarkNoAncestors`: the signed element becomes the root).
+/// Verifies every signature with the connection's certificates and returns the canonical
+/// form of what they cover, as digested (samael's `PreDigest`): the signed element is the
+/// root; where both the Response and its assertion are signed, the Response's.
+///
+/// Not samael's `ValidateAndMarkNoAncestors`: it maps the canonical form back onto the
+/// parsed document node by node, and a text split by a comment or written as CDATA (which
+/// c14n joins into one text) does not map, so a Response that verifies was refused.
 fn verified_xml(xml: &str, e: &Expected<'_>) -> Result<String, Rejected> {
     let certificates: Vec<CertificateDer> = e
         .certificates
@@ -281,7 +291,7 @@ fn verified_xml(xml: &str, e: &Expected<'_>) -> Result<String, Rejected> {
     Crypto::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         &certificates,
-        ReduceMode::ValidateAndMarkNoAncestors,
+        ReduceMode::PreDigest,
         allowed,
     )
     .map_err(|_| Rejected::BadSignature)

@@ -876,28 +876,100 @@ async fn a_user_of_another_org_is_refused(app: TestApp) {
     );
 }
 
+/// The user a sign-in answer's access token is for (its `sub`).
+fn signed_in_user(r: &Resp) -> String {
+    use base64::Engine as _;
+    let token = r.body["access_token"].as_str().unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
+}
+
+async fn user_id(app: &TestApp, user_name: &str) -> String {
+    let users = app
+        .get(&format!("/Users?filter=userName%20eq%20%22{user_name}%22"))
+        .await;
+    users.body["Resources"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no user {user_name}: {:?}", users.body))
+        .to_owned()
+}
+
 async fn a_comment_in_the_name_id_does_not_truncate_it(app: TestApp) {
     let s = Saml::new(app).await;
+    // The IdP vouches for "bjensen@example.com.evil.example", a comment after
+    // "bjensen@example.com": xmlsec verifies it (exclusive c14n drops comments), and the
+    // NameID read from the canonical form is the whole name, which matches nobody here.
+    let evil = format!("{USER}.evil.example");
+    let split = |request_id: &str| {
+        let mut r = s.response(Some(request_id));
+        r.name_id = evil.clone();
+        r.attributes = vec![];
+        r.variant = "comment";
+        r.forged_name_id = Some(USER.into());
+        r
+    };
+    let request_id = s.start().await;
+    let answer = s.sign_in_with(&split(&request_id)).await;
+    assert_refused(
+        &answer,
+        StatusCode::FORBIDDEN,
+        "no_such_user",
+        "no user of this organization",
+    );
+    // Once that name is provisioned, the same split NameID signs in as that user, never
+    // as USER.
+    s.app.create_user(&evil).await;
+    let request_id = s.start().await;
+    let answer = s.sign_in_with(&split(&request_id)).await;
+    assert_reached_sign_in(&answer);
+    assert_eq!(signed_in_user(&answer), user_id(&s.app, &evil).await);
+}
+
+/// CDATA inside signed content is text to c14n: a Response signed over it verifies and
+/// the NameID and attribute values read as their text, whichever part is signed.
+async fn cdata_in_signed_values_reads_as_their_text(app: TestApp) {
+    let s = Saml::with(app, json!({"identity_attribute": "email"})).await;
+    let ours = user_id(&s.app, USER).await;
+    for sign in ["response", "assertion"] {
+        let request_id = s.start().await;
+        let mut r = s.response(Some(&request_id));
+        // NameID `bjensen@<![CDATA[example.com]]>`, the email attribute likewise.
+        r.variant = "cdata";
+        r.forged_name_id = Some("bjensen@".into());
+        r.sign = sign;
+        let answer = s.sign_in_with(&r).await;
+        assert_reached_sign_in(&answer);
+        assert_eq!(signed_in_user(&answer), ours, "{sign}");
+    }
+    // And a comment and CDATA together, in the NameID the default connection reads.
+    let r = s
+        .admin(
+            Method::PATCH,
+            &format!("/sso/saml-connections/{}", s.url("id")),
+            Some(&json!({"identity_attribute": null})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let request_id = s.start().await;
     let mut r = s.response(Some(&request_id));
-    // The IdP vouches for "bjensen@example.com.evil.example"; read up to the comment
-    // only, it would name our user.
-    r.name_id = format!("{USER}.evil.example");
+    r.variant = "cdata";
+    r.forged_name_id = Some("bjensen@".into());
     r.attributes = vec![];
-    r.variant = "comment";
-    r.forged_name_id = Some(USER.into());
-    let answer = s.sign_in_with(&r).await;
-    // Refused either way, never signed in as USER: xmlsec's CLI verifies this document,
-    // samael's reduction refuses it ("does not verify"); were it accepted, the whole
-    // NameID would be read and match nobody.
-    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{:?}", answer.body);
-    let code = answer.body["error"].as_str().unwrap();
-    assert!(
-        ["saml_response_refused", "no_such_user"].contains(&code),
-        "{:?}",
-        answer.body
-    );
-    assert!(answer.body.get("access_token").is_none());
+    let signed = s.idp.response(&r).await;
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let xml = String::from_utf8(b64.decode(&signed).unwrap()).unwrap();
+    let both = xml.replacen("bjensen@<![CDATA[", "bjen<!-- IdP note -->sen@<![CDATA[", 1);
+    assert_ne!(both, xml, "the peer wrote the CDATA section");
+    let answer = s.post_acs(&b64.encode(both)).await;
+    assert_reached_sign_in(&answer);
+    assert_eq!(signed_in_user(&answer), ours);
 }
 
 macro_rules! sign_in_backends {
@@ -928,6 +1000,7 @@ sign_in_backends!(
     a_deactivated_user_is_refused,
     a_user_of_another_org_is_refused,
     a_comment_in_the_name_id_does_not_truncate_it,
+    cdata_in_signed_values_reads_as_their_text,
 );
 
 // ---- admin API ------------------------------------------------------------------------

