@@ -111,6 +111,13 @@ fn escape(s: &str) -> String {
 }
 
 /// Our SP metadata for connection `connection_id` (saml-metadata §2.4.4).
+///
+/// `WantAssertionsSigned="false"` because a signed Response alone is accepted (its
+/// signature covers the assertion inside), as is a signed assertion in an unsigned
+/// Response: Okta signs either as configured, Entra signs the assertion by default, and
+/// some IdPs sign only the Response. Saying "true" while accepting a Response-only
+/// signature would promise what the ACS does not enforce. Something is always signed:
+/// an unsigned Response with an unsigned assertion is refused.
 pub async fn metadata(sso: &Sso, connection_id: &str) -> Result<String, SamlError> {
     let mut tx = sso.store.read().await?;
     // Served for disabled connections too: an admin sets up the IdP before enabling.
@@ -122,7 +129,7 @@ pub async fn metadata(sso: &Sso, connection_id: &str) -> Result<String, SamlErro
     Ok(format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:AssertionConsumerService Binding="{POST_BINDING}" Location="{acs}" index="0" isDefault="true"/>

@@ -344,6 +344,17 @@ async fn sp_metadata_names_our_entity_id_and_acs(app: TestApp) {
         Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")
     );
     assert_eq!(acs.attribute("Location"), Some(s.url("acs_url").as_str()));
+    // The metadata promises what the ACS enforces: a signed Response without a signed
+    // assertion is accepted, so it must not say that assertions have to be signed.
+    let sp = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "SPSSODescriptor")
+        .unwrap();
+    assert_eq!(sp.attribute("WantAssertionsSigned"), Some("false"));
+    let request_id = s.start().await;
+    let response_only = s.response(Some(&request_id));
+    assert_eq!(response_only.sign, "response");
+    assert_reached_sign_in(&s.sign_in_with(&response_only).await);
     // Derived from the server's public base URL, per connection.
     let id = s.url("id");
     assert_eq!(
