@@ -123,7 +123,7 @@ impl Invitations {
         else {
             return Err(InvalidInvitation::Malformed);
         };
-        let exp: i64 = exp.parse().map_err(|_| InvalidInvitation::Malformed)?;
+        let exp = parse_expiry(exp).ok_or(InvalidInvitation::Malformed)?;
         let sig = B64.decode(sig).map_err(|_| InvalidInvitation::Malformed)?;
         // `verify_slice` compares in constant time.
         self.mac(id, exp)
@@ -146,6 +146,14 @@ impl Invitations {
         }
         Ok(checked.membership_id)
     }
+}
+
+/// The expiry as [`Invitations::token`] writes it, and only so: decimal digits without a
+/// sign or leading zeros. `i64::from_str` also takes `+1700000000` and `01700000000`,
+/// which would give one invitation many valid spellings of its link.
+fn parse_expiry(exp: &str) -> Option<i64> {
+    let canonical = exp.bytes().all(|b| b.is_ascii_digit()) && !exp.starts_with('0');
+    canonical.then(|| exp.parse().ok()).flatten()
 }
 
 /// A token whose signature holds.
@@ -800,6 +808,20 @@ mod tests {
         let other = Invitations::with_key(&[8; 32], "https://r.test", 7).unwrap();
         assert_eq!(other.verify(&t, now), Err(InvalidInvitation::BadSignature));
         assert_eq!(inv.verify("x.y", now), Err(InvalidInvitation::Malformed));
+        let exp = exp.unix_timestamp().to_string();
+        for spelling in [
+            format!("0{exp}"),
+            format!("+{exp}"),
+            format!("-{exp}"),
+            " 1".into(),
+        ] {
+            let other = t.replacen(&format!(".{exp}."), &format!(".{spelling}."), 1);
+            assert_eq!(
+                inv.verify(&other, now),
+                Err(InvalidInvitation::Malformed),
+                "{spelling}"
+            );
+        }
         assert!(!format!("{inv:?}").contains("key"));
     }
 }

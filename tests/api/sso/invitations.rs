@@ -442,7 +442,36 @@ async fn tampered_and_stale_links_are_refused(env: Env) {
     assert_eq!(err["error"], "not_invited");
 }
 
+/// A link has one spelling: the expiry as the server wrote it. A leading zero or a plus
+/// sign (`%2B` in the path) signs the same number, and was accepted as the same link.
+async fn other_spellings_of_the_expiry_are_refused(env: Env) {
+    let app = &env.app;
+    let ada = app.create_user("ada@example.com").await;
+    let link = link_in(
+        &mail_to(app, 1, "ada@example.com", "added").await,
+        &app.address,
+    );
+    let (id, rest) = link
+        .trim_start_matches("/invitations/")
+        .split_once('.')
+        .unwrap();
+    let (exp, sig) = rest.split_once('.').unwrap();
+    for spelling in [format!("0{exp}"), format!("%2B{exp}"), format!("+{exp}")] {
+        let bad = format!("/invitations/{id}.{spelling}.{sig}");
+        for method in [Method::GET, Method::POST] {
+            let (status, err) = env.json(method.clone(), &bad, None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {err:?}");
+            assert_eq!(err["error"], "invalid_invitation", "{bad}: {err:?}");
+        }
+    }
+    // Nothing was accepted; the link as sent still works.
+    assert_eq!(scim_states(app, &ada).await, ["invited"]);
+    let (status, view) = env.json(Method::POST, &link, None).await;
+    assert_eq!(status, StatusCode::OK, "{view:?}");
+}
+
 sso_backends!(
+    other_spellings_of_the_expiry_are_refused,
     a_get_shows_the_invitation_and_only_a_post_accepts_it,
     an_expired_link_says_so_and_sends_one_new_link,
     tampered_and_stale_links_are_refused,
