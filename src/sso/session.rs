@@ -164,6 +164,13 @@ fn internal(what: &str) -> impl FnOnce(String) -> SessionError + '_ {
     move |e| SessionError::Internal(format!("{what}: {e}"))
 }
 
+fn team_claims(teams: Vec<TeamRole>) -> Vec<TeamClaim> {
+    teams
+        .into_iter()
+        .map(|TeamRole { team_id, role }| TeamClaim { id: team_id, role })
+        .collect()
+}
+
 /// A new Ed25519 key with its kid (the RFC 7638 JWK thumbprint). Not stored.
 pub fn generate_key(now: OffsetDateTime) -> Result<StoredKey, SessionError> {
     let mut seed = [0u8; 32];
@@ -245,7 +252,13 @@ pub async fn rotate_signing_key(
 /// What introspection and `/Me` learn from a live access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveToken {
+    /// As signed when the token was issued.
     pub claims: AccessClaims,
+    /// The seat-holding memberships now, read with the session: the token's own `teams`
+    /// may be up to an access token lifetime old.
+    pub teams: Vec<TeamClaim>,
+    /// The org role now.
+    pub org_role: Option<String>,
 }
 
 impl Sessions {
@@ -326,10 +339,7 @@ impl Sessions {
             iss: self.settings.issuer.clone(),
             sub: user_id.to_owned(),
             org: org_id.to_owned(),
-            teams: teams
-                .into_iter()
-                .map(|TeamRole { team_id, role }| TeamClaim { id: team_id, role })
-                .collect(),
+            teams: team_claims(teams),
             org_role,
             iat,
             exp: iat.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
@@ -493,7 +503,17 @@ impl Sessions {
                 && s.org_id == claims.org
                 && s.user_id == claims.sub
         });
-        Ok(live.then_some(LiveToken { claims }))
+        if !live {
+            return Ok(None);
+        }
+        // Read in the same snapshot as the session: a membership removed after the token
+        // was issued is not reported (issue 16, point 12).
+        let (teams, org_role) = sql::access_of(&mut tx, &claims.org, &claims.sub).await?;
+        Ok(Some(LiveToken {
+            claims,
+            teams: team_claims(teams),
+            org_role,
+        }))
     }
 
     /// The JWK Set (RFC 7517 §5) of the keys that verify live tokens: the signer and the

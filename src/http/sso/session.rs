@@ -253,6 +253,8 @@ async fn introspect_token(
         return Ok(no_store(StatusCode::OK, &json!({"active": false})));
     };
     let c = live.claims;
+    // The teams and org role as they are now, not as signed into the token: the answer
+    // is what the product authorises by.
     let mut body = json!({
         "active": true,
         "token_type": "Bearer",
@@ -263,9 +265,9 @@ async fn introspect_token(
         "exp": c.exp,
         "jti": c.jti,
         "sid": c.sid,
-        "teams": c.teams,
+        "teams": live.teams,
     });
-    if let (Some(role), Some(obj)) = (c.org_role, body.as_object_mut()) {
+    if let (Some(role), Some(obj)) = (live.org_role, body.as_object_mut()) {
         obj.insert("org_role".into(), Value::String(role));
     }
     Ok(no_store(StatusCode::OK, &body))

@@ -56,6 +56,7 @@ session_backends!(
     refresh_rotates_and_reuse_revokes_the_whole_session,
     token_endpoint_answers_oauth_errors,
     introspection_answers_active_only_for_live_tokens_of_the_callers_org,
+    introspection_reports_the_current_teams_and_org_role,
     forged_tokens_are_inactive,
     deprovisioning_revokes_sessions_at_once,
     key_rotation_keeps_issued_tokens_valid,
@@ -754,6 +755,68 @@ async fn introspection_answers_active_only_for_live_tokens_of_the_callers_org(ap
             "{junk}"
         );
     }
+}
+
+/// Introspection answers the teams and org role as they are now, not as they were signed
+/// into the token: a person the IdP removed from a team after signing in is no longer
+/// reported a member of it (issue 16, point 12).
+async fn introspection_reports_the_current_teams_and_org_role(app: TestApp) {
+    let admin = admin_token(&app, "backend").await;
+    let acme = default_team(&app).await;
+    let beta = add_team(&app, "Beta").await;
+    let ada = create_user(&app, with_team("ada@example.com", &beta, "admin")).await;
+    let org_roles = format!("{}/admin/v1/org-roles", app.address);
+    let r = app
+        .request_with(
+            Method::POST,
+            &org_roles,
+            Some(&json!({"user_id": ada, "role": "org_analyst"})),
+            Some(&admin),
+            &[],
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let s = signed_in(&app, MatchBy::Email, "ada@example.com").await;
+    let mut both = vec![
+        json!({"id": acme, "role": "user"}),
+        json!({"id": beta, "role": "admin"}),
+    ];
+    both.sort_by_key(|t| t["id"].as_str().unwrap().to_owned());
+    let body = introspect(&app, &admin, &s.access_token).await;
+    assert_eq!(body["teams"], json!(both), "{body:?}");
+    assert_eq!(body["org_role"], "org_analyst", "{body:?}");
+
+    // The IdP takes Ada out of Beta; an admin takes her org role away.
+    let r = app
+        .patch(
+            &format!("/Users/{ada}"),
+            &json!({"schemas": [PATCH_OP], "Operations": [
+                {"op": "remove", "path": format!("{ROLLCALL}:teams[value eq \"{beta}\"]")}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = app
+        .request_with(
+            Method::DELETE,
+            &format!("{org_roles}/{ada}"),
+            None,
+            Some(&admin),
+            &[],
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+
+    let body = introspect(&app, &admin, &s.access_token).await;
+    assert_eq!(body["active"], true, "{body:?}");
+    assert_eq!(
+        body["teams"],
+        json!([{"id": acme, "role": "user"}]),
+        "{body:?}"
+    );
+    assert!(body.get("org_role").is_none(), "{body:?}");
+    // The token itself still says what was true when it was issued.
+    let (_, claims) = verify(&app, &s.access_token).await;
+    assert_eq!(claims["teams"], json!(both));
 }
 
 /// Sets a JWT's segments from JSON and a signature.
