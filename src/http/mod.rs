@@ -4,6 +4,7 @@ pub mod admin;
 mod edge;
 pub mod error;
 mod extract;
+mod openapi;
 pub mod rate_limit;
 mod scim;
 mod sso;

@@ -194,7 +194,7 @@ pub async fn limit(
         .map(|ConnectInfo(a)| a.ip());
     let client = limits.client_address(peer, req.headers());
     if let Some(wait) = limits.admit(family, client, req.headers()) {
-        return too_many(family, wait);
+        return too_many(family, req.uri().path(), wait);
     }
     req.extensions_mut().insert(ClientAddress(client));
     let response = next.run(req).await;
@@ -206,8 +206,9 @@ pub async fn limit(
     response
 }
 
-/// 429 in the family's format, with whole seconds to wait (at least 1).
-fn too_many(family: Family, wait: Duration) -> Response {
+/// 429 in the format of the route family (`/oauth/*` as RFC 6749 §5.2 says), with whole
+/// seconds to wait (at least 1).
+fn too_many(family: Family, path: &str, wait: Duration) -> Response {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let secs = secs.max(1);
     let message = format!("Too many requests from this client; retry in {secs} s.");
@@ -218,6 +219,14 @@ fn too_many(family: Family, wait: Duration) -> Response {
         Family::Admin => axum::response::IntoResponse::into_response(
             super::admin::error::AdminApiError::TooManyRequests(message),
         ),
+        Family::People if path.starts_with("/oauth/") => {
+            axum::response::IntoResponse::into_response((
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(
+                    serde_json::json!({"error": "rate_limited", "error_description": message}),
+                ),
+            ))
+        }
         Family::People => axum::response::IntoResponse::into_response((
             StatusCode::TOO_MANY_REQUESTS,
             axum::Json(serde_json::json!({"error": "rate_limited", "message": message})),

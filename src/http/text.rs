@@ -4,10 +4,15 @@
 
 use serde_json::Value;
 
+/// Whether `s` holds a character the rule refuses.
+pub fn has_forbidden_char(s: &str) -> bool {
+    s.chars().any(scim::limits::is_forbidden_char)
+}
+
 /// Where the first string (key or value) with a forbidden character is in `v`: a path
 /// like `name` or `team_ids[2]` (`""` for `v` itself), for the error message.
 pub fn forbidden_char_at(v: &Value) -> Option<String> {
-    let bad = |s: &str| s.chars().any(scim::limits::is_forbidden_char);
+    let bad = has_forbidden_char;
     match v {
         Value::String(s) => bad(s).then(String::new),
         Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {

@@ -490,7 +490,7 @@ pub(super) fn user_info(id: &str, user_name: &str, doc: &Map<String, Value>) -> 
 }
 
 /// What an invitation link shows the person.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct InvitationView {
     pub membership_id: String,
     pub org_name: String,
@@ -701,7 +701,7 @@ pub async fn accept(
 }
 
 /// Where a renewed link went.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Renewed {
     /// The address, partly hidden (`a***@example.com`).
     pub sent_to: String,

@@ -66,7 +66,7 @@ pub struct SettingsPolicyView {
 pub struct NewSettingsPolicy {
     /// Not blank (it is trimmed).
     #[schema(
-        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     pub name: String,
     #[schema(value_type = PolicySettings)]
@@ -83,7 +83,7 @@ pub struct NewSettingsPolicy {
 pub struct SettingsPolicyUpdate {
     /// Not blank (it is trimmed).
     #[schema(
-        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     pub name: Option<String>,
     #[schema(value_type = Option<PolicySettings>)]
@@ -99,10 +99,12 @@ pub struct PolicySettings;
 
 impl utoipa::PartialSchema for PolicySettings {
     fn schema() -> RefOr<Schema> {
-        // `(?![\s\S])` is the end of the name in ECMAScript and Python regexes alike.
+        // `(?![\s\S])` is the end of the name in ECMAScript and Python regexes alike; the
+        // rest is the text rule (`scim::limits::TEXT_PATTERN`) without its `^`.
+        let text = scim::limits::TEXT_PATTERN.trim_start_matches('^');
         let not_sso_enforced = ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some(format!("^(?!{SSO_ENFORCED}(?![\\s\\S]))")));
+            .pattern(Some(format!("^(?!{SSO_ENFORCED}(?![\\s\\S])){text}")));
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .property_names(Some(not_sso_enforced))

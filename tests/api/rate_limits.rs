@@ -103,6 +103,10 @@ async fn failed_authentication_is_limited_per_address_before_any_token_is_checke
         .await
         .unwrap();
     retry_after(&r);
+    // RFC 6749 §5.2's shape on /oauth/*.
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited", "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
     // The IdP on its own address goes on as if nothing happened.
     let r = scim_get(&app.client, &app, &app.token).await;
     assert_eq!(r.status(), StatusCode::OK);

@@ -36,6 +36,19 @@ pub fn is_forbidden_char(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
+/// [`is_forbidden_char`] as an ECMA-262 pattern, for OpenAPI documents: a string without
+/// the characters it refuses.
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+
+/// [`TEXT_PATTERN`] with at least one character that is not whitespace
+/// (`char::is_whitespace`): a name that is not blank. utoipa's `pattern` takes a literal
+/// only, so the schemas that use it spell it out; `http::openapi_text` checks they agree.
+pub const NAME_PATTERN: &str = concat!(
+    r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*",
+    r"[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+    r"[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+);
+
 /// Refuses a string value with a control character or longer than `max` characters;
 /// `label` names the attribute.
 pub fn check_string(label: &str, s: &str, max: usize) -> Result<(), ScimError> {
@@ -117,6 +130,38 @@ pub fn advertised() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The patterns name exactly the characters the rule refuses (and, for names, the
+    /// whitespace that makes one blank), over the first 12,000 code points and beyond.
+    #[test]
+    fn the_documented_patterns_state_the_rule() {
+        let text = regex::Regex::new(TEXT_PATTERN).unwrap();
+        let name = regex::Regex::new(NAME_PATTERN).unwrap();
+        let chars = (0u32..0x3100)
+            .chain([0xFEFF, 0x1F600])
+            .filter_map(char::from_u32);
+        for c in chars {
+            let s = format!("a{c}b");
+            assert_eq!(
+                text.is_match(&s),
+                !is_forbidden_char(c),
+                "U+{:04X}",
+                c as u32
+            );
+            assert_eq!(
+                name.is_match(&s),
+                !is_forbidden_char(c),
+                "U+{:04X}",
+                c as u32
+            );
+            let alone = c.to_string();
+            let blank = c.is_whitespace() || is_forbidden_char(c);
+            assert_eq!(name.is_match(&alone), !blank, "U+{:04X} alone", c as u32);
+        }
+        assert!(text.is_match("") && !name.is_match(""));
+        assert!(!name.is_match(" \t\u{3000}\r\n"));
+        assert!(name.is_match("  Platform team\r\n"));
+    }
 
     #[test]
     fn control_characters_are_refused_but_tab_lf_and_cr_pass() {

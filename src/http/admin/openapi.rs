@@ -4,10 +4,10 @@ use super::{
     audit, error, invitations, mappings, members, policies, roles, settings, sso_oidc, sso_saml,
     subscriptions, teams, webhooks,
 };
+use crate::http::openapi::{AdminToken, RequestText, operations_mut, retry_after};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, OneOfBuilder, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
@@ -71,22 +71,15 @@ use utoipa::{Modify, OpenApi};
         sso_oidc::delete_oidc_connection,
     ),
     components(schemas(error::ErrorBody)),
-    modifiers(&AdminToken, &CommonResponses, &AlternativeFields),
+    modifiers(
+        &AdminToken,
+        &CommonResponses,
+        &AlternativeFields,
+        &RequestText
+    ),
     security(("admin_token" = []))
 )]
 pub struct ApiDoc;
-
-struct AdminToken;
-
-impl Modify for AdminToken {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "admin_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 /// Adds the answers an operation can give whatever its handler, so no annotation can
 /// forget them: 401 everywhere (the token is checked first); 400 and 413 where a JSON body
@@ -98,14 +91,7 @@ struct CommonResponses;
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.patch,
-                &mut item.delete,
-            ];
-            for op in operations.into_iter().flatten() {
+            for op in operations_mut(item) {
                 add_common_responses(path, op);
             }
         }
@@ -150,13 +136,7 @@ fn add_common_responses(path: &str, op: &mut Operation) {
             "Over a rate limit: too many requests from this address or with this token, \
                  or too many failed authentications from this address",
         )
-        .header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::Integer))
-                .description(Some("Seconds to wait before trying again"))
-                .build(),
-        )
+        .header("Retry-After", retry_after())
         .build()
         .into()
     });

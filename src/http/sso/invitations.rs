@@ -14,10 +14,11 @@
 //! Tokens and codes never reach the logs: the request span records the path without
 //! the token (see `http::loggable_path`) and no handler logs its input.
 
+use super::openapi::SignInError;
 use crate::http::AppState;
 use crate::http::edge::SsoBody;
 use crate::http::rate_limit::{AuthFailure, ClientAddress};
-use crate::provisioning::invitations::{self, InvitationError, InvitationView};
+use crate::provisioning::invitations::{self, InvitationError, InvitationView, Renewed};
 use crate::sso::email_code::CodeError;
 use crate::sso::signin::SignedIn;
 use axum::extract::{Path, State};
@@ -189,6 +190,14 @@ fn internal(cause: &str, fmt: Format, unavailable: bool) -> Response {
     }
 }
 
+#[utoipa::path(get, path = "/invitations/{token}", tag = "invitations",
+    params(("token" = String, Path, description = "The token of the invitation link")),
+    responses(
+        (status = 200, description = "The invitation: a page with an Accept button, or JSON when asked",
+            content((InvitationView = "application/json"), (String = "text/html"))),
+        (status = 400, description = "Not an invitation link (malformed or tampered with)", content((SignInError = "application/json"), (String = "text/html"))),
+        (status = 404, description = "The invitation no longer exists", content((SignInError = "application/json"), (String = "text/html"))),
+        (status = 410, description = "The link expired; `renew_url` asks for a new one", content((SignInError = "application/json"), (String = "text/html")))))]
 /// `GET /invitations/{token}`: the invitation and an Accept button; changes nothing.
 async fn show_invitation(
     State(state): State<AppState>,
@@ -232,6 +241,15 @@ async fn show_invitation(
     }
 }
 
+#[utoipa::path(post, path = "/invitations/{token}", tag = "invitations",
+    params(("token" = String, Path, description = "The token of the invitation link")),
+    responses(
+        (status = 200, description = "Accepted: the person is a member of the team",
+            content((InvitationView = "application/json"), (String = "text/html"))),
+        (status = 400, description = "Not an invitation link (malformed or tampered with)", content((SignInError = "application/json"), (String = "text/html"))),
+        (status = 404, description = "The invitation no longer exists", content((SignInError = "application/json"), (String = "text/html"))),
+        (status = 409, description = "Already accepted, or the membership no longer waits for acceptance", content((SignInError = "application/json"), (String = "text/html"))),
+        (status = 410, description = "The link expired; `renew_url` asks for a new one", content((SignInError = "application/json"), (String = "text/html")))))]
 /// `POST /invitations/{token}`: accepts the invitation.
 async fn accept_invitation(
     State(state): State<AppState>,
@@ -258,6 +276,14 @@ async fn accept_invitation(
     }
 }
 
+#[utoipa::path(post, path = "/invitations/{token}/renew", tag = "invitations",
+    params(("token" = String, Path, description = "The token of an expired invitation link")),
+    responses(
+        (status = 202, description = "A new link is emailed to the person's own address",
+            content((Renewed = "application/json"), (String = "text/html"))),
+        (status = 400, description = "Not an invitation link (malformed or tampered with)", content((SignInError = "application/json"), (String = "text/html"))),
+        (status = 404, description = "The invitation no longer exists", content((SignInError = "application/json"), (String = "text/html"))),
+        (status = 409, description = "The link is still valid, was renewed already, was accepted, or the person has no address", content((SignInError = "application/json"), (String = "text/html")))))]
 /// `POST /invitations/{token}/renew`: emails a new link for an expired one.
 async fn renew_invitation(
     State(state): State<AppState>,
@@ -283,20 +309,51 @@ async fn renew_invitation(
 }
 
 /// Body of `POST /sign-in/email`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CodeRequest {
+pub(super) struct CodeRequest {
+    /// The organization's id or name.
     org_id: String,
+    /// The person's email address.
     email: String,
 }
 
 /// Body of `POST /sign-in/email/verify`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CodeVerification {
+pub(super) struct CodeVerification {
+    /// The organization's id or name.
     org_id: String,
+    /// The address the code was sent to.
     email: String,
+    /// The code from the email: its digits (spaces and dashes are ignored).
     code: String,
+}
+
+/// The answer of `POST /sign-in/email`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct CodeSent {
+    /// The same sentence whoever asks.
+    message: &'static str,
+    /// Seconds a code stays valid.
+    expires_in: i64,
+}
+
+/// The token response of RFC 6749 §5.1, as the email sign-in and `/oauth/token` answer it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct TokenAnswer {
+    /// A signed JWT (EdDSA), verifiable with `/.well-known/jwks.json`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, pattern = "^Bearer$")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// For `POST /oauth/token` with `grant_type=refresh_token`; each is used once.
+    pub refresh_token: String,
+    /// The signed-in user's SCIM id (email sign-in only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 /// The largest sign-in request body.
@@ -345,13 +402,26 @@ fn parse_body<T: serde::de::DeserializeOwned>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if form {
-        serde_urlencoded::from_bytes(body)
-            .map_err(|e| BodyError::Invalid(format!("The form is not valid: {e}.")))
+    let value: Value = if form {
+        let pairs: serde_json::Map<String, Value> =
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+                .map_err(|e| BodyError::Invalid(format!("The form is not valid: {e}.")))?
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+        Value::Object(pairs)
     } else {
         serde_json::from_slice(body)
-            .map_err(|e| BodyError::Invalid(format!("The request body is not valid: {e}.")))
+            .map_err(|e| BodyError::Invalid(format!("The request body is not valid: {e}.")))?
+    };
+    // The one rule on stored and compared text: no control characters but tab, LF, CR.
+    if let Some(at) = crate::http::text::forbidden_char_at(&value) {
+        return Err(BodyError::Invalid(format!(
+            "The field {at} holds a control character."
+        )));
     }
+    serde_json::from_value(value)
+        .map_err(|e| BodyError::Invalid(format!("The request body is not valid: {e}.")))
 }
 
 fn code_error(e: CodeError) -> Response {
@@ -382,6 +452,11 @@ fn code_error(e: CodeError) -> Response {
     response
 }
 
+#[utoipa::path(post, path = "/sign-in/email", tag = "sign-in",
+    request_body(content((CodeRequest = "application/json"), (CodeRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 202, description = "The same answer whoever asks", body = CodeSent),
+        (status = 400, description = "The body is not of the schema, or the address is not an email address", body = SignInError)))]
 /// `POST /sign-in/email`: emails a one-time code. 202 whether or not the address belongs
 /// to anyone, so nobody can probe who exists.
 async fn send_sign_in_code(
@@ -402,17 +477,24 @@ async fn send_sign_in_code(
     {
         Ok(()) => json_answer(
             StatusCode::ACCEPTED,
-            json!({
-                "message": "If this address belongs to a member of the organization, an email \
-                            is on its way to it: a sign-in code, or how to sign in through \
-                            your company's SSO where your team requires it.",
-                "expires_in": crate::sso::email_code::CODE_TTL_MINUTES * 60,
+            json!(CodeSent {
+                message: "If this address belongs to a member of the organization, an email \
+                          is on its way to it: a sign-in code, or how to sign in through \
+                          your company's SSO where your team requires it.",
+                expires_in: crate::sso::email_code::CODE_TTL_MINUTES * 60,
             }),
         ),
         Err(e) => code_error(e),
     }
 }
 
+#[utoipa::path(post, path = "/sign-in/email/verify", tag = "sign-in",
+    request_body(content((CodeVerification = "application/json"), (CodeVerification = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Signed in", body = TokenAnswer),
+        (status = 400, description = "The body is not of the schema, or the code is not the one sent (`invalid_code`)", body = SignInError),
+        (status = 403, description = "No such member, deactivated, SSO required, or no seat", body = SignInError),
+        (status = 409, description = "The address belongs to more than one user", body = SignInError)))]
 /// `POST /sign-in/email/verify`: checks the code and answers the session tokens.
 async fn verify_sign_in_code(
     State(state): State<AppState>,
@@ -443,12 +525,12 @@ async fn verify_sign_in_code(
 fn token_response(s: &SignedIn) -> Response {
     json_answer(
         StatusCode::OK,
-        json!({
-            "access_token": s.access_token,
-            "token_type": "Bearer",
-            "expires_in": s.expires_in,
-            "refresh_token": s.refresh_token,
-            "user_id": s.user_id,
+        json!(TokenAnswer {
+            access_token: s.access_token.clone(),
+            token_type: "Bearer",
+            expires_in: s.expires_in,
+            refresh_token: s.refresh_token.clone(),
+            user_id: Some(s.user_id.clone()),
         }),
     )
 }

@@ -4,6 +4,7 @@
 
 mod invitations;
 mod oidc;
+mod openapi;
 mod saml;
 mod session;
 
@@ -13,10 +14,14 @@ use crate::sso::signin::Refusal;
 use crate::store::StoreError;
 use axum::Router;
 use axum::http::StatusCode;
+use axum::routing::get;
+
+pub use openapi::document;
 
 /// Every SSO route.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/openapi.json", get(|| async { axum::Json(document()) }))
         .merge(session::router(state.clone()))
         .merge(oidc::router(state.clone()))
         .merge(saml::router(state.clone()))

@@ -4,6 +4,8 @@
 //! Errors follow OAuth 2.0: `{"error", "error_description"}` (RFC 6749 §5.2), with
 //! `Cache-Control: no-store` on every answer that carries or judges a token.
 
+use super::invitations::TokenAnswer;
+use super::openapi::{IntrospectForm, Introspection, Jwks, OAuthErrorBody, TokenForm};
 use crate::http::AppState;
 use crate::http::edge::SsoBody;
 use crate::secrets;
@@ -139,6 +141,14 @@ fn form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuth
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
         .map_err(|e| OAuthError::InvalidRequest(format!("the form is malformed: {e}")))?;
     let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    if let Some((name, _)) = pairs.iter().find(|(n, v)| {
+        crate::http::text::has_forbidden_char(n) || crate::http::text::has_forbidden_char(v)
+    }) {
+        return Err(OAuthError::InvalidRequest(format!(
+            "the parameter {:?} holds a control character",
+            name.escape_debug().to_string()
+        )));
+    }
     for (i, (name, _)) in pairs.iter().enumerate() {
         if pairs[..i].iter().any(|(n, _)| n == name) {
             return Err(OAuthError::InvalidRequest(format!(
@@ -157,6 +167,9 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// `GET /.well-known/jwks.json`: the public keys that verify access tokens (RFC 7517 §5).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "sessions",
+    responses((status = 200, description = "The JWK Set (RFC 7517 §5)",
+        content((Jwks = "application/jwk-set+json")))))]
 async fn get_jwks(State(state): State<AppState>) -> Result<Response, OAuthError> {
     let jwks = state.sso.sessions().jwks().await?;
     let mut response = (StatusCode::OK, jwks.to_string()).into_response();
@@ -175,6 +188,13 @@ async fn get_jwks(State(state): State<AppState>) -> Result<Response, OAuthError>
 
 /// `POST /oauth/token` with `grant_type=refresh_token` (RFC 6749 §6): a new access token
 /// and a new refresh token; the one presented is retired.
+#[utoipa::path(post, path = "/oauth/token", tag = "sessions",
+    request_body(content((TokenForm = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "New tokens; the refresh token presented is used up", body = TokenAnswer),
+        (status = 400, description = "A parameter is missing, repeated or malformed, the grant type is not \
+            `refresh_token`, or the refresh token is not valid (`invalid_grant`)", body = OAuthErrorBody),
+        (status = 415, description = "Not a form", body = OAuthErrorBody)))]
 async fn create_token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -207,11 +227,12 @@ async fn create_token(
         })?;
     Ok(no_store(
         StatusCode::OK,
-        &json!({
-            "access_token": issued.access_token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            "refresh_token": issued.refresh_token,
+        &json!(TokenAnswer {
+            access_token: issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            refresh_token: issued.refresh_token,
+            user_id: None,
         }),
     ))
 }
@@ -219,6 +240,15 @@ async fn create_token(
 /// `POST /oauth/introspect` (RFC 7662): is this access token live, and whose is it? The
 /// caller authenticates with an admin token of the org; a token of another org, like any
 /// token that is not live, answers only `{"active": false}` (RFC 7662 §2.2).
+#[utoipa::path(post, path = "/oauth/introspect", tag = "sessions",
+    request_body(content((IntrospectForm = "application/x-www-form-urlencoded"))),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Whether the token is live, and whose it is", body = Introspection),
+        (status = 400, description = "`token` is missing, repeated or malformed", body = OAuthErrorBody),
+        (status = 401, description = "No admin token, or not a valid one", body = OAuthErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"rollcall\", error=\"invalid_token\"`"))),
+        (status = 415, description = "Not a form", body = OAuthErrorBody)))]
 async fn introspect_token(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -3,6 +3,7 @@
 mod email_sign_in;
 mod invitations;
 mod oidc;
+mod openapi;
 mod policies;
 mod saml;
 mod sessions;
