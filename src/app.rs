@@ -1,7 +1,7 @@
 //! Building and running the server: `App::build(config)` binds the socket (port 0 picks
 //! a free one, which is how tests run many servers at once) and `run_until_stopped` serves.
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock, format_timestamp};
 use crate::config::Config;
 use crate::http::{self, AppParts, AppState};
 use crate::outbox::{self, OutboxError};
@@ -54,6 +54,7 @@ impl App {
     ) -> Result<App, StartError> {
         let store = Store::connect_with(config.database_url(), config.sqlite_synchronous).await?;
         store.migrate().await?;
+        crate::provisioning::fold_keys::refold_keys(&store, &format_timestamp(clock.now())).await?;
         warn_unless_durable(&store, config.sqlite_synchronous).await;
         let registry = Arc::new(
             scim::schema::Registry::load().map_err(|e| StartError::Schemas(e.to_string()))?,

@@ -9,6 +9,8 @@ pub(super) async fn run(config: Config, cmd: KeysCommand) -> Result<(), CliError
     let store = Store::connect_with(config.database_url(), config.sqlite_synchronous).await?;
     store.migrate().await?;
     let now = time::OffsetDateTime::now_utc();
+    crate::provisioning::fold_keys::refold_keys(&store, &crate::clock::format_timestamp(now))
+        .await?;
     let result = match cmd {
         KeysCommand::Rotate => rotate(&store, now).await,
         KeysCommand::List => list(&store).await,

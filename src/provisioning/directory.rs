@@ -15,6 +15,7 @@ use scim::ScimError;
 use scim::patch::MemberChange;
 use scim::resource::Incoming;
 use scim::schema::{ROLLCALL_USER_SCHEMA, Registry, ResourceKind};
+use scim::text::fold_key;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -685,7 +686,7 @@ fn new_user_teams(changes: &Changes, infos: &HashMap<String, TeamInfo>) -> Vec<U
         })
         .collect();
     out.sort_by(|a, b| {
-        (a.team_name.to_lowercase(), &a.team_id).cmp(&(b.team_name.to_lowercase(), &b.team_id))
+        (fold_key(&a.team_name), &a.team_id).cmp(&(fold_key(&b.team_name), &b.team_id))
     });
     out
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 mod directory;
 pub mod effects;
+pub mod fold_keys;
 pub mod invitations;
 mod list;
 mod members;

@@ -6,6 +6,7 @@ use crate::store::resources::{ResourceWrite, Table};
 use argon2::password_hash::{PasswordHasher, SaltString};
 use scim::ScimError;
 use scim::schema::ResourceKind;
+use scim::text::fold_key;
 use serde_json::{Map, Value};
 
 /// The table of a resource kind.
@@ -34,7 +35,7 @@ pub fn resource_write(
             let user_name = text(&doc, "userName")
                 .ok_or_else(|| ScimError::InvalidValue("userName is required".into()))?
                 .to_owned();
-            columns.push(("user_name_norm", SqlValue::Text(user_name.to_lowercase())));
+            columns.push(("user_name_norm", SqlValue::Text(fold_key(&user_name))));
             columns.push(("user_name", SqlValue::Text(user_name)));
             columns.push((
                 "display_name",
@@ -47,26 +48,34 @@ pub fn resource_write(
             if let Some(hash) = password_hash {
                 columns.push(("password_hash", SqlValue::Text(hash)));
             }
-            if let Some(Value::Array(list)) = doc.get("emails") {
-                for e in list {
-                    if let Some(v) = e.get("value").and_then(Value::as_str) {
-                        let v = v.to_lowercase();
-                        if !emails.contains(&v) {
-                            emails.push(v);
-                        }
-                    }
-                }
-            }
+            emails = email_keys(&doc);
         }
         ResourceKind::Group => {
             let name = text(&doc, "displayName")
                 .ok_or_else(|| ScimError::InvalidValue("displayName is required".into()))?
                 .to_owned();
-            columns.push(("display_name_norm", SqlValue::Text(name.to_lowercase())));
+            columns.push(("display_name_norm", SqlValue::Text(fold_key(&name))));
             columns.push(("display_name", SqlValue::Text(name)));
         }
     }
     Ok(ResourceWrite::new(doc, external_id, columns, emails))
+}
+
+/// The folded `emails.value`s of a user document, each once, for the email index.
+pub fn email_keys(doc: &Map<String, Value>) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    if let Some(Value::Array(list)) = doc.get("emails") {
+        for v in list
+            .iter()
+            .filter_map(|e| e.get("value").and_then(Value::as_str))
+        {
+            let key = fold_key(v);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
 }
 
 /// Hashes a password with Argon2id (off the async threads: it is slow on purpose).

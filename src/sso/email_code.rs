@@ -24,6 +24,7 @@ use crate::provisioning::invitations::sso_enforced;
 use crate::secrets;
 use crate::store::sign_in_codes::{self as sql, Code, EventKind, UserByEmail};
 use crate::store::{StoreError, Tx, audit, effects as effects_sql};
+use scim::text::fold_key;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -74,7 +75,7 @@ fn sso_reason(org: &str, team: &str) -> String {
     )
 }
 
-/// An email address as typed: trimmed, checked, and its lower-case form for matching.
+/// An email address as typed: trimmed, checked, and its case-folded key for matching.
 fn parse_email(raw: &str) -> Result<String, CodeError> {
     let email = raw.trim();
     let probe = Email {
@@ -89,7 +90,7 @@ fn parse_email(raw: &str) -> Result<String, CodeError> {
             "{email:?} is not an email address"
         )));
     }
-    Ok(email.to_lowercase())
+    Ok(fold_key(email))
 }
 
 /// A code as typed: spaces and dashes ignored, then exactly [`DIGITS`] digits.
@@ -136,7 +137,7 @@ fn stored_address(user: &UserByEmail, norm: &str) -> String {
         .into_iter()
         .flatten()
         .filter_map(|e| e.get("value").and_then(Value::as_str))
-        .find(|v| v.to_lowercase() == norm)
+        .find(|v| fold_key(v) == norm)
         .unwrap_or(norm)
         .to_owned()
 }

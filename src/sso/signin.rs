@@ -11,6 +11,7 @@ use crate::outbox::{self, Event, EventType};
 use crate::provisioning;
 use crate::store::sessions::{self as sql, MatchColumn};
 use crate::store::{StoreError, Tx, audit, effects as effects_sql};
+use scim::text::fold_key;
 use serde_json::{Map, Value, json};
 
 /// How the person proved who they are.
@@ -222,10 +223,10 @@ async fn find_user(tx: &mut Tx, login: &VerifiedLogin) -> Result<Found, StoreErr
         return Ok(Found::None);
     }
     // userName and emails are unique case-insensitively through their normalised
-    // columns, filled with `to_lowercase` (provisioning/write.rs); externalId is exact.
+    // columns, filled with `fold_key` (provisioning/write.rs); externalId is exact.
     let (column, value) = match login.match_by {
-        MatchBy::UserName => (MatchColumn::UserNameNorm, value.to_lowercase()),
-        MatchBy::Email => (MatchColumn::EmailNorm, value.to_lowercase()),
+        MatchBy::UserName => (MatchColumn::UserNameNorm, fold_key(value)),
+        MatchBy::Email => (MatchColumn::EmailNorm, fold_key(value)),
         MatchBy::ExternalId => (MatchColumn::ExternalId, value.to_owned()),
     };
     let mut users = sql::match_users(tx, &login.org_id, column, &value, 2).await?;

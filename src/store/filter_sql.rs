@@ -4,9 +4,10 @@
 //! to a column, a JSON path inside the stored document (names from the schema, never
 //! from the request), or a side table (emails, group members). Values are always bound.
 //!
-//! Case-insensitive attributes are compared on lower-cased data filled by Rust (the
-//! `*_norm` columns and the `doc_ci` document) against a lower-cased value, so both
-//! backends fold case the same way (SQLite's own folding is ASCII-only).
+//! Case-insensitive attributes are compared on data folded by Rust with
+//! `scim::text::fold_key` (the `*_norm` columns and the `doc_ci` document) against a
+//! folded value, so both backends fold case the same way (SQLite's own folding is
+//! ASCII-only, PostgreSQL's `lower()` is simple lower-casing); never SQL `lower()`.
 //!
 //! The lookups IdPs make (`id`, `userName`, `externalId`, `emails.value`, group
 //! `displayName`, `members.value`) compile to indexed columns or `IN (subquery)` forms
@@ -123,7 +124,7 @@ enum Scope<'a> {
 /// How the current element of a value path is reached.
 #[derive(Clone, Copy)]
 enum ElemSource {
-    /// JSON array elements: `je.value`/`je.v` (exact) and `jc.value`/`jc.v` (lower-cased).
+    /// JSON array elements: `je.value`/`je.v` (exact) and `jc.value`/`jc.v` (folded).
     Json,
     /// A row of `scim_group_members` aliased `gm` (with `g` the group for `display`).
     Membership(Side),
@@ -306,9 +307,10 @@ impl Ctx<'_> {
                         self.scalar(q, &expr, ci, sub.kind, cmp)
                     }
                     ElemSource::Membership(side) => {
-                        let expr = membership_column(*side, &sub.name).ok_or_else(|| {
-                            invalid(format!("invalid filter: {path} cannot be filtered on"))
-                        })?;
+                        let expr =
+                            membership_column(self.dialect, *side, &sub.name).ok_or_else(|| {
+                                invalid(format!("invalid filter: {path} cannot be filtered on"))
+                            })?;
                         self.scalar(q, expr, ci, sub.kind, cmp)
                     }
                 }
@@ -578,7 +580,7 @@ impl Ctx<'_> {
                 q.push(")");
             }
             Side::Members | Side::Groups => {
-                let column = membership_column(side, sub).ok_or_else(|| {
+                let column = membership_column(self.dialect, side, sub).ok_or_else(|| {
                     invalid(format!("invalid filter: {path} cannot be filtered on"))
                 })?;
                 q.push(membership_prefix(side));
@@ -630,7 +632,7 @@ impl Ctx<'_> {
                 array.push(resolved.attr.name.clone());
                 let from_exact = json_elements(self.dialect, "r.doc", &array, "je");
                 let from_ci = json_elements(self.dialect, "r.doc_ci", &array, "jc");
-                // Both the exact and the lower-cased copy of the same element, paired by
+                // Both the exact and the folded copy of the same element, paired by
                 // position, so case-exact and case-insensitive sub-attributes can mix.
                 let on = match self.dialect {
                     Dialect::Sqlite => "jc.key = je.key",
@@ -680,15 +682,23 @@ fn membership_prefix(side: Side) -> &'static str {
     }
 }
 
-/// Columns of a membership row for the sub-attributes of `members` / `groups`.
-fn membership_column(side: Side, sub: &str) -> Option<&'static str> {
+/// Columns of a membership row for the sub-attributes of `members` / `groups`. `type` and
+/// `display` are not caseExact: they come folded, as the literal they meet is.
+fn membership_column(dialect: Dialect, side: Side, sub: &str) -> Option<&'static str> {
     match (side, sub) {
         (Side::Members, "value") => Some("gm.member_id"),
         (Side::Groups, "value") => Some("gm.group_id"),
-        (Side::Members, "type") => Some("lower(gm.member_type)"),
-        (Side::Members, "display") => {
-            Some("COALESCE(lower(mu.display_name), mg.display_name_norm)")
+        // The server writes only these two spellings; their folds are ASCII.
+        (Side::Members, "type") => {
+            Some("(CASE gm.member_type WHEN 'User' THEN 'user' WHEN 'Group' THEN 'group' END)")
         }
+        // A user's displayName folded is in its `doc_ci`; a group's in its norm column.
+        (Side::Members, "display") => Some(match dialect {
+            Dialect::Sqlite => {
+                "COALESCE(json_extract(mu.doc_ci, '$.\"displayName\"'), mg.display_name_norm)"
+            }
+            Dialect::Postgres => "COALESCE(mu.doc_ci ->> 'displayName', mg.display_name_norm)",
+        }),
         (Side::Groups, "display") => Some("g.display_name_norm"),
         _ => None,
     }
@@ -766,7 +776,7 @@ fn bind_value(value: &CompValue, kind: AttrType, ci: bool) -> Result<SqlValue, S
                 ))
             })?)
         }
-        CompValue::Str(s) if ci => SqlValue::Text(s.to_lowercase()),
+        CompValue::Str(s) if ci => SqlValue::Text(scim::text::fold_key(s)),
         CompValue::Str(s) => SqlValue::Text(s.clone()),
     })
 }
@@ -854,7 +864,7 @@ fn element_self(dialect: Dialect, alias: &str, kind: AttrType) -> String {
     }
 }
 
-/// A sub-attribute of the current value-path element, from the exact or lower-cased copy.
+/// A sub-attribute of the current value-path element, from the exact or folded copy.
 fn element_scalar(dialect: Dialect, ci: bool, name: &str, kind: AttrType) -> String {
     element_field(dialect, if ci { "jc" } else { "je" }, name, kind)
 }

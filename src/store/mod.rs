@@ -9,6 +9,7 @@ mod backend;
 mod durability;
 pub mod effects;
 pub mod filter_sql;
+pub mod fold_keys;
 pub mod invitations;
 pub mod mappings;
 pub mod members;

@@ -2,6 +2,7 @@
 
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use scim::text::fold_key;
 
 /// An organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub async fn insert(tx: &mut Tx, org: &Org) -> Result<(), StoreError> {
         Q::new("INSERT INTO orgs (id, name, name_norm, seats, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(org.id.as_str())
             .bind(org.name.as_str())
-            .bind(org.name.to_lowercase())
+            .bind(fold_key(&org.name))
             .bind(org.seats)
             .bind(org.created.as_str()),
     )
@@ -44,7 +45,7 @@ pub async fn find(tx: &mut Tx, name_or_id: &str) -> Result<Option<Org>, StoreErr
                  ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1",
             )
             .bind(name_or_id)
-            .bind(name_or_id.to_lowercase())
+            .bind(fold_key(name_or_id))
             .bind(name_or_id),
         )
         .await?;

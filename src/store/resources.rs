@@ -48,9 +48,9 @@ pub struct ResourceWrite {
     external_id: Option<String>,
     /// Table-specific columns (`user_name`, `active`, `display_name_norm`, ...).
     columns: Vec<(&'static str, SqlValue)>,
-    /// Lower-cased email addresses (users only), for the `emails.value` index.
+    /// Folded email addresses (users only), for the `emails.value` index.
     emails: Vec<String>,
-    /// `doc` as stored, and lower-cased for case-insensitive filters: serialised when
+    /// `doc` as stored, and case-folded for case-insensitive filters: serialised when
     /// the write is built, so a create can do it before it waits for the one writer.
     doc_json: String,
     doc_ci: String,
@@ -122,19 +122,19 @@ fn doc_json(doc: &Map<String, Value>) -> String {
     serde_json::to_string(doc).unwrap_or_else(|_| "{}".to_owned())
 }
 
-/// The document with every string lower-cased: what case-insensitive filters compare.
+/// The document with every string case-folded: what case-insensitive filters compare.
 fn doc_ci(doc: &Map<String, Value>) -> String {
-    fn lower(v: &Value) -> Value {
+    fn fold(v: &Value) -> Value {
         match v {
-            Value::String(s) => Value::String(s.to_lowercase()),
-            Value::Array(a) => Value::Array(a.iter().map(lower).collect()),
+            Value::String(s) => Value::String(scim::text::fold_key(s)),
+            Value::Array(a) => Value::Array(a.iter().map(fold).collect()),
             Value::Object(o) => {
-                Value::Object(o.iter().map(|(k, v)| (k.clone(), lower(v))).collect())
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), fold(v))).collect())
             }
             other => other.clone(),
         }
     }
-    doc_json(&doc.iter().map(|(k, v)| (k.clone(), lower(v))).collect())
+    doc_json(&doc.iter().map(|(k, v)| (k.clone(), fold(v))).collect())
 }
 
 /// Inserts a resource. A uniqueness violation comes back as `StoreError::Conflict`.
@@ -318,6 +318,28 @@ pub async fn update(
         created: current.created.clone(),
         updated: now.to_owned(),
     })
+}
+
+/// Rewrites the folded copy of a resource's document and (users) its email keys from
+/// `doc`, leaving its version alone: what the resource says has not changed. For the
+/// start-up step that refolds stored keys (`provisioning::fold_keys`).
+pub async fn set_folded_doc(
+    tx: &mut Tx,
+    table: Table,
+    org_id: &str,
+    seq: i64,
+    doc: &Map<String, Value>,
+    emails: &[String],
+) -> Result<(), StoreError> {
+    let mut q = Q::new(&format!("UPDATE {} SET doc_ci = ", table.name()));
+    q.push(tx.dialect().json_in());
+    q.args.push(doc_ci(doc).into());
+    q.push(" WHERE seq = ").push_bind(seq);
+    tx.execute(q).await?;
+    if table == Table::Users {
+        write_emails(tx, org_id, seq, emails, true).await?;
+    }
+    Ok(())
 }
 
 /// Marks a resource as changed (new version and lastModified) without touching its

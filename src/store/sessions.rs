@@ -1,6 +1,7 @@
 //! Sign-in and sessions: matching a login to a user, activating memberships, the signing
 //! keys of access tokens, sessions and their refresh tokens (stored only as hashes).
 
+use super::fold_keys::duplicate_key;
 use super::sql::{Q, Row};
 use super::teams::SEAT_STATES;
 use super::{StoreError, Tx};
@@ -8,9 +9,9 @@ use super::{StoreError, Tx};
 /// Which column a login is matched on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchColumn {
-    /// `user_name_norm` (the caller lower-cases the value).
+    /// `user_name_norm` (the caller folds the value with `scim::text::fold_key`).
     UserNameNorm,
-    /// `scim_user_emails.value_norm` (the caller lower-cases the value).
+    /// `scim_user_emails.value_norm` (the caller folds the value).
     EmailNorm,
     /// `external_id`, exactly.
     ExternalId,
@@ -24,7 +25,9 @@ pub struct MatchedUser {
 }
 
 /// The users of the org whose `column` equals `value`, at most `limit` of them. Indexed:
-/// `scim_users_user_name`, `scim_user_emails_value`, `scim_users_external_id`.
+/// `scim_users_user_name`, `scim_user_emails_value`, `scim_users_external_id`. A userName
+/// also finds the later user whose name folds to the same key (moved aside by the start-up
+/// refold, `fold_keys::duplicate_key`): the match is then ambiguous, never the wrong one.
 pub async fn match_users(
     tx: &mut Tx,
     org_id: &str,
@@ -35,7 +38,7 @@ pub async fn match_users(
     let sql = match column {
         MatchColumn::UserNameNorm => {
             "SELECT u.id, u.active FROM scim_users u \
-             WHERE u.org_id = ? AND u.user_name_norm = ? ORDER BY u.seq"
+             WHERE u.org_id = ? AND u.user_name_norm IN (?, ?) ORDER BY u.seq"
         }
         MatchColumn::EmailNorm => {
             "SELECT DISTINCT u.id, u.active, u.seq FROM scim_user_emails e \
@@ -48,6 +51,9 @@ pub async fn match_users(
         }
     };
     let mut q = Q::new(sql).bind(org_id).bind(value);
+    if column == MatchColumn::UserNameNorm {
+        q = q.bind(duplicate_key(value, 1));
+    }
     q.push_limit(limit);
     let rows = tx.fetch_all(q).await?;
     rows.iter()

@@ -12,7 +12,7 @@ pub struct UserByEmail {
     pub doc: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The org's users with `email_norm` (lower case) among their `emails.value`, through the
+/// The org's users with `email_norm` (`scim::text::fold_key`) among their `emails.value`, through the
 /// `(org_id, value_norm)` index.
 pub async fn users_by_email(
     tx: &mut Tx,

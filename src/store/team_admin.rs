@@ -65,7 +65,7 @@ pub async fn update_team(
         "UPDATE teams SET name = ?, name_norm = ?, description = ?, login_type = ?, settings = ",
     )
     .bind(team.name.as_str())
-    .bind(team.name.to_lowercase())
+    .bind(scim::text::fold_key(&team.name))
     .bind(team.description.as_str())
     .bind(team.login_type.as_str());
     // `json_in` is `?` or `?::jsonb`: its placeholder takes the next bound value.

@@ -114,7 +114,7 @@ pub async fn insert_team(tx: &mut Tx, t: &Team) -> Result<(), StoreError> {
         .bind(t.id.as_str())
         .bind(t.org_id.as_str())
         .bind(t.name.as_str())
-        .bind(t.name.to_lowercase())
+        .bind(scim::text::fold_key(&t.name))
         .bind(t.description.as_str())
         .bind(t.login_type.as_str())
         .bind(t.subscription_id.as_str())

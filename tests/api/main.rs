@@ -3,6 +3,7 @@
 
 mod admin;
 mod bulk;
+mod case_folding;
 mod cli;
 mod conformance;
 mod durability;

@@ -10,5 +10,6 @@ pub mod path;
 pub mod project;
 pub mod resource;
 pub mod schema;
+pub mod text;
 
 pub use error::ScimError;

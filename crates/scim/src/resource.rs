@@ -6,6 +6,7 @@ use crate::limits;
 use crate::schema::{
     AttrType, Attribute, Mutability, Registry, ResourceKind, ResourceTypeDef, Returned, find_attr,
 };
+use crate::text::fold_eq;
 use serde_json::{Map, Value};
 
 /// A group member as sent by the client: `{"value": id, "type": "User"|"Group", "display"}`.
@@ -251,9 +252,7 @@ fn immutable_attr(
     };
     if attr.mutability == Mutability::Immutable {
         let same = match (old, new) {
-            (Value::String(a), Some(Value::String(b))) if !attr.case_exact => {
-                a.to_lowercase() == b.to_lowercase()
-            }
+            (Value::String(a), Some(Value::String(b))) if !attr.case_exact => fold_eq(a, b),
             (a, Some(b)) => a == b,
             (_, None) => false,
         };

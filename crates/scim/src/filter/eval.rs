@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use super::ast::{AttrPath, CompValue, CompareOp, Filter};
+use crate::text::fold_key;
 use serde_json::{Number, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -194,7 +195,7 @@ fn compare_str(a: &str, op: CompareOp, b: &str, case_exact: bool) -> bool {
     let (a, b) = if case_exact {
         (a.to_string(), b.to_string())
     } else {
-        (a.to_lowercase(), b.to_lowercase())
+        (fold_key(a), fold_key(b))
     };
     match op {
         CompareOp::Co => a.contains(&b),
@@ -270,6 +271,30 @@ mod tests {
 
     fn check(filter: &str) -> bool {
         eval(&parse(filter).unwrap(), &user(), &case_exact)
+    }
+
+    /// Issue 16 point 4: full case folding of the NFC form, not simple lower-casing.
+    #[test]
+    fn case_insensitive_strings_compare_folded() {
+        let user = json!({"id": "Straße", "userName": "groß@c.com",
+                          "emails": [{"value": "ΣΑΣ@c.com"}, {"value": "e\u{301}@c.com"}]});
+        let cases = [
+            (r#"userName eq "GROSS@C.COM""#, true),
+            (r#"userName sw "GROSS""#, true),
+            (r#"userName co "SS@""#, true),
+            (r#"userName ew "OSS@C.COM""#, true),
+            (r#"emails[value eq "σασ@c.com"]"#, true),
+            (r#"emails.value eq "\u00c9@C.COM""#, true),
+            (r#"id eq "STRASSE""#, false),
+            (r#"id eq "Straße""#, true),
+        ];
+        for (filter, want) in cases {
+            assert_eq!(
+                eval(&parse(filter).unwrap(), &user, &case_exact),
+                want,
+                "{filter}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use super::value::truthy;
 use crate::schema::{AttrType, Attribute, find_attr};
+use crate::text::fold_key;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -24,7 +25,7 @@ pub(super) fn tally() {
 }
 
 /// One scalar as `same_scalar` compares it: booleans as booleans (Entra's `"True"`),
-/// strings lower-cased unless the attribute is caseExact, anything else as its JSON.
+/// strings case-folded unless the attribute is caseExact, anything else as its JSON.
 fn scalar(def: Option<&Attribute>, v: &Value) -> String {
     match def {
         Some(d) if d.kind == AttrType::Boolean => {
@@ -34,7 +35,7 @@ fn scalar(def: Option<&Attribute>, v: &Value) -> String {
         }
         Some(d) if !d.case_exact => {
             if let Value::String(s) = v {
-                return format!("t{}", s.to_lowercase());
+                return format!("t{}", fold_key(s));
             }
         }
         _ => {}

@@ -255,7 +255,7 @@ fn same_scalar(def: Option<&Attribute>, a: Option<&Value>, b: Option<&Value>) ->
             _ => a == b,
         },
         Some(d) if !d.case_exact => match (a, b) {
-            (Value::String(x), Value::String(y)) => x.to_lowercase() == y.to_lowercase(),
+            (Value::String(x), Value::String(y)) => crate::text::fold_eq(x, y),
             _ => a == b,
         },
         _ => a == b,
