@@ -52,8 +52,7 @@ impl App {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<App, StartError> {
-        let store = Store::connect_with(config.database_url(), config.sqlite_synchronous).await?;
-        store.migrate().await?;
+        let store = open_store(&config).await?;
         warn_unless_durable(&store, config.sqlite_synchronous).await;
         let registry = Arc::new(
             scim::schema::Registry::load().map_err(|e| StartError::Schemas(e.to_string()))?,
@@ -162,6 +161,16 @@ impl App {
         self.store.close().await;
         result
     }
+}
+
+/// Connects to the configured database with the master key and migrates it (which also
+/// seals secrets still stored in clear): what the server and every command start with.
+pub async fn open_store(config: &Config) -> Result<Store, StoreError> {
+    let store = Store::connect_with(config.database_url(), config.sqlite_synchronous)
+        .await?
+        .with_master_key(config.master_key.clone());
+    store.migrate().await?;
+    Ok(store)
 }
 
 /// Logs a warning when an acknowledged write could be lost to a power cut: SQLite set to

@@ -9,9 +9,7 @@ use crate::store::tokens::TokenKind;
 use crate::store::{Store, orgs, tokens};
 
 async fn open(config: &Config) -> Result<Store, CliError> {
-    let store = Store::connect_with(config.database_url(), config.sqlite_synchronous).await?;
-    store.migrate().await?;
-    Ok(store)
+    Ok(crate::app::open_store(config).await?)
 }
 
 fn now() -> String {
