@@ -52,9 +52,7 @@ impl App {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<App, StartError> {
-        let store = Store::connect_with(config.database_url(), config.sqlite_synchronous).await?;
-        store.migrate().await?;
-        crate::provisioning::fold_keys::refold_keys(&store, &format_timestamp(clock.now())).await?;
+        let store = open_store(&config, &format_timestamp(clock.now())).await?;
         warn_unless_durable(&store, config.sqlite_synchronous).await;
         let registry = Arc::new(
             scim::schema::Registry::load().map_err(|e| StartError::Schemas(e.to_string()))?,
@@ -163,6 +161,18 @@ impl App {
         self.store.close().await;
         result
     }
+}
+
+/// Connects to the configured database with the master key and migrates it (which also
+/// seals secrets still stored in clear), then refolds keys stored by earlier versions
+/// (once): what the server and every command start with.
+pub async fn open_store(config: &Config, now: &str) -> Result<Store, StoreError> {
+    let store = Store::connect_with(config.database_url(), config.sqlite_synchronous)
+        .await?
+        .with_master_key(config.master_key.clone());
+    store.migrate().await?;
+    crate::provisioning::fold_keys::refold_keys(&store, now).await?;
+    Ok(store)
 }
 
 /// Logs a warning when an acknowledged write could be lost to a power cut: SQLite set to

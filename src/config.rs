@@ -3,10 +3,12 @@
 
 pub use crate::outbound::Destinations;
 pub use crate::store::SqliteSynchronous;
+use crate::store::seal::MasterKey;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Limits of the SCIM surface, advertised in `/ServiceProviderConfig` and enforced.
@@ -84,7 +86,25 @@ pub struct Config {
     /// Where webhooks and OIDC requests may go: public addresses and the internal hosts
     /// an operator allowed (`crate::outbound`).
     pub outbound: Destinations,
+    /// Seals the secrets stored in the database (`crate::store::seal`).
+    pub master_key: Arc<MasterKey>,
+    /// Where the master key came from.
+    pub master_key_source: MasterKeySource,
 }
+
+/// Where the master key came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeySource {
+    /// `ROLLCALL_MASTER_KEY`.
+    Environment,
+    /// `--master-key-file` (or `master_key_file` in the config file).
+    File(PathBuf),
+    /// Generated into (or read from) the data directory: the embedded default.
+    DataDir(PathBuf),
+}
+
+/// The master key file rollcall generates in the data directory on SQLite.
+pub const DATA_DIR_KEY_FILE: &str = "master.key";
 
 /// How queued emails and webhooks leave (see `crate::outbox`).
 #[derive(Debug, Clone)]
@@ -127,6 +147,7 @@ pub struct FileConfig {
     pub rate_limit_sign_in_per_second: Option<u32>,
     pub rate_limit_auth_failures_per_minute: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// A configuration problem, reported as one line.
@@ -138,6 +159,9 @@ pub enum ConfigError {
     Invalid { what: &'static str, reason: String },
     #[error("cannot create data directory {path}: {reason}")]
     DataDir { path: String, reason: String },
+    /// The master key is missing, unreadable or malformed (a sentence of its own).
+    #[error("{0}")]
+    MasterKey(String),
 }
 
 /// Values from flags/environment (None where not given).
@@ -160,6 +184,9 @@ pub struct Overrides {
     pub rate_limit_sign_in_per_second: Option<u32>,
     pub rate_limit_auth_failures_per_minute: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
+    /// `ROLLCALL_MASTER_KEY`: the base64 of 32 bytes.
+    pub master_key: Option<SecretString>,
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -174,7 +201,7 @@ impl Config {
             .clone()
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("./data"));
-        std::fs::create_dir_all(&data_dir).map_err(|e| ConfigError::DataDir {
+        crate::private_files::private_dir(&data_dir).map_err(|e| ConfigError::DataDir {
             path: data_dir.display().to_string(),
             reason: e.to_string(),
         })?;
@@ -184,6 +211,12 @@ impl Config {
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("rollcall.db").display()));
         validate_database_url(&database_url)?;
+        let (master_key, master_key_source) = master_key(
+            o.master_key.as_ref(),
+            o.master_key_file.clone().or(file.master_key_file),
+            &data_dir,
+            database_url.starts_with("sqlite:"),
+        )?;
         let listen_text = o
             .listen
             .clone()
@@ -310,6 +343,8 @@ impl Config {
             sqlite_synchronous,
             rate_limits,
             outbound,
+            master_key: Arc::new(master_key),
+            master_key_source,
         })
     }
 
@@ -366,6 +401,83 @@ fn rate_limits(
             .unwrap_or(d.auth_failures_per_minute),
         trusted_proxies,
     })
+}
+
+/// The master key: `ROLLCALL_MASTER_KEY`, else the key file given, else (SQLite only)
+/// the data directory's key file, generated on first start.
+fn master_key(
+    env: Option<&SecretString>,
+    file: Option<PathBuf>,
+    data_dir: &Path,
+    sqlite: bool,
+) -> Result<(MasterKey, MasterKeySource), ConfigError> {
+    let invalid = ConfigError::MasterKey;
+    match (env, file) {
+        (Some(_), Some(path)) => Err(invalid(format!(
+            "both ROLLCALL_MASTER_KEY and the master key file {} are given: give one",
+            path.display()
+        ))),
+        (Some(text), None) => Ok((
+            MasterKey::from_base64(text.expose_secret())
+                .map_err(|e| invalid(format!("invalid ROLLCALL_MASTER_KEY: {e}")))?,
+            MasterKeySource::Environment,
+        )),
+        (None, Some(path)) => Ok((read_key_file(&path)?, MasterKeySource::File(path))),
+        (None, None) if sqlite => {
+            let path = data_dir.join(DATA_DIR_KEY_FILE);
+            generate_key_file(&path)?;
+            Ok((read_key_file(&path)?, MasterKeySource::DataDir(path)))
+        }
+        (None, None) => Err(invalid(
+            "PostgreSQL needs a master key that every rollcall process shares, to seal the \
+             secrets stored in the database: set ROLLCALL_MASTER_KEY to the base64 of 32 \
+             random bytes (e.g. `openssl rand -base64 32`) or give --master-key-file PATH \
+             (master_key_file in the config file)"
+                .into(),
+        )),
+    }
+}
+
+/// Reads a master key file (base64 text).
+pub fn read_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::MasterKey(format!(
+            "cannot read the master key file {}: {e}",
+            path.display()
+        ))
+    })?;
+    MasterKey::from_base64(&text).map_err(|e| {
+        ConfigError::MasterKey(format!("invalid master key file {}: {e}", path.display()))
+    })
+}
+
+/// Writes a new random key to `path` (0600) unless a key file is there. Written aside and
+/// linked into place, so that processes starting together never read half a key and
+/// all end up with the first one written.
+fn generate_key_file(path: &Path) -> Result<(), ConfigError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let failed = |e: String| {
+        ConfigError::MasterKey(format!(
+            "cannot create the master key file {}: {e}",
+            path.display()
+        ))
+    };
+    let text = MasterKey::generate_base64().map_err(|e| failed(e.to_string()))?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = (|| {
+        use std::io::Write as _;
+        let mut f = crate::private_files::create_private(&tmp)?;
+        writeln!(f, "{}", text.expose_secret())?;
+        f.sync_all()?;
+        match std::fs::hard_link(&tmp, path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    written.map_err(|e| failed(e.to_string()))
 }
 
 /// The outbox lease: at least 300 ms (it is renewed every third of it), at most an hour.
@@ -513,6 +625,72 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("outbound allowed host"), "{err}");
+    }
+
+    #[test]
+    fn the_embedded_default_generates_a_private_master_key_once() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let load = || {
+            Config::load(&Overrides {
+                data_dir: Some(data.clone()),
+                ..Overrides::default()
+            })
+            .unwrap()
+        };
+        let first = load();
+        let file = data.join(DATA_DIR_KEY_FILE);
+        assert_eq!(
+            first.master_key_source,
+            MasterKeySource::DataDir(file.clone())
+        );
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(load().master_key.id(), first.master_key.id(), "reused");
+    }
+
+    #[test]
+    fn postgres_needs_a_master_key_given_one_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::generate_base64().unwrap();
+        let key_file = dir.path().join("k");
+        std::fs::write(&key_file, key.expose_secret()).unwrap();
+        let load = |env: Option<&str>, file: Option<&Path>| {
+            Config::load(&Overrides {
+                data_dir: Some(dir.path().into()),
+                database_url: Some("postgres://u@db.internal/rollcall".into()),
+                master_key: env.map(SecretString::from),
+                master_key_file: file.map(Path::to_path_buf),
+                ..Overrides::default()
+            })
+        };
+        let err = load(None, None).unwrap_err().to_string();
+        assert!(
+            err.contains("ROLLCALL_MASTER_KEY") && err.contains("--master-key-file"),
+            "{err}"
+        );
+        assert!(
+            !dir.path().join(DATA_DIR_KEY_FILE).exists(),
+            "none generated"
+        );
+        let from_env = load(Some(key.expose_secret()), None).unwrap();
+        assert_eq!(from_env.master_key_source, MasterKeySource::Environment);
+        let from_file = load(None, Some(&key_file)).unwrap();
+        assert_eq!(from_file.master_key.id(), from_env.master_key.id());
+        let err = load(Some(key.expose_secret()), Some(&key_file))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("give one"), "{err}");
+        let err = load(Some("hunter2-not-a-key"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("32 random bytes") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!(!format!("{from_env:?}").contains(key.expose_secret()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod outbound;
 pub mod outbox;
+pub mod private_files;
 pub mod provisioning;
 pub mod secrets;
 pub mod sso;

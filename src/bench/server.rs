@@ -23,7 +23,23 @@ impl Workspace {
         let dir = parent.join(format!("rollcall-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)
             .map_err(|e| BenchError::Setup(format!("cannot create {}: {e}", dir.display())))?;
-        Ok(Workspace { dir, keep })
+        let workspace = Workspace { dir, keep };
+        // PostgreSQL needs a master key given; on SQLite this is where rollcall looks anyway.
+        let key = crate::store::seal::MasterKey::generate_base64()
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        let path = workspace.master_key_file();
+        crate::private_files::create_private(&path)
+            .and_then(|mut f| {
+                use std::io::Write as _;
+                writeln!(f, "{}", secrecy::ExposeSecret::expose_secret(&key))
+            })
+            .map_err(|e| BenchError::Setup(format!("cannot write {}: {e}", path.display())))?;
+        Ok(workspace)
+    }
+
+    /// The master key file of the servers and commands the benchmark runs.
+    pub fn master_key_file(&self) -> PathBuf {
+        self.dir.join(crate::config::DATA_DIR_KEY_FILE)
     }
 
     /// The directory.
@@ -260,6 +276,8 @@ async fn cli(
     let out = Command::new(exe)
         .arg("--data-dir")
         .arg(workspace.dir())
+        .arg("--master-key-file")
+        .arg(workspace.master_key_file())
         .arg("--database-url")
         .arg(database_url)
         .args(args)
@@ -299,6 +317,8 @@ impl Server {
         let child = Command::new(exe)
             .arg("--data-dir")
             .arg(workspace.dir())
+            .arg("--master-key-file")
+            .arg(workspace.master_key_file())
             .arg("--database-url")
             .arg(database_url)
             .arg("serve")

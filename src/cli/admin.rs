@@ -9,10 +9,7 @@ use crate::store::tokens::TokenKind;
 use crate::store::{Store, orgs, tokens};
 
 async fn open(config: &Config) -> Result<Store, CliError> {
-    let store = Store::connect_with(config.database_url(), config.sqlite_synchronous).await?;
-    store.migrate().await?;
-    crate::provisioning::fold_keys::refold_keys(&store, &now()).await?;
-    Ok(store)
+    Ok(crate::app::open_store(config, &now()).await?)
 }
 
 fn now() -> String {

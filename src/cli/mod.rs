@@ -29,6 +29,9 @@ pub struct Cli {
     /// Optional TOML configuration file (flags and environment override it)
     #[arg(long, env = "ROLLCALL_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// File holding the master key that seals the secrets stored in the database (the base64 of 32 random bytes; ROLLCALL_MASTER_KEY gives the key itself) [default: <data-dir>/master.key, generated on first start; required on PostgreSQL]
+    #[arg(long, env = "ROLLCALL_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
     /// SQLite commits: `full` syncs every commit, so an acknowledged write survives a power cut; `normal` is faster but may lose the last commits to a power cut or OS crash [default: full]
     #[arg(long, env = "ROLLCALL_SQLITE_SYNCHRONOUS", global = true)]
     pub sqlite_synchronous: Option<String>,
@@ -121,6 +124,15 @@ pub enum KeysCommand {
     Rotate,
     /// List the signing keys (ids and dates, never the keys)
     List,
+    /// Re-seal every secret stored in the database under a new master key, in one
+    /// transaction; prints how many values of each kind moved. Stop rollcall first, and
+    /// start it with the new key afterwards (the old one no longer opens anything)
+    #[command(name = "rotate-master")]
+    RotateMaster {
+        /// File holding the new master key (base64 of 32 random bytes); ROLLCALL_NEW_MASTER_KEY gives the key itself
+        #[arg(long, env = "ROLLCALL_NEW_MASTER_KEY_FILE")]
+        new_master_key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,6 +203,14 @@ impl From<AdminTokenCommand> for TokenCommand {
             AdminTokenCommand::Revoke { id } => TokenCommand::Revoke { id },
         }
     }
+}
+
+/// A secret from the environment (None if unset or empty).
+fn env_secret(name: &str) -> Option<secrecy::SecretString> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(secrecy::SecretString::from)
 }
 
 /// A command failure: printed as `error: ...`.
@@ -273,6 +293,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         database_url: cli.database_url,
         data_dir: cli.data_dir,
         sqlite_synchronous: cli.sqlite_synchronous,
+        master_key_file: cli.master_key_file,
+        // From the environment only: a key on the command line shows in `ps`.
+        master_key: env_secret("ROLLCALL_MASTER_KEY"),
         ..Overrides::default()
     };
     match cli.command {

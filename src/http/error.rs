@@ -78,6 +78,9 @@ impl From<StoreError> for ApiError {
             | StoreError::Decode(m)
             | StoreError::Database(m)
             | StoreError::UnsupportedUrl(m) => ApiError::Internal(m),
+            e @ (StoreError::Seal(_) | StoreError::NoMasterKey) => {
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }

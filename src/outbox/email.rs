@@ -81,6 +81,23 @@ impl Email {
     }
 }
 
+/// What stays of an email's payload once it is delivered or given up: the recipient and
+/// reply-to, for the audit. The subject and bodies go, since they may carry a sign-in
+/// code or an invitation link; the row's dedupe key (`sign-in-code:<id>`,
+/// `invite:<membership>` ...) still says what the email was.
+pub(super) fn scrubbed_payload(payload: &str) -> String {
+    let mut kept = serde_json::Map::new();
+    if let Ok(serde_json::Value::Object(email)) = serde_json::from_str(payload) {
+        for field in ["to", "reply_to"] {
+            if let Some(v) = email.get(field) {
+                kept.insert(field.to_owned(), v.clone());
+            }
+        }
+    }
+    kept.insert("scrubbed".to_owned(), serde_json::Value::Bool(true));
+    serde_json::Value::Object(kept).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +133,23 @@ mod tests {
         assert!(text.contains("Reply-To: admins@example.com"), "{text}");
         assert!(text.contains("Subject: Welcome to Engineering"), "{text}");
         assert!(text.contains("Accept: https://x.test/i/SECRET"), "{text}");
+    }
+
+    #[test]
+    fn a_scrubbed_payload_keeps_the_recipient_only() {
+        let mut e = email();
+        e.subject = "Your sign-in code: 123456".into();
+        e.html_body = Some("<a href=\"https://x.test/i/SECRET\">".into());
+        let scrubbed = scrubbed_payload(&serde_json::to_string(&e).unwrap());
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&scrubbed).unwrap(),
+            serde_json::json!({
+                "to": "Ada Lovelace <ada@example.com>",
+                "reply_to": "admins@example.com",
+                "scrubbed": true
+            })
+        );
+        assert_eq!(scrubbed_payload("not json"), r#"{"scrubbed":true}"#);
     }
 
     #[test]

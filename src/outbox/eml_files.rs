@@ -72,7 +72,7 @@ fn run(dir: &Path, queue: &mpsc::Receiver<Job>) {
 
 fn write_group(dir: &Path, group: Vec<Job>) {
     // Recreated if someone removed it while the server ran.
-    let ready = std::fs::create_dir_all(dir);
+    let ready = crate::private_files::private_dir(dir);
     let mut written: Vec<(Job, io::Result<File>)> = Vec::with_capacity(group.len());
     for job in group {
         let file = match &ready {
@@ -106,7 +106,8 @@ fn tmp_path(dir: &Path, name: &str) -> PathBuf {
 }
 
 fn write_tmp(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<File> {
-    let mut file = File::create(tmp_path(dir, name))?;
+    // 0600: the message may carry a sign-in code or an invitation link.
+    let mut file = crate::private_files::create_private(&tmp_path(dir, name))?;
     file.write_all(bytes)?;
     Ok(file)
 }

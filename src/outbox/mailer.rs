@@ -48,7 +48,7 @@ impl Mailer {
     /// Writes each email as `<dir>/<outbox id>.eml` (RFC 5322). Creates `dir`.
     pub fn file(dir: impl Into<PathBuf>, from: &str) -> Result<Mailer, OutboxError> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir)
+        crate::private_files::private_dir(&dir)
             .map_err(|e| OutboxError::Mailer(format!("{}: {e}", dir.display())))?;
         let files = EmlFiles::start(dir.clone())
             .map_err(|e| OutboxError::Mailer(format!("{}: {e}", dir.display())))?;

@@ -257,6 +257,10 @@ impl Worker {
         let mut tx = self.store.write().await?;
         let mut lost = Vec::new();
         for (m, (outcome, at)) in ended {
+            // A finished email loses its code or link; a retry still needs them.
+            let finished = matches!(outcome, Outcome::Delivered | Outcome::Failed { .. });
+            let scrubbed = (finished && m.kind == Kind::Email)
+                .then(|| super::email::scrubbed_payload(&m.payload));
             let owned = sql::finish_attempt(
                 &mut tx,
                 &m.id,
@@ -264,6 +268,7 @@ impl Worker {
                 m.attempts,
                 outcome,
                 &format_timestamp(*at),
+                scrubbed.as_deref(),
             )
             .await?;
             if !owned {

@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use super::durability::SqliteSynchronous;
+use super::seal::MasterKey;
 use super::sql::{Dialect, Q, Row, SqlValue};
 use super::sqlite_checkpointer::Checkpointer;
 use super::sqlite_readers::{ReadConn, Readers};
@@ -44,6 +45,9 @@ enum Pools {
 #[derive(Debug, Clone)]
 pub struct Store {
     pools: Pools,
+    /// Seals and opens secret columns ([`super::sealed_columns`]); None only for stores
+    /// that never touch them (test set-up, the benchmark's seeding).
+    master_key: Option<Arc<MasterKey>>,
 }
 
 enum TxInner {
@@ -65,6 +69,7 @@ enum Conn<'a> {
 /// A transaction. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     inner: TxInner,
+    master_key: Option<Arc<MasterKey>>,
 }
 
 impl Store {
@@ -91,6 +96,12 @@ impl Store {
                 })
                 .foreign_keys(true)
                 .busy_timeout(BUSY_TIMEOUT);
+            crate::private_files::private_sqlite_files(opts.get_filename()).map_err(|e| {
+                StoreError::Connect(format!(
+                    "cannot make the database file {} private: {e}",
+                    opts.get_filename().display()
+                ))
+            })?;
             // The writer first: it creates the file (and turns on WAL) the readers open.
             let writer = Writer::open(opts.get_filename(), BUSY_TIMEOUT, synchronous)?;
             let readers = Readers::open(opts.get_filename(), BUSY_TIMEOUT, SQLITE_READERS)?;
@@ -102,6 +113,7 @@ impl Store {
                     opts: Arc::new(opts),
                     _checkpointer: Arc::new(checkpointer),
                 },
+                master_key: None,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
@@ -127,14 +139,38 @@ impl Store {
                 .map_err(|e| StoreError::Connect(e.to_string()))?;
             Ok(Store {
                 pools: Pools::Postgres(pool),
+                master_key: None,
             })
         } else {
             Err(StoreError::UnsupportedUrl(redact_url(url)))
         }
     }
 
-    /// Applies the embedded migrations of this backend.
+    /// This store, sealing and opening secret columns with `key`.
+    pub fn with_master_key(mut self, key: Arc<MasterKey>) -> Store {
+        self.master_key = Some(key);
+        self
+    }
+
+    /// The master key given to [`Store::with_master_key`].
+    pub fn master_key(&self) -> Option<&Arc<MasterKey>> {
+        self.master_key.as_ref()
+    }
+
+    /// Applies the embedded migrations of this backend, then (with a master key) seals
+    /// the secrets still stored in clear and checks that every sealed one is this key's
+    /// (see [`super::sealed_columns::seal_clear_values`]).
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.migrate_sql().await?;
+        if let Some(key) = &self.master_key {
+            let mut tx = self.write().await?;
+            super::sealed_columns::seal_clear_values(&mut tx, key).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn migrate_sql(&self) -> Result<(), StoreError> {
         match &self.pools {
             Pools::Sqlite { opts, .. } => {
                 // sqlx's migrator wants a sqlx connection: a one-off one.
@@ -197,7 +233,10 @@ impl Store {
             Pools::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
             Pools::Postgres(pool) => TxInner::Postgres(Box::pin(pool.begin()).await?),
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            master_key: self.master_key.clone(),
+        })
     }
 
     /// A connection for reading (autocommit, from the reader pool on SQLite).
@@ -206,7 +245,10 @@ impl Store {
             Pools::Sqlite { readers, .. } => TxInner::SqliteRead(readers.acquire().await?),
             Pools::Postgres(pool) => TxInner::PostgresRead(Box::pin(pool.acquire()).await?),
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            master_key: self.master_key.clone(),
+        })
     }
 
     /// A connection for reading several statements from one snapshot (a read transaction
@@ -246,6 +288,11 @@ impl Store {
 // statement's future, and so every handler's, kilobytes large on SQLite too, and each
 // layer of the router copied them when it boxed its inner future.
 impl Tx {
+    /// The master key of the store this transaction came from.
+    pub(super) fn master_key(&self) -> Result<&MasterKey, StoreError> {
+        self.master_key.as_deref().ok_or(StoreError::NoMasterKey)
+    }
+
     /// The dialect of the backend this transaction runs on.
     pub fn dialect(&self) -> Dialect {
         match self.inner {

@@ -2,6 +2,7 @@
 //! emails and webhooks, invitation times, the shared invitation key, and the team
 //! entries an IdP writes on a user (the rollcall User extension's `teams`).
 
+use super::sealed_columns::SERVER_SECRETS;
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
 use std::collections::HashMap;
@@ -172,26 +173,30 @@ pub async fn members_of_team(
 }
 
 /// A server-wide secret by name, created with `fresh` if there is none yet. Several
-/// processes racing here all end up with the one value that was stored first.
+/// processes racing here all end up with the one value that was stored first. Stored
+/// sealed with the master key, whatever the secret.
 pub async fn secret_or_insert(
     tx: &mut Tx,
     name: &str,
     fresh: &str,
     now: &str,
 ) -> Result<String, StoreError> {
+    let sealed = tx.seal(SERVER_SECRETS, name, fresh)?;
     tx.execute(
         Q::new(
             "INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?) \
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
-        .bind(fresh)
+        .bind(sealed)
         .bind(now),
     )
     .await?;
-    tx.fetch_one(Q::new("SELECT value FROM server_secrets WHERE name = ?").bind(name))
+    let stored = tx
+        .fetch_one(Q::new("SELECT value FROM server_secrets WHERE name = ?").bind(name))
         .await?
-        .text("value")
+        .text("value")?;
+    tx.open(SERVER_SECRETS, name, &stored)
 }
 
 fn decode_user_team(r: &Row) -> Result<UserTeam, StoreError> {

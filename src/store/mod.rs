@@ -18,6 +18,8 @@ pub mod orgs;
 pub mod outbox;
 pub mod policies;
 pub mod resources;
+pub mod seal;
+pub mod sealed_columns;
 pub mod sessions;
 pub mod sign_in_codes;
 pub mod sql;
@@ -59,6 +61,12 @@ pub enum StoreError {
     /// The database URL names no supported backend.
     #[error("unsupported database URL {0:?}: use sqlite:PATH or postgres://...")]
     UnsupportedUrl(String),
+    /// A sealed secret could not be sealed or opened (wrong or missing master key).
+    #[error(transparent)]
+    Seal(#[from] seal::SealError),
+    /// A secret column was written or read on a store given no master key.
+    #[error("no master key: secrets cannot be sealed or opened")]
+    NoMasterKey,
 }
 
 impl From<sqlx::Error> for StoreError {

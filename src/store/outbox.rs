@@ -5,6 +5,7 @@
 //! whose sub-select takes `FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent workers
 //! claim disjoint rows, and runs inside the single-writer `BEGIN IMMEDIATE` on SQLite.
 
+use super::sealed_columns::WEBHOOK_SECRETS;
 use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
 use secrecy::SecretString;
@@ -370,7 +371,8 @@ pub enum Outcome {
     },
 }
 
-/// Records the end of attempt `attempt` of row `id` claimed by `worker`. Returns false
+/// Records the end of attempt `attempt` of row `id` claimed by `worker`, replacing its
+/// payload by `payload` if given. Returns false
 /// (and changes nothing) if the claim was lost meanwhile: another worker reclaimed the
 /// row after the claim expired, so this attempt no longer owns it.
 pub async fn finish_attempt(
@@ -380,6 +382,7 @@ pub async fn finish_attempt(
     attempt: i64,
     outcome: &Outcome,
     now: &str,
+    payload: Option<&str>,
 ) -> Result<bool, StoreError> {
     let (state, next, error, delivered, record) = match outcome {
         Outcome::Delivered => (State::Delivered, None, None, Some(now), "delivered"),
@@ -397,13 +400,15 @@ pub async fn finish_attempt(
         .execute(
             Q::new(
                 "UPDATE outbox SET state = ?, next_attempt_at = COALESCE(?, next_attempt_at), \
-                 last_error = ?, delivered_at = ?, claimed_by = NULL, claimed_until = NULL \
+                 last_error = ?, delivered_at = ?, claimed_by = NULL, claimed_until = NULL, \
+                 payload = COALESCE(?, payload) \
                  WHERE id = ? AND state = 'sending' AND claimed_by = ? AND attempts = ?",
             )
             .bind(state.as_str())
             .bind(next)
             .bind(error)
             .bind(delivered)
+            .bind(payload)
             .bind(id)
             .bind(worker)
             .bind(attempt),
@@ -510,7 +515,9 @@ pub struct Endpoint {
 const ENDPOINT_COLUMNS: &str =
     "id, org_id, url, secret, event_types, enabled, created_at, updated_at";
 
-fn decode_endpoint(r: &Row) -> Result<Endpoint, StoreError> {
+fn decode_endpoint(r: &Row, tx: &Tx) -> Result<Endpoint, StoreError> {
+    let id = r.text("id")?;
+    let secret = tx.open(WEBHOOK_SECRETS, &id, &r.text("secret")?)?;
     let event_types = match r.opt_text("event_types")? {
         None => None,
         Some(json) => Some(
@@ -519,10 +526,10 @@ fn decode_endpoint(r: &Row) -> Result<Endpoint, StoreError> {
         ),
     };
     Ok(Endpoint {
-        id: r.text("id")?,
+        id,
         org_id: r.text("org_id")?,
         url: r.text("url")?,
-        secret: SecretString::from(r.text("secret")?),
+        secret: SecretString::from(secret),
         event_types,
         enabled: r.bool("enabled")?,
         created: r.text("created_at")?,
@@ -538,6 +545,7 @@ fn event_types_json(types: Option<&[String]>) -> Result<Option<String>, StoreErr
 
 /// Inserts an endpoint.
 pub async fn insert_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<(), StoreError> {
+    let secret = tx.seal(WEBHOOK_SECRETS, &e.id, secret)?;
     tx.execute(
         Q::new(
             "INSERT INTO webhook_endpoints (id, org_id, url, secret, event_types, enabled, \
@@ -546,7 +554,7 @@ pub async fn insert_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<
         .bind(e.id.as_str())
         .bind(e.org_id.as_str())
         .bind(e.url.as_str())
-        .bind(secret)
+        .bind(secret.as_str())
         .bind(event_types_json(e.event_types.as_deref())?)
         .bind(e.enabled)
         .bind(e.created.as_str())
@@ -559,6 +567,7 @@ pub async fn insert_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<
 /// Updates an endpoint's URL, secret, filter and switch. Returns false if the org has
 /// no endpoint with that id.
 pub async fn update_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<bool, StoreError> {
+    let secret = tx.seal(WEBHOOK_SECRETS, &e.id, secret)?;
     let n = tx
         .execute(
             Q::new(
@@ -566,7 +575,7 @@ pub async fn update_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<
                  updated_at = ? WHERE id = ? AND org_id = ?",
             )
             .bind(e.url.as_str())
-            .bind(secret)
+            .bind(secret.as_str())
             .bind(event_types_json(e.event_types.as_deref())?)
             .bind(e.enabled)
             .bind(e.updated.as_str())
@@ -601,11 +610,8 @@ pub async fn get_endpoint(
     if let Some(org) = org_id {
         q.push(" AND org_id = ").push_bind(org);
     }
-    tx.fetch_optional(q)
-        .await?
-        .as_ref()
-        .map(decode_endpoint)
-        .transpose()
+    let row = tx.fetch_optional(q).await?;
+    row.as_ref().map(|r| decode_endpoint(r, tx)).transpose()
 }
 
 /// An org's endpoints, oldest first.
@@ -615,5 +621,6 @@ pub async fn list_endpoints(tx: &mut Tx, org_id: &str) -> Result<Vec<Endpoint>, 
     q.push(" FROM webhook_endpoints WHERE org_id = ")
         .push_bind(org_id)
         .push(" ORDER BY created_at, id");
-    tx.fetch_all(q).await?.iter().map(decode_endpoint).collect()
+    let rows = tx.fetch_all(q).await?;
+    rows.iter().map(|r| decode_endpoint(r, tx)).collect()
 }

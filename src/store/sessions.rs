@@ -2,6 +2,7 @@
 //! keys of access tokens, sessions and their refresh tokens (stored only as hashes).
 
 use super::fold_keys::duplicate_key;
+use super::sealed_columns::SIGNING_KEYS;
 use super::sql::{Q, Row};
 use super::teams::SEAT_STATES;
 use super::{StoreError, Tx};
@@ -239,11 +240,13 @@ impl std::fmt::Debug for StoredKey {
 const KEY_COLUMNS: &str =
     "kid, alg, private_key, public_key, signer, created_at, retired_at FROM signing_keys";
 
-fn decode_key(r: &Row) -> Result<StoredKey, StoreError> {
+fn decode_key(r: &Row, tx: &Tx) -> Result<StoredKey, StoreError> {
+    let kid = r.text("kid")?;
+    let private_key = tx.open(SIGNING_KEYS, &kid, &r.text("private_key")?)?;
     Ok(StoredKey {
-        kid: r.text("kid")?,
+        kid,
         alg: r.text("alg")?,
-        private_key: r.text("private_key")?,
+        private_key,
         public_key: r.text("public_key")?,
         signer: r.opt_int("signer")?.is_some(),
         created: r.text("created_at")?,
@@ -254,6 +257,7 @@ fn decode_key(r: &Row) -> Result<StoredKey, StoreError> {
 /// Stores `key` as the signer unless there is one already (several processes starting at
 /// once end up with one signer). Returns whether it was stored.
 pub async fn insert_first_signer(tx: &mut Tx, key: &StoredKey) -> Result<bool, StoreError> {
+    let private_key = tx.seal(SIGNING_KEYS, &key.kid, &key.private_key)?;
     let n = tx
         .execute(
             Q::new(
@@ -263,7 +267,7 @@ pub async fn insert_first_signer(tx: &mut Tx, key: &StoredKey) -> Result<bool, S
             )
             .bind(key.kid.as_str())
             .bind(key.alg.as_str())
-            .bind(key.private_key.as_str())
+            .bind(private_key)
             .bind(key.public_key.as_str())
             .bind(key.created.as_str()),
         )
@@ -299,20 +303,18 @@ pub async fn rotate(tx: &mut Tx, key: &StoredKey, now: &str) -> Result<Option<St
 
 /// The key that signs new tokens.
 pub async fn signer(tx: &mut Tx) -> Result<Option<StoredKey>, StoreError> {
-    tx.fetch_optional(Q::new(&format!("SELECT {KEY_COLUMNS} WHERE signer = 1")))
-        .await?
-        .as_ref()
-        .map(decode_key)
-        .transpose()
+    let row = tx
+        .fetch_optional(Q::new(&format!("SELECT {KEY_COLUMNS} WHERE signer = 1")))
+        .await?;
+    row.as_ref().map(|r| decode_key(r, tx)).transpose()
 }
 
 /// A key by its `kid`.
 pub async fn key(tx: &mut Tx, kid: &str) -> Result<Option<StoredKey>, StoreError> {
-    tx.fetch_optional(Q::new(&format!("SELECT {KEY_COLUMNS} WHERE kid = ?")).bind(kid))
-        .await?
-        .as_ref()
-        .map(decode_key)
-        .transpose()
+    let row = tx
+        .fetch_optional(Q::new(&format!("SELECT {KEY_COLUMNS} WHERE kid = ?")).bind(kid))
+        .await?;
+    row.as_ref().map(|r| decode_key(r, tx)).transpose()
 }
 
 /// The keys to publish: the signer and every key retired after `retired_after` (its
@@ -321,17 +323,16 @@ pub async fn published_keys(
     tx: &mut Tx,
     retired_after: &str,
 ) -> Result<Vec<StoredKey>, StoreError> {
-    tx.fetch_all(
-        Q::new(&format!(
-            "SELECT {KEY_COLUMNS} WHERE retired_at IS NULL OR retired_at > ? \
-             ORDER BY created_at DESC, kid"
-        ))
-        .bind(retired_after),
-    )
-    .await?
-    .iter()
-    .map(decode_key)
-    .collect()
+    let rows = tx
+        .fetch_all(
+            Q::new(&format!(
+                "SELECT {KEY_COLUMNS} WHERE retired_at IS NULL OR retired_at > ? \
+                 ORDER BY created_at DESC, kid"
+            ))
+            .bind(retired_after),
+        )
+        .await?;
+    rows.iter().map(|r| decode_key(r, tx)).collect()
 }
 
 // ---- sessions and refresh tokens ----
@@ -569,11 +570,10 @@ pub async fn use_refresh_token(
 
 /// Every signing key, newest first (for `rollcall keys list`).
 pub async fn all_keys(tx: &mut Tx) -> Result<Vec<StoredKey>, StoreError> {
-    tx.fetch_all(Q::new(&format!(
-        "SELECT {KEY_COLUMNS} ORDER BY created_at DESC, kid"
-    )))
-    .await?
-    .iter()
-    .map(decode_key)
-    .collect()
+    let rows = tx
+        .fetch_all(Q::new(&format!(
+            "SELECT {KEY_COLUMNS} ORDER BY created_at DESC, kid"
+        )))
+        .await?;
+    rows.iter().map(|r| decode_key(r, tx)).collect()
 }

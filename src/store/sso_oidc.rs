@@ -1,6 +1,7 @@
 //! OIDC connections of each org (`oidc_connections`) and the logins in flight between the
 //! start and the callback (`oidc_logins`).
 
+use super::sealed_columns::OIDC_CLIENT_SECRETS;
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
 use secrecy::SecretString;
@@ -29,14 +30,16 @@ pub struct OidcConnectionRow {
 const COLUMNS: &str = "id, org_id, name, issuer, client_id, client_secret, scopes, use_userinfo, \
                        claim, match_by, jit, enabled, created_at, updated_at";
 
-fn decode(r: &Row) -> Result<OidcConnectionRow, StoreError> {
+fn decode(r: &Row, tx: &Tx) -> Result<OidcConnectionRow, StoreError> {
+    let id = r.text("id")?;
+    let client_secret = tx.open(OIDC_CLIENT_SECRETS, &id, &r.text("client_secret")?)?;
     Ok(OidcConnectionRow {
-        id: r.text("id")?,
+        id,
         org_id: r.text("org_id")?,
         name: r.text("name")?,
         issuer: r.text("issuer")?,
         client_id: r.text("client_id")?,
-        client_secret: SecretString::from(r.text("client_secret")?),
+        client_secret: SecretString::from(client_secret),
         scopes: r.text("scopes")?,
         use_userinfo: r.bool("use_userinfo")?,
         claim: r.text("claim")?,
@@ -54,6 +57,7 @@ pub async fn insert_connection(
     c: &OidcConnectionRow,
     client_secret: &str,
 ) -> Result<(), StoreError> {
+    let client_secret = tx.seal(OIDC_CLIENT_SECRETS, &c.id, client_secret)?;
     tx.execute(
         Q::new(
             "INSERT INTO oidc_connections (id, org_id, name, issuer, client_id, client_secret, \
@@ -65,7 +69,7 @@ pub async fn insert_connection(
         .bind(c.name.as_str())
         .bind(c.issuer.as_str())
         .bind(c.client_id.as_str())
-        .bind(client_secret)
+        .bind(client_secret.as_str())
         .bind(c.scopes.as_str())
         .bind(c.use_userinfo)
         .bind(c.claim.as_str())
@@ -85,6 +89,7 @@ pub async fn update_connection(
     c: &OidcConnectionRow,
     client_secret: &str,
 ) -> Result<bool, StoreError> {
+    let client_secret = tx.seal(OIDC_CLIENT_SECRETS, &c.id, client_secret)?;
     let n = tx
         .execute(
             Q::new(
@@ -95,7 +100,7 @@ pub async fn update_connection(
             .bind(c.name.as_str())
             .bind(c.issuer.as_str())
             .bind(c.client_id.as_str())
-            .bind(client_secret)
+            .bind(client_secret.as_str())
             .bind(c.scopes.as_str())
             .bind(c.use_userinfo)
             .bind(c.claim.as_str())
@@ -135,7 +140,8 @@ pub async fn get_connection(
         .push_bind(id)
         .push(" AND org_id = ")
         .push_bind(org_id);
-    tx.fetch_optional(q).await?.as_ref().map(decode).transpose()
+    let row = tx.fetch_optional(q).await?;
+    row.as_ref().map(|r| decode(r, tx)).transpose()
 }
 
 /// The org's connections, oldest first.
@@ -148,7 +154,8 @@ pub async fn list_connections(
         .push(" FROM oidc_connections WHERE org_id = ")
         .push_bind(org_id)
         .push(" ORDER BY created_at, id");
-    tx.fetch_all(q).await?.iter().map(decode).collect()
+    let rows = tx.fetch_all(q).await?;
+    rows.iter().map(|r| decode(r, tx)).collect()
 }
 
 /// A login between start and callback.

@@ -3,6 +3,7 @@
 
 use crate::helpers::{Backend, TestApp};
 use reqwest::StatusCode;
+use secrecy::ExposeSecret as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -16,6 +17,10 @@ fn rollcall(dir: &Path) -> Command {
         "ROLLCALL_CONFIG",
         "ROLLCALL_LISTEN",
         "ROLLCALL_PUBLIC_URL",
+        "ROLLCALL_MASTER_KEY",
+        "ROLLCALL_MASTER_KEY_FILE",
+        "ROLLCALL_NEW_MASTER_KEY",
+        "ROLLCALL_NEW_MASTER_KEY_FILE",
         "ROLLCALL_LOG_FORMAT",
         "RUST_LOG",
         "RUST_BACKTRACE",
@@ -198,7 +203,9 @@ async fn cli_tokens_work_against_a_running_server(app: TestApp) {
         match app.backend {
             // The embedded default: the server's data dir is all the CLI needs.
             Backend::Sqlite => cmd.arg("--data-dir").arg(app.data_dir.path()),
-            Backend::Postgres => cmd.args(["--database-url", db]),
+            Backend::Postgres => cmd
+                .args(["--database-url", db])
+                .env("ROLLCALL_MASTER_KEY", app.master_key_text.expose_secret()),
         };
         run(cmd.args(args))
     };
@@ -272,19 +279,19 @@ fn bad_values_fail_with_one_clear_line() {
 fn unsupported_or_unreachable_databases_fail_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
+    // A master key, so that PostgreSQL gets as far as connecting.
+    let key = crate::helpers::new_master_key();
     for (url, needle) in [
         ("mysql://root:hunter2@db/x", "database URL"),
         ("postgres://postgres@127.0.0.1:1/x", "cannot connect"),
     ] {
-        let out = run(rollcall(dir.path()).args([
-            "--data-dir",
-            data,
-            "--database-url",
-            url,
-            "org",
-            "create",
-            "X",
-        ]));
+        let cli = |args: &[&str]| {
+            run(rollcall(dir.path())
+                .env("ROLLCALL_MASTER_KEY", key.expose_secret())
+                .args(["--data-dir", data, "--database-url", url])
+                .args(args))
+        };
+        let out = cli(&["org", "create", "X"]);
         exactly_one_line(&out, needle);
         assert!(
             !stderr(&out).contains("hunter2"),
@@ -292,15 +299,7 @@ fn unsupported_or_unreachable_databases_fail_with_one_line() {
             stderr(&out)
         );
         // `serve` says the same, and does not hang.
-        let out = run(rollcall(dir.path()).args([
-            "--data-dir",
-            data,
-            "--database-url",
-            url,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ]));
+        let out = cli(&["serve", "--listen", "127.0.0.1:0"]);
         let line = clear_failure(&out, needle);
         assert!(!line.contains("hunter2"), "password leaked: {line}");
     }

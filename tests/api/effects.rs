@@ -30,6 +30,7 @@ mod teams;
 mod webhooks;
 
 use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::outbox::fixture::{body, header, unfold};
 use rollcall::config::Overrides;
 use rollcall::outbox::{self, Kind};
 use rollcall::store::{Q, Store, teams as team_store};
@@ -51,8 +52,12 @@ pub async fn spawn(backend: Backend) -> TestApp {
     .await
 }
 
+/// A store on the app's database with its master key (so it reads and writes secrets).
 pub async fn store(app: &TestApp) -> Store {
-    Store::connect(&app.database_url).await.unwrap()
+    Store::connect(&app.database_url)
+        .await
+        .unwrap()
+        .with_master_key(app.master_key.clone())
 }
 
 /// Runs one statement on the app's database.
@@ -167,7 +172,9 @@ pub async fn memberships(app: &TestApp) -> Vec<(String, String, String, String, 
         .collect()
 }
 
-/// The org's queued emails: (dedupe key, payload JSON).
+/// The org's queued emails: (dedupe key, payload JSON). A delivered email's row has lost
+/// its subject and body (scrubbed): they are read back from the `.eml` file it was
+/// delivered as (the file transport writes it before the row records the delivery).
 pub async fn queued_emails(app: &TestApp) -> Vec<(String, Value)> {
     let s = store(app).await;
     let mut tx = s.read().await.unwrap();
@@ -178,7 +185,20 @@ pub async fn queued_emails(app: &TestApp) -> Vec<(String, Value)> {
     s.close().await;
     rows.into_iter()
         .filter(|m| m.kind == Kind::Email)
-        .map(|m| (m.dedupe_key, serde_json::from_str(&m.payload).unwrap()))
+        .map(|m| {
+            let mut payload: Value = serde_json::from_str(&m.payload).unwrap();
+            if payload["scrubbed"] == true {
+                let eml = app
+                    .data_dir
+                    .path()
+                    .join("outbox")
+                    .join(format!("{}.eml", m.id));
+                let eml = std::fs::read_to_string(&eml).unwrap();
+                payload["subject"] = header(&eml, "Subject").unwrap().into();
+                payload["text_body"] = unfold(body(&eml)).into();
+            }
+            (m.dedupe_key, payload)
+        })
         .collect()
 }
 

@@ -88,6 +88,10 @@ pub struct TestApp {
     pub org_id: String,
     pub client: reqwest::Client,
     pub database_url: String,
+    /// The server's master key: a store that reads or writes secrets needs it.
+    pub master_key: std::sync::Arc<rollcall::store::seal::MasterKey>,
+    /// The same as base64 text, for `ROLLCALL_MASTER_KEY` of a CLI or server process.
+    pub master_key_text: secrecy::SecretString,
     // Fields drop in this order: the server stops and lets go of the database before
     // its files and its PostgreSQL database go.
     _server: Running,
@@ -183,27 +187,33 @@ pub async fn spawn_app_with_clock(
 ) -> TestApp {
     rollcall::telemetry::init();
     rollcall::tls::ensure_crypto_provider();
-    let data_dir = tempfile::tempdir().unwrap();
-    let pg = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => Some(PgDatabase::create().await),
-    };
-    let database_url = match &pg {
-        Some(db) => db.url(),
-        None => format!("sqlite:{}", data_dir.path().join("rollcall.db").display()),
-    };
+    let (data_dir, pg, database_url) = fresh_database(backend).await;
     let outbound_allow_hosts = overrides
         .outbound_allow_hosts
         .clone()
         .or_else(|| Some(local_peers()));
+    // PostgreSQL needs a key given (SQLite generates one into the data directory).
+    let master_key = match (&overrides.master_key, &overrides.master_key_file, backend) {
+        (None, None, Backend::Postgres) => Some(new_master_key()),
+        (key, _, _) => key.clone(),
+    };
+    let key_file = overrides
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| data_dir.path().join(rollcall::config::DATA_DIR_KEY_FILE));
     let config = Config::load(&Overrides {
         database_url: Some(database_url.clone()),
         data_dir: Some(data_dir.path().to_owned()),
         listen: Some("127.0.0.1:0".into()),
         outbound_allow_hosts,
+        master_key: master_key.clone(),
         ..overrides
     })
     .unwrap();
+    let master_key_text = master_key.unwrap_or_else(|| {
+        secrecy::SecretString::from(std::fs::read_to_string(&key_file).unwrap().trim())
+    });
+    let master_key = config.master_key.clone();
     let app = App::build_with_clock(config, clock).await.unwrap();
     let address = format!("http://{}", app.address());
     let sso = app.sso();
@@ -217,11 +227,50 @@ pub async fn spawn_app_with_clock(
         org_id,
         client: reqwest::Client::new(),
         database_url,
+        master_key,
+        master_key_text,
         _server: server,
         sso,
         data_dir,
         _pg: pg,
     }
+}
+
+/// A data directory and an empty database of the test's own: the SQLite file in the
+/// directory, or a PostgreSQL database (dropped with the returned guard); and its URL.
+pub async fn fresh_database(backend: Backend) -> (tempfile::TempDir, Option<PgDatabase>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(PgDatabase::create().await),
+    };
+    let url = match &pg {
+        Some(db) => db.url(),
+        None => format!("sqlite:{}", dir.path().join("rollcall.db").display()),
+    };
+    (dir, pg, url)
+}
+
+/// The `rollcall` binary without the `ROLLCALL_*` settings (and `RUST_LOG`) of the
+/// environment the tests run in.
+pub fn rollcall_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    without_rollcall_env(&mut cmd);
+    cmd
+}
+
+/// Takes the `ROLLCALL_*` settings (and `RUST_LOG`) of the tests' environment out of `cmd`.
+pub fn without_rollcall_env(cmd: &mut std::process::Command) {
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ROLLCALL_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+}
+
+/// A new random master key (base64), as `openssl rand -base64 32` makes one.
+pub fn new_master_key() -> secrecy::SecretString {
+    rollcall::store::seal::MasterKey::generate_base64().unwrap()
 }
 
 /// Creates an organization and a SCIM token for it, as the CLI does.

@@ -22,6 +22,7 @@ mod reads;
 mod refusals;
 mod replay;
 mod seats;
+mod secrets_at_rest;
 mod sso;
 mod support;
 mod users;

@@ -5,6 +5,7 @@
 use crate::helpers::{Backend, TestApp, serve_process};
 use reqwest::StatusCode;
 use rollcall::store::{Q, Store};
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -228,7 +229,8 @@ async fn two_processes_on_one_postgres_database_never_oversell() {
         .iter()
         .map(|d| {
             serve_process(
-                &mut std::process::Command::new(env!("CARGO_BIN_EXE_rollcall")),
+                std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+                    .env("ROLLCALL_MASTER_KEY", app.master_key_text.expose_secret()),
                 d.path(),
                 &["--database-url", &app.database_url],
             )

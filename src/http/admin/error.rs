@@ -64,6 +64,9 @@ impl From<StoreError> for AdminApiError {
             | StoreError::Decode(m)
             | StoreError::Database(m)
             | StoreError::UnsupportedUrl(m) => AdminApiError::Internal(m),
+            e @ (StoreError::Seal(_) | StoreError::NoMasterKey) => {
+                AdminApiError::Internal(e.to_string())
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::{Admin, admin_token_for, assert_error};
 use crate::helpers::TestApp;
 use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 async fn a_scim_token_is_refused_on_admin_and_an_admin_token_on_scim(app: TestApp) {
@@ -434,6 +435,7 @@ async fn admin_tokens_are_created_listed_and_revoked_on_the_command_line(app: Te
             .arg(app.data_dir.path())
             .args(args)
             .env_remove("ROLLCALL_CONFIG")
+            .env("ROLLCALL_MASTER_KEY", app.master_key_text.expose_secret())
             .output()
             .unwrap();
         assert!(

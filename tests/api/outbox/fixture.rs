@@ -5,7 +5,8 @@ use rollcall::clock::{Clock, ManualClock};
 use rollcall::outbound::Destinations;
 use rollcall::outbox::{self, Email, Mailer, Worker, WorkerOptions};
 use rollcall::store::Store;
-use std::process::{Child, Command, Stdio};
+use secrecy::ExposeSecret as _;
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -17,22 +18,22 @@ pub struct Db {
     pub org_id: String,
     pub dir: tempfile::TempDir,
     pub clock: Arc<ManualClock>,
+    /// The master key of `store`, for `serve` processes on this database.
+    pub master_key_text: secrecy::SecretString,
     _pg: Option<PgDatabase>,
 }
 
 impl Db {
     pub async fn new(backend: Backend) -> Db {
         rollcall::telemetry::init();
-        let dir = tempfile::tempdir().unwrap();
-        let pg = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(PgDatabase::create().await),
-        };
-        let url = match &pg {
-            Some(db) => db.url(),
-            None => format!("sqlite:{}", dir.path().join("rollcall.db").display()),
-        };
-        let store = Store::connect(&url).await.unwrap();
+        let (dir, pg, url) = crate::helpers::fresh_database(backend).await;
+        let master_key_text = crate::helpers::new_master_key();
+        let key =
+            rollcall::store::seal::MasterKey::from_base64(master_key_text.expose_secret()).unwrap();
+        let store = Store::connect(&url)
+            .await
+            .unwrap()
+            .with_master_key(Arc::new(key));
         store.migrate().await.unwrap();
         let (org_id, _) = create_org_and_token(&url, "Acme").await;
         // Real time, so webhook timestamps pass receivers' freshness checks.
@@ -44,6 +45,7 @@ impl Db {
             org_id,
             dir,
             clock,
+            master_key_text,
             _pg: pg,
         }
     }
@@ -108,17 +110,13 @@ pub fn options() -> WorkerOptions {
 /// `rollcall serve` as its own process on this database, with `env` (`ROLLCALL_*`) and
 /// its log (JSON) going to `log`.
 pub fn serve(db: &Db, env: &[(&str, &str)], log: Stdio) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ROLLCALL_") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = crate::helpers::rollcall_command();
     cmd.arg("serve")
         .arg("--listen")
         .arg("127.0.0.1:0")
         .env("ROLLCALL_DATABASE_URL", &db.url)
         .env("ROLLCALL_DATA_DIR", db.dir.path())
+        .env("ROLLCALL_MASTER_KEY", db.master_key_text.expose_secret())
         .env("ROLLCALL_MAIL_FROM", "rollcall <noreply@rollcall.test>")
         .env("ROLLCALL_OUTBOX_POLL_MS", "50")
         .env("ROLLCALL_LOG_FORMAT", "json")
@@ -153,6 +151,14 @@ pub fn header(message: &str, name: &str) -> Option<String> {
         }
     }
     value
+}
+
+/// A quoted-printable body with its soft line breaks and `=3D` undone (enough for the
+/// links and codes the tests look for).
+pub fn unfold(text: &str) -> String {
+    text.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
 }
 
 /// The body of a single-part RFC 5322 message.

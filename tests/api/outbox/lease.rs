@@ -83,22 +83,23 @@ async fn a_send_slower_than_the_lease_keeps_its_row(db: Db) {
 async fn every_copy_of_a_row_carries_the_same_message_id(db: Db) {
     let sink = SmtpSink::plain().await;
     let worker = db.worker(smtp(&sink), options());
-    let id = db
-        .enqueue("invite:twice", &email("ada@example.com", "Welcome"))
-        .await
-        .unwrap();
+    let welcome = email("ada@example.com", "Welcome");
+    let id = db.enqueue("invite:twice", &welcome).await.unwrap();
     assert_eq!(worker.run_once().await.unwrap(), 1);
     // What a crash between the server's 250 and the recording commit leaves: the row
-    // still claimed by a worker that is gone, its lease over. It is sent again.
+    // still claimed by a worker that is gone, its lease over, its payload whole (the
+    // record that was lost would have scrubbed it). It is sent again.
     let past = rollcall::clock::format_timestamp(db.now() - time::Duration::seconds(1));
     let mut tx = db.store.write().await.unwrap();
     tx.execute(
         Q::new(
             "UPDATE outbox SET state = 'sending', claimed_by = 'dead-worker', \
-             claimed_until = ?, next_attempt_at = ?, delivered_at = NULL WHERE id = ?",
+             claimed_until = ?, next_attempt_at = ?, delivered_at = NULL, payload = ? \
+             WHERE id = ?",
         )
         .bind(past.as_str())
         .bind(past.as_str())
+        .bind(serde_json::to_string(&welcome).unwrap())
         .bind(id.as_str()),
     )
     .await

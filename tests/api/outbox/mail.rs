@@ -354,6 +354,7 @@ async fn the_server_runs_a_worker_that_writes_eml_files(db: Db) {
         data_dir: Some(db.dir.path().to_owned()),
         listen: Some("127.0.0.1:0".into()),
         outbox_poll_ms: Some(50),
+        master_key: Some(db.master_key_text.clone()),
         ..Default::default()
     })
     .unwrap();
@@ -449,6 +450,7 @@ async fn a_delivery_recorded_after_its_claim_was_lost_changes_nothing(db: Db) {
                 attempt,
                 &outbox_sql::Outcome::Delivered,
                 &stamp(later),
+                None,
             )
             .await
             .unwrap();

@@ -115,12 +115,7 @@ macro_rules! sso_backends {
     };
 }
 
-/// Undoes quoted-printable soft line breaks (long lines in `.eml` files).
-pub fn unfold(text: &str) -> String {
-    text.replace("=\r\n", "")
-        .replace("=\n", "")
-        .replace("=3D", "=")
-}
+pub use crate::outbox::fixture::unfold;
 
 /// The invitation path (`/invitations/<token>`) in an email.
 fn link_in(eml: &str, address: &str) -> String {

@@ -301,6 +301,12 @@ async fn signs_in_through_a_real_provider(app: TestApp) {
     assert_signed_in(&page);
     // DESIGN.md: a successful sign-in moves the user's memberships to `active`.
     assert_eq!(membership_states(&app, &alice).await, ["active"]);
+    // The client secret the token endpoint needed is sealed in the database (issue 16).
+    let everything = crate::secrets_at_rest::database_text(&app.database_url).await;
+    assert!(
+        !everything.contains(CLIENT_SECRET),
+        "client secret in clear"
+    );
 }
 
 async fn userinfo_supplies_claims_the_id_token_lacks(app: TestApp) {

@@ -736,6 +736,8 @@ async fn second_instance(app: &TestApp) -> (String, (Running, tempfile::TempDir)
         data_dir: Some(data_dir.path().to_owned()),
         listen: Some("127.0.0.1:0".into()),
         public_url: Some(PUBLIC_URL.into()),
+        // Replicas share the master key, as they share the database.
+        master_key: Some(app.master_key_text.clone()),
         ..Overrides::default()
     })
     .unwrap();

@@ -22,6 +22,7 @@ use rollcall::sso::signin::{
     JitProfile, MatchBy, Refusal, SignInMethod, SignedIn, VerifiedLogin, sign_in,
 };
 use rollcall::store::Q;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -1060,14 +1061,16 @@ async fn deprovisioning_revokes_sessions_at_once(app: TestApp) {
 async fn rollcall_keys(app: &TestApp, args: &[&str]) -> String {
     let url = app.database_url.clone();
     let dir = app.data_dir.path().to_owned();
+    let key = app.master_key_text.clone();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || run_keys(&url, &dir, &args))
+    tokio::task::spawn_blocking(move || run_keys(&url, &dir, &key, &args))
         .await
         .unwrap()
 }
 
-fn run_keys(url: &str, dir: &std::path::Path, args: &[String]) -> String {
+fn run_keys(url: &str, dir: &std::path::Path, key: &SecretString, args: &[String]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .env("ROLLCALL_MASTER_KEY", key.expose_secret())
         .arg("--database-url")
         .arg(url)
         .arg("--data-dir")
