@@ -5,6 +5,7 @@ mod admin;
 mod bulk;
 mod cli;
 mod conformance;
+mod cursors;
 mod durability;
 mod effects;
 mod errors;
