@@ -5,8 +5,8 @@ use crate::clock::{Clock, SystemClock, format_timestamp};
 use crate::config::Config;
 use crate::http::{self, AppParts, AppState};
 use crate::outbox::{self, OutboxError};
-use crate::provisioning::Directory;
 use crate::provisioning::invitations::Invitations;
+use crate::provisioning::{CursorKey, Directory};
 use crate::sso::{Sso, session};
 use crate::store::{Dialect, SqliteSynchronous, Store, StoreError, postgres_unsafe_settings};
 use std::net::SocketAddr;
@@ -26,6 +26,8 @@ pub enum StartError {
     Outbox(#[from] OutboxError),
     #[error("cannot set up invitations: {0}")]
     Invitations(String),
+    #[error("cannot set up the cursor key: {0}")]
+    Cursors(String),
     #[error("cannot set up session signing keys: {0}")]
     Sessions(String),
 }
@@ -86,7 +88,16 @@ impl App {
         )
         .await
         .map_err(|e| StartError::Invitations(e.to_string()))?;
-        let directory = Directory::new(store.clone(), registry.clone(), clock.clone(), invitations);
+        let cursors = CursorKey::load(&store, clock.now())
+            .await
+            .map_err(|e| StartError::Cursors(e.to_string()))?;
+        let directory = Directory::new(
+            store.clone(),
+            registry.clone(),
+            clock.clone(),
+            invitations,
+            cursors,
+        );
         session::ensure_signing_key(&store, clock.now())
             .await
             .map_err(|e| StartError::Sessions(e.to_string()))?;

@@ -1,5 +1,6 @@
 //! Single-resource operations: create, get, replace (PUT), patch, delete.
 
+use super::cursors::CursorKey;
 use super::effects::{self, Origin, ResourceChange, Verb};
 use super::invitations::Invitations;
 use super::members::{apply_member_changes, members_to_add};
@@ -58,6 +59,8 @@ pub struct Directory {
     pub(super) registry: Arc<Registry>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) invitations: Arc<Invitations>,
+    /// Seals `nextCursor`; loaded once at start.
+    pub(super) cursors: CursorKey,
 }
 
 fn not_found(kind: ResourceKind, id: &str) -> Error {
@@ -95,12 +98,14 @@ impl Directory {
         registry: Arc<Registry>,
         clock: Arc<dyn Clock>,
         invitations: Invitations,
+        cursors: CursorKey,
     ) -> Directory {
         Directory {
             store,
             registry,
             clock,
             invitations: Arc::new(invitations),
+            cursors,
         }
     }
 

@@ -8,6 +8,7 @@
 
 use super::Error;
 use super::effects::{self, Recorded};
+use super::server_keys;
 use crate::clock::format_timestamp;
 use crate::outbox::Email;
 use crate::store::effects::{self as sql, TeamInfo, UserInfo};
@@ -64,19 +65,7 @@ impl Invitations {
         ttl_days: u32,
         now: OffsetDateTime,
     ) -> Result<Invitations, Error> {
-        let mut fresh = [0u8; 32];
-        getrandom::fill(&mut fresh).map_err(|e| Error::Internal(format!("random: {e}")))?;
-        let mut tx = store.write().await?;
-        let stored = sql::secret_or_insert(
-            &mut tx,
-            KEY_NAME,
-            &hex::encode(fresh),
-            &format_timestamp(now),
-        )
-        .await?;
-        tx.commit().await?;
-        let key = hex::decode(stored)
-            .map_err(|_| Error::Internal("the stored invitation key is not hex".into()))?;
+        let key = server_keys::load_or_create(store, KEY_NAME, now).await?;
         Invitations::with_key(&key, base_url, ttl_days)
     }
 

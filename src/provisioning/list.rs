@@ -1,12 +1,12 @@
 //! Listing and searching: filter, sort, index paging and cursor paging (RFC 9865).
 
 use super::Error;
+use super::cursors::{Cursor, CursorScope};
 use super::directory::{Actor, Directory, View};
 use super::write::table;
 use crate::store::Tx;
 use crate::store::filter_sql;
 use crate::store::resources::{self, ListQuery, Page};
-use base64::Engine as _;
 use scim::ScimError;
 use scim::filter::{AttrPath, Filter};
 use scim::schema::ResourceKind;
@@ -44,42 +44,6 @@ pub struct ListPage {
     pub next_cursor: Option<String>,
 }
 
-/// Where a cursor points. Opaque to clients (base64url).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cursor {
-    /// After this `seq` (unsorted lists: stable under inserts and deletes).
-    AfterSeq(i64),
-    /// At this 0-based offset (sorted lists).
-    Offset(i64),
-}
-
-fn encode_cursor(c: Cursor) -> String {
-    let raw = match c {
-        Cursor::AfterSeq(s) => format!("s{s}"),
-        Cursor::Offset(o) => format!("o{o}"),
-    };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-}
-
-fn decode_cursor(text: &str) -> Result<Cursor, ScimError> {
-    let invalid =
-        || ScimError::InvalidCursor(format!("cursor {text:?} is not one this server issued"));
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| invalid())?;
-    let raw = String::from_utf8(raw).map_err(|_| invalid())?;
-    let (tag, num) = raw.split_at_checked(1).ok_or_else(invalid)?;
-    let n: i64 = num.parse().map_err(|_| invalid())?;
-    if n < 0 {
-        return Err(invalid());
-    }
-    match tag {
-        "s" => Ok(Cursor::AfterSeq(n)),
-        "o" => Ok(Cursor::Offset(n)),
-        _ => Err(invalid()),
-    }
-}
-
 impl Directory {
     /// Lists resources of one kind, reading on `reader` if given (e.g. the connection the
     /// request's token was checked on) or on a snapshot of its own.
@@ -104,6 +68,13 @@ impl Directory {
                 filter_sql::sort_expr(&self.registry, rt, dialect, path).map(|e| (e, p.descending))
             })
             .transpose()?;
+        let scope = CursorScope {
+            org_id: &actor.org_id,
+            kind,
+            filter: p.filter.as_ref(),
+            sort_by: p.sort_by.as_ref(),
+            descending: p.descending,
+        };
         let (page, start_index, cursor_mode) = match &p.page {
             PageRequest::Index { start_index, count } => (
                 Page::Index {
@@ -114,7 +85,10 @@ impl Directory {
                 false,
             ),
             PageRequest::Cursor { cursor, count } => {
-                let at = cursor.as_deref().map(decode_cursor).transpose()?;
+                let at = cursor
+                    .as_deref()
+                    .map(|text| self.cursors.open(text, &scope))
+                    .transpose()?;
                 let page = match (at, sort.is_some()) {
                     (None, false) => Page::After {
                         after_seq: 0,
@@ -182,15 +156,14 @@ impl Directory {
             resources::count(&mut tx, table(kind), &actor.org_id, filter.as_ref()).await?
         };
         rows.truncate(usize::try_from(limit).unwrap_or(0));
-        let next_cursor = match (cursor_mode && has_more, page) {
+        let next_at = match (cursor_mode && has_more, page) {
             (false, _) => None,
-            (true, Page::After { .. }) => {
-                rows.last().map(|r| encode_cursor(Cursor::AfterSeq(r.seq)))
-            }
-            (true, Page::Index { offset, .. }) => {
-                Some(encode_cursor(Cursor::Offset(offset + rows.len() as i64)))
-            }
+            (true, Page::After { .. }) => rows.last().map(|r| Cursor::AfterSeq(r.seq)),
+            (true, Page::Index { offset, .. }) => Some(Cursor::Offset(offset + rows.len() as i64)),
         };
+        let next_cursor = next_at
+            .map(|at| self.cursors.seal(at, &scope))
+            .transpose()?;
         let items = self
             .views(&mut tx, kind, rows, p.with_refs, p.with_teams)
             .await?;
@@ -267,27 +240,5 @@ impl Directory {
             start_index: Some(start_index),
             next_cursor: None,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_garbage_is_refused() {
-        for c in [
-            Cursor::AfterSeq(0),
-            Cursor::AfterSeq(99_999),
-            Cursor::Offset(300),
-        ] {
-            assert_eq!(decode_cursor(&encode_cursor(c)).unwrap(), c);
-        }
-        for bad in ["", "!!", "eA", "czE5eA", "cy0x"] {
-            assert!(
-                matches!(decode_cursor(bad), Err(ScimError::InvalidCursor(_))),
-                "{bad}"
-            );
-        }
     }
 }

@@ -3,6 +3,7 @@
 //! DESIGN.md ("Provisioning rules") build on this.
 
 pub mod admin;
+mod cursors;
 mod directory;
 pub mod effects;
 pub mod fold_keys;
@@ -12,8 +13,10 @@ mod members;
 pub mod orgs;
 mod roles;
 pub mod rules;
+mod server_keys;
 mod write;
 
+pub use cursors::CursorKey;
 pub use directory::{Actor, Directory, View};
 pub use list::{ListPage, ListParams, PageRequest};
 

@@ -8,6 +8,8 @@
 //! `{base}/sso/saml/{connection_id}/metadata` (the entity id) and `.../acs`.
 
 pub mod connections;
+#[cfg(test)]
+mod fuzz;
 pub mod response;
 
 pub use connections::{MatchField, NewSamlConnection, SamlConnectionUpdate, SamlConnectionView};

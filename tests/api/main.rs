@@ -6,6 +6,7 @@ mod bulk;
 mod case_folding;
 mod cli;
 mod conformance;
+mod cursors;
 mod durability;
 mod effects;
 mod errors;

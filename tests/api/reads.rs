@@ -4,7 +4,7 @@
 use crate::helpers::TestApp;
 use crate::support::{
     ENTERPRISE, GROUP_SCHEMA, LIST_SCHEMA, SEARCH_REQUEST, USER_SCHEMA, assert_scim_error,
-    bulk_users, list_of, post_user, resources, set, set_of, with_query,
+    bulk_users, list_of, post_user, resources, set, set_of, walk_cursor, with_query,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -229,33 +229,6 @@ async fn count_above_the_maximum_is_clamped_to_max_results(app: TestApp) {
     assert_eq!(r.body["totalResults"], max + 1);
     assert_eq!(r.body["itemsPerPage"], max);
     assert_eq!(resources(&r.body).len(), max);
-}
-
-/// Follows `nextCursor` from `first` until there is none, repeating the other query
-/// parameters as RFC 9865 asks; returns ids in order.
-async fn walk_cursor(app: &TestApp, first: &str) -> Vec<String> {
-    let (path, query) = first.split_once('?').unwrap();
-    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
-    let mut ids = Vec::new();
-    let mut url = first.to_owned();
-    for _ in 0..100 {
-        let r = app.get(&url).await;
-        assert_eq!(r.status, StatusCode::OK, "{url}: {:?}", r.body);
-        assert!(r.body["totalResults"].as_u64().is_some(), "{:?}", r.body);
-        ids.extend(list_of(&r.body, "id"));
-        match r.body["nextCursor"].as_str() {
-            Some(next) => {
-                assert!(!next.is_empty());
-                let next_params: Vec<(&str, &str)> = params
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), if k == "cursor" { next } else { v.as_str() }))
-                    .collect();
-                url = with_query(path, &next_params);
-            }
-            None => return ids,
-        }
-    }
-    panic!("the cursor never ended");
 }
 
 async fn cursor_paging_walks_every_user_exactly_once(app: TestApp) {

@@ -184,3 +184,30 @@ pub async fn bulk_users(app: &TestApp, prefix: &str, range: std::ops::Range<usiz
     }
     ids
 }
+
+/// Follows `nextCursor` from `first` until there is none, repeating the other query
+/// parameters as RFC 9865 asks; returns ids in order.
+pub async fn walk_cursor(app: &TestApp, first: &str) -> Vec<String> {
+    let (path, query) = first.split_once('?').unwrap();
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let mut ids = Vec::new();
+    let mut url = first.to_owned();
+    for _ in 0..100 {
+        let r = app.get(&url).await;
+        assert_eq!(r.status, StatusCode::OK, "{url}: {:?}", r.body);
+        assert!(r.body["totalResults"].as_u64().is_some(), "{:?}", r.body);
+        ids.extend(list_of(&r.body, "id"));
+        match r.body["nextCursor"].as_str() {
+            Some(next) => {
+                assert!(!next.is_empty());
+                let next_params: Vec<(&str, &str)> = params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), if k == "cursor" { next } else { v.as_str() }))
+                    .collect();
+                url = with_query(path, &next_params);
+            }
+            None => return ids,
+        }
+    }
+    panic!("the cursor never ended");
+}

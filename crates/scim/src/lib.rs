@@ -4,6 +4,8 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+#[cfg(test)]
+mod fuzz;
 pub mod limits;
 pub mod patch;
 pub mod path;

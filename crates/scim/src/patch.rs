@@ -14,7 +14,7 @@ mod engine;
 mod keys;
 mod members;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod value;
 
 use crate::ScimError;

@@ -12,8 +12,8 @@ use crate::outbox::sink::SmtpSink;
 use reqwest::StatusCode;
 use rollcall::clock::SystemClock;
 use rollcall::config::Overrides;
-use rollcall::provisioning::Directory;
 use rollcall::provisioning::invitations::{self, Invitations};
+use rollcall::provisioning::{CursorKey, Directory};
 use rollcall::store::Q;
 use serde_json::json;
 use std::sync::Arc;
@@ -179,6 +179,9 @@ async fn admins_can_resend_invitations_and_send_instructions(app: TestApp) {
         Arc::new(scim::schema::Registry::load().unwrap()),
         Arc::new(SystemClock),
         invitations(&app).await,
+        CursorKey::load(&s, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
     );
     let ids = vec![ada.clone(), bob.clone(), "nobody".to_owned(), ada.clone()];
     let sent = invitations::resend(&dir, "admin:test", &app.org_id, &team, &ids)

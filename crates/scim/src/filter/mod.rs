@@ -16,4 +16,4 @@ pub(crate) use lexer::{SyntaxError, TokenKind};
 pub(crate) use parser::{Grammar, Parser, attr_path, is_attr_name, quote};
 
 #[cfg(test)]
-mod proptests;
+pub(crate) mod proptests;

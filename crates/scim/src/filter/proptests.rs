@@ -108,7 +108,7 @@ fn filter_over(names: BoxedStrategy<String>, urns: BoxedStrategy<String>) -> Box
     logic(prop_oneof![3 => leaf(paths), 1 => value_path].boxed())
 }
 
-fn filter() -> BoxedStrategy<Filter> {
+pub(crate) fn filter() -> BoxedStrategy<Filter> {
     filter_over(attr_name(), urn())
 }
 
@@ -144,7 +144,7 @@ fn has_value_path(f: &Filter) -> bool {
 }
 
 /// Strings assembled from pieces of the grammar, so that inputs get deep into the parser.
-fn grammarish() -> impl Strategy<Value = String> {
+pub(crate) fn grammarish() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![
         "eq", "NE", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr", "and", "OR", "not", "(", ")",
         "[", "]", "\"", "\\", "\\u", "d83d", "\"x\"", "urn:", "urn:a:b:", ":", ".", "..", " ",
@@ -185,7 +185,7 @@ fn json_names() -> BoxedStrategy<String> {
     .boxed()
 }
 
-fn check_reparses(f: &Filter) -> Result<(), TestCaseError> {
+pub(crate) fn check_reparses(f: &Filter) -> Result<(), TestCaseError> {
     let printed = f.to_string();
     if printed.len() <= MAX_FILTER_LEN {
         let again = parse(&printed).map_err(|e| TestCaseError::fail(format!("{printed}: {e}")))?;
@@ -226,13 +226,7 @@ proptest! {
 
     #[test]
     fn mutated_filters_never_panic(f in filter(), cut in any::<prop::sample::Index>(), insert in grammarish()) {
-        let printed = f.to_string();
-        let mut at = cut.index(printed.len() + 1);
-        while !printed.is_char_boundary(at) {
-            at -= 1;
-        }
-        fuzz(&format!("{}{insert}{}", &printed[..at], &printed[at..]))?;
-        fuzz(&printed[..at])?;
+        fuzz_mutated(&f.to_string(), cut, &insert)?;
     }
 
     #[test]
@@ -250,9 +244,23 @@ proptest! {
     }
 }
 
+/// Fuzzes `text` with `insert` spliced in at `cut`, and `text` cut short there.
+pub(crate) fn fuzz_mutated(
+    text: &str,
+    cut: prop::sample::Index,
+    insert: &str,
+) -> Result<(), TestCaseError> {
+    let mut at = cut.index(text.len() + 1);
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    fuzz(&format!("{}{insert}{}", &text[..at], &text[at..]))?;
+    fuzz(&text[..at])
+}
+
 /// Runs every parser on `s`; whatever parses must print and re-parse to itself, and every
 /// error must be of the parser's own kind.
-fn fuzz(s: &str) -> Result<(), TestCaseError> {
+pub(crate) fn fuzz(s: &str) -> Result<(), TestCaseError> {
     match parse(s) {
         Ok(f) => check_reparses(&f)?,
         Err(e) => prop_assert!(matches!(e, ScimError::InvalidFilter(_)), "{:?}", e),

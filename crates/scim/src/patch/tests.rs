@@ -7,11 +7,11 @@ use crate::schema::{ENTERPRISE_USER_SCHEMA as ENT, Registry, ResourceKind};
 use proptest::prelude::*;
 use serde_json::json;
 
-fn reg() -> Registry {
+pub(crate) fn reg() -> Registry {
     Registry::load().unwrap()
 }
 
-fn body(ops: Value) -> Value {
+pub(crate) fn body(ops: Value) -> Value {
     json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops})
 }
 
@@ -1443,7 +1443,7 @@ fn apply_then_normalize_stays_canonical() {
 
 // ---------------------------------------------------------------- never panics
 
-fn arb_json() -> impl Strategy<Value = Value> {
+pub(crate) fn arb_json() -> impl Strategy<Value = Value> {
     let names = prop::sample::select(vec![
         "userName",
         "name",
@@ -1528,7 +1528,7 @@ fn arb_path() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn arb_op() -> impl Strategy<Value = Value> {
+pub(crate) fn arb_op() -> impl Strategy<Value = Value> {
     (
         prop::sample::select(vec!["add", "Add", "remove", "Replace", "REPLACE", "x"]),
         prop::option::of(arb_path()),
@@ -1555,27 +1555,7 @@ proptest! {
         ops in prop::collection::vec(prop_oneof![4 => arb_op(), 1 => arb_json()], 0..6),
         group_resource in any::<bool>(),
     ) {
-        let r = reg();
-        let (kind, start) = if group_resource {
-            (ResourceKind::Group, group())
-        } else {
-            (ResourceKind::User, bjensen())
-        };
-        let rt = r.resource_type(kind);
-        let Ok(parsed) = parse_request(&body(Value::Array(ops))) else {
-            return Ok(());
-        };
-        let mut doc = obj(start.clone());
-        match apply(&r, rt, &mut doc, &parsed) {
-            Err(_) => prop_assert_eq!(Value::Object(doc), start),
-            Ok(outcome) => {
-                if kind == ResourceKind::User {
-                    prop_assert!(outcome.members.is_empty());
-                }
-                // Whatever the ops did, normalize can judge the result without panicking.
-                let _ = normalize(&r, rt, &Value::Object(doc));
-            }
-        }
+        check_atomic(&reg(), &body(Value::Array(ops)), group_resource)?;
     }
 
     #[test]
@@ -1583,4 +1563,44 @@ proptest! {
         let _ = parse_request(&v);
         let _ = parse_request(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [v]}));
     }
+}
+
+/// PATCHes bjensen (or a group) with `request`: it parses and applies whole, the same way
+/// each time, or fails with a SCIM error (400, or 409 for a uniqueness clash) and leaves the document exactly as it was.
+pub(crate) fn check_atomic(
+    r: &Registry,
+    request: &Value,
+    group_resource: bool,
+) -> Result<(), TestCaseError> {
+    let (kind, start) = if group_resource {
+        (ResourceKind::Group, group())
+    } else {
+        (ResourceKind::User, bjensen())
+    };
+    let rt = r.resource_type(kind);
+    let parsed = match parse_request(request) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            prop_assert_eq!(e.status(), 400, "{:?}", e);
+            return Ok(());
+        }
+    };
+    let mut doc = obj(start.clone());
+    match apply(r, rt, &mut doc, &parsed) {
+        Err(e) => {
+            prop_assert!(matches!(e.status(), 400 | 409), "{:?}", e);
+            prop_assert_eq!(Value::Object(doc), start);
+        }
+        Ok(outcome) => {
+            if kind == ResourceKind::User {
+                prop_assert!(outcome.members.is_empty());
+            }
+            let mut again = obj(start);
+            prop_assert_eq!(apply(r, rt, &mut again, &parsed).ok(), Some(outcome));
+            prop_assert_eq!(&again, &doc);
+            // Whatever the ops did, normalize can judge the result without panicking.
+            let _ = normalize(r, rt, &Value::Object(doc));
+        }
+    }
+    Ok(())
 }
