@@ -9,6 +9,7 @@ use crate::helpers::{Backend, TestApp, spawn_app};
 use crate::support::{GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, assert_scim_error, filter, set, set_of};
 use reqwest::StatusCode;
 use rollcall::store::{Q, Store};
+use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
 async fn post_user(app: &TestApp, user_name: &str) -> crate::helpers::Resp {
@@ -297,6 +298,7 @@ async fn stored_keys_are_refolded_once_at_start_and_collisions_reported(backend:
     // A second server on the same database runs the step as it starts.
     let data_dir = tempfile::tempdir().unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    cmd.env("ROLLCALL_MASTER_KEY", app.master_key_text.expose_secret());
     let server = crate::helpers::serve_process(
         &mut cmd,
         data_dir.path(),
