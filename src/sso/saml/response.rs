@@ -231,6 +231,38 @@ fn check_algorithms(doc: &roxmltree::Document<'_>, allow_sha1: bool) -> Result<u
     Ok(count)
 }
 
+/// saml-core §5.4.2: a signature's one Reference names the signed element by its ID, and
+/// an ID is an `xs:ID` (an NCName). Anything else (an empty URI for the whole document,
+/// an XPointer, which the verifier would evaluate as an XPath expression) is refused
+/// before any cryptography.
+fn check_references(doc: &roxmltree::Document<'_>, ids: &[Option<&str>]) -> Result<(), Rejected> {
+    for id in ids.iter().flatten() {
+        if !is_ncname(id) {
+            return Err(malformed("an ID is not an xs:ID"));
+        }
+    }
+    for r in doc.descendants().filter(|n| is(n, DS, "Reference")) {
+        let named = r
+            .attribute("URI")
+            .and_then(|uri| uri.strip_prefix('#'))
+            .is_some_and(|id| ids.contains(&Some(id)));
+        if !named {
+            return Err(malformed(
+                "a signature Reference does not name the Response or the assertion by its ID",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An XML NCName, as IdPs write IDs (`_` and a GUID, `id` and digits ...): a letter or
+/// `_` first, then letters, digits, `.`, `-`, `_`.
+fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
 fn check_raw(xml: &str, allow_sha1: bool) -> Result<Raw, Rejected> {
     let doc = parse(xml)?;
     let root = doc.root_element();
@@ -256,6 +288,7 @@ fn check_raw(xml: &str, allow_sha1: bool) -> Result<Raw, Rejected> {
     if check_algorithms(&doc, allow_sha1)? == 0 {
         return Err(Rejected::Unsigned);
     }
+    check_references(&doc, &[root.attribute("ID"), Some(assertion_id.as_str())])?;
     Ok(Raw {
         assertion_id,
         destination: root.attribute("Destination").map(ToOwned::to_owned),
@@ -521,6 +554,50 @@ mod tests {
             verify(&xml, &expected(OffsetDateTime::now_utc())).unwrap_err(),
             Rejected::Sha1
         );
+    }
+
+    /// The verifier evaluates an XPointer reference as XPath: only `#<ID>` of the
+    /// Response or the assertion is taken, and IDs are NCNames.
+    #[test]
+    fn references_name_the_response_or_the_assertion_by_id_and_nothing_else() {
+        let with_reference = |uri: &str| {
+            let sig = format!(
+                r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="{uri}"><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/></ds:Reference></ds:SignedInfo></ds:Signature>"##
+            );
+            RESPONSE.replace("SIG", &sig)
+        };
+        let now = OffsetDateTime::now_utc();
+        for uri in ["", "#xpointer(id('a1'))", "#xpointer(/)", "#other", "r1"] {
+            assert!(
+                matches!(
+                    verify(&with_reference(uri), &expected(now)).unwrap_err(),
+                    Rejected::Malformed(m) if m.contains("Reference")
+                ),
+                "{uri:?}"
+            );
+        }
+        // Named by ID, they reach the signature check (and fail it: no real signature).
+        for uri in ["#r1", "#a1"] {
+            assert_eq!(
+                verify(&with_reference(uri), &expected(now)).unwrap_err(),
+                Rejected::BadSignature,
+                "{uri:?}"
+            );
+        }
+        let quoted = with_reference("#a1").replace(r#"ID="a1""#, r#"ID="a'1""#);
+        assert!(matches!(
+            verify(&quoted, &expected(now)).unwrap_err(),
+            Rejected::Malformed(m) if m.contains("xs:ID")
+        ));
+        for (id, ok) in [
+            ("_8f2c-41.a", true),
+            ("id123", true),
+            ("1abc", false),
+            ("a b", false),
+            ("a)b", false),
+        ] {
+            assert_eq!(super::is_ncname(id), ok, "{id}");
+        }
     }
 
     #[test]
