@@ -20,8 +20,9 @@ use crate::store::{StoreError, Tx, audit, effects as effects_sql, team_admin};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::PartialSchema as _;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
 
 /// The most teams one policy may name.
 const MAX_TEAMS: usize = 1000;
@@ -108,11 +109,44 @@ impl utoipa::PartialSchema for PolicySettings {
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .property_names(Some(not_sso_enforced))
+            .additional_properties(Some(Ref::from_schema_name("SettingValue")))
             .into()
     }
 }
 
-impl utoipa::ToSchema for PolicySettings {}
+impl utoipa::ToSchema for PolicySettings {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("SettingValue".into(), SettingValue::schema()));
+    }
+}
+
+/// A value in a policy's settings: any JSON whose strings and keys follow the text rule
+/// (`scim::limits::TEXT_PATTERN`), which the admin API applies to every body.
+struct SettingValue;
+
+impl utoipa::PartialSchema for SettingValue {
+    fn schema() -> RefOr<Schema> {
+        let text = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(scim::limits::TEXT_PATTERN))
+        };
+        let value = || Ref::from_schema_name("SettingValue");
+        AnyOfBuilder::new()
+            .item(text())
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(ArrayBuilder::new().items(value()))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property_names(Some(text()))
+                    .additional_properties(Some(value())),
+            )
+            .into()
+    }
+}
 
 /// Where an effective value comes from.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
