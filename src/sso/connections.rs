@@ -51,13 +51,30 @@ pub(crate) fn not_found<K: ConnectionKind>(id: &str) -> AdminError {
     ))
 }
 
-/// Records a change (`created`, `updated`, `deleted`) to connection `id` in the audit log,
-/// in the caller's transaction.
+/// What an admin did to a connection, as the audit action spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl Change {
+    fn as_str(self) -> &'static str {
+        match self {
+            Change::Created => "created",
+            Change::Updated => "updated",
+            Change::Deleted => "deleted",
+        }
+    }
+}
+
+/// Records a change to connection `id` in the audit log, in the caller's transaction.
 pub(crate) async fn record_change<K: ConnectionKind>(
     tx: &mut Tx,
     actor: &AdminActor,
     now: &str,
-    change: &str,
+    change: Change,
     id: &str,
     before: Option<&K::View>,
     after: Option<&K::View>,
@@ -68,7 +85,7 @@ pub(crate) async fn record_change<K: ConnectionKind>(
         tx,
         actor,
         now,
-        &format!("{}.{change}", K::NAME),
+        &format!("{}.{}", K::NAME, change.as_str()),
         &format!("{}:{id}", K::NAME),
         before.as_ref(),
         after.as_ref(),
@@ -117,7 +134,16 @@ impl Sso {
             .ok_or_else(|| not_found::<K>(id))?;
         K::delete(&mut tx, &actor.org_id, id).await?;
         let before = K::view(self, &before)?;
-        record_change::<K>(&mut tx, actor, &now, "deleted", id, Some(&before), None).await?;
+        record_change::<K>(
+            &mut tx,
+            actor,
+            &now,
+            Change::Deleted,
+            id,
+            Some(&before),
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

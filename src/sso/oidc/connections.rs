@@ -6,7 +6,7 @@ use super::{Oidc, discover};
 use crate::clock::format_timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
-use crate::sso::connections::{self, ConnectionKind, record_change};
+use crate::sso::connections::{self, Change, ConnectionKind, record_change};
 use crate::sso::signin::MatchBy;
 use crate::store::sso_oidc::{self, OidcConnectionRow};
 use crate::store::{StoreError, Tx};
@@ -329,7 +329,7 @@ impl Sso {
             &mut tx,
             actor,
             &now,
-            "created",
+            Change::Created,
             &row.id,
             None,
             Some(&view),
@@ -400,7 +400,7 @@ impl Sso {
             &mut tx,
             actor,
             &now,
-            "updated",
+            Change::Updated,
             id,
             Some(&before),
             Some(&after),

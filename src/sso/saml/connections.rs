@@ -7,7 +7,7 @@ use super::{SpUrls, sp_urls};
 use crate::clock::format_timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
-use crate::sso::connections::{self, ConnectionKind, record_change};
+use crate::sso::connections::{self, Change, ConnectionKind, record_change};
 use crate::sso::signin::MatchBy;
 use crate::store::{StoreError, Tx, sso_saml};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -413,8 +413,16 @@ impl Sso {
         let v = view(&c, &self.urls(&c.id))?;
         let mut tx = self.store.write().await?;
         sso_saml::insert_connection(&mut tx, &c).await?;
-        record_change::<SamlConnections>(&mut tx, actor, &now, "created", &c.id, None, Some(&v))
-            .await?;
+        record_change::<SamlConnections>(
+            &mut tx,
+            actor,
+            &now,
+            Change::Created,
+            &c.id,
+            None,
+            Some(&v),
+        )
+        .await?;
         tx.commit().await?;
         Ok(v)
     }
@@ -466,7 +474,7 @@ impl Sso {
             &mut tx,
             actor,
             &now,
-            "updated",
+            Change::Updated,
             id,
             Some(&before),
             Some(&v),
