@@ -6,6 +6,7 @@
 //! user, applies the org's rules and opens the session. One door, so every way in obeys the
 //! same rules.
 
+pub mod connections;
 pub mod email_code;
 pub mod oidc;
 pub mod policy;

@@ -14,9 +14,9 @@
 
 use super::Sso;
 use crate::clock::format_timestamp;
-use crate::provisioning::admin::{AdminActor, AdminError};
+use crate::provisioning::admin::{AdminActor, AdminError, record, to_json};
 use crate::store::policies::{self, Policy, PolicyKind, SSO_ENFORCED, Source};
-use crate::store::{StoreError, Tx, audit, effects as effects_sql, team_admin};
+use crate::store::{StoreError, Tx, effects as effects_sql, team_admin};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -212,10 +212,6 @@ fn sso_view(p: Option<&Policy>) -> SsoPolicyView {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<Value, AdminError> {
-    serde_json::to_value(v).map_err(|e| AdminError::Internal(format!("encode: {e}")))
-}
-
 fn check_name(name: &str) -> Result<String, AdminError> {
     let name = name.trim();
     if name.is_empty() {
@@ -263,30 +259,9 @@ async fn check_teams(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<St
     Ok(list)
 }
 
-async fn record(
-    tx: &mut Tx,
-    actor: &AdminActor,
-    now: &str,
-    action: &str,
-    id: &str,
-    before: Option<&Value>,
-    after: Option<&Value>,
-) -> Result<(), AdminError> {
-    let name = actor.audit_name();
-    audit::insert(
-        tx,
-        &audit::NewEntry {
-            org_id: &actor.org_id,
-            at: now,
-            actor: &name,
-            action,
-            target: &format!("policy:{id}"),
-            before,
-            after,
-        },
-    )
-    .await?;
-    Ok(())
+/// The audit log's name for a policy.
+fn target(id: &str) -> String {
+    format!("policy:{id}")
 }
 
 fn not_found(id: &str) -> AdminError {
@@ -363,7 +338,7 @@ impl Sso {
             actor,
             &now,
             "policy.sso.updated",
-            &policy.id,
+            &target(&policy.id),
             before_json.as_ref(),
             Some(&to_json(&after)?),
         )
@@ -425,7 +400,7 @@ impl Sso {
             actor,
             &now,
             "policy.settings.created",
-            &p.id,
+            &target(&p.id),
             None,
             Some(&to_json(&view)?),
         )
@@ -469,7 +444,7 @@ impl Sso {
             actor,
             &now,
             "policy.settings.updated",
-            id,
+            &target(id),
             Some(&to_json(&before)?),
             Some(&to_json(&after)?),
         )
@@ -496,7 +471,7 @@ impl Sso {
             actor,
             &now,
             "policy.settings.deleted",
-            id,
+            &target(id),
             Some(&to_json(&settings_view(&p))?),
             None,
         )

@@ -12,7 +12,9 @@ pub mod connections;
 mod fuzz;
 pub mod response;
 
-pub use connections::{MatchField, NewSamlConnection, SamlConnectionUpdate, SamlConnectionView};
+pub use connections::{
+    MatchField, NewSamlConnection, SamlConnectionUpdate, SamlConnectionView, SamlConnections,
+};
 pub use response::Rejected;
 
 use super::Sso;

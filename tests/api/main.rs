@@ -11,6 +11,7 @@ mod durability;
 mod effects;
 mod errors;
 mod etags;
+mod filter_sql;
 mod filters;
 mod helpers;
 mod indexes;

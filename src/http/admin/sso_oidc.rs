@@ -4,7 +4,9 @@ use super::auth::AdminJson;
 use super::error::{AdminApiError, ErrorBody};
 use crate::http::AppState;
 use crate::provisioning::admin::AdminActor;
-use crate::sso::oidc::{NewOidcConnection, OidcConnectionUpdate, OidcConnectionView};
+use crate::sso::oidc::{
+    NewOidcConnection, OidcConnectionUpdate, OidcConnectionView, OidcConnections,
+};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,7 +18,12 @@ pub async fn list_oidc_connections(
     State(state): State<AppState>,
     actor: AdminActor,
 ) -> Result<Json<Vec<OidcConnectionView>>, AdminApiError> {
-    Ok(Json(state.sso.list_oidc_connections(&actor).await?))
+    Ok(Json(
+        state
+            .sso
+            .list_connections::<OidcConnections>(&actor)
+            .await?,
+    ))
 }
 
 /// Creates a connection after fetching the issuer's discovery document.
@@ -42,7 +49,12 @@ pub async fn get_oidc_connection(
     actor: AdminActor,
     Path(id): Path<String>,
 ) -> Result<Json<OidcConnectionView>, AdminApiError> {
-    Ok(Json(state.sso.get_oidc_connection(&actor, &id).await?))
+    Ok(Json(
+        state
+            .sso
+            .get_connection::<OidcConnections>(&actor, &id)
+            .await?,
+    ))
 }
 
 /// Changes a connection (a new issuer is checked by discovery; a new secret replaces the old).
@@ -73,6 +85,9 @@ pub async fn delete_oidc_connection(
     actor: AdminActor,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AdminApiError> {
-    state.sso.delete_oidc_connection(&actor, &id).await?;
+    state
+        .sso
+        .delete_connection::<OidcConnections>(&actor, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

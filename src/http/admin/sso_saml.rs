@@ -4,7 +4,9 @@ use super::auth::AdminJson;
 use super::error::{AdminApiError, ErrorBody};
 use crate::http::AppState;
 use crate::provisioning::admin::AdminActor;
-use crate::sso::saml::{NewSamlConnection, SamlConnectionUpdate, SamlConnectionView};
+use crate::sso::saml::{
+    NewSamlConnection, SamlConnectionUpdate, SamlConnectionView, SamlConnections,
+};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,7 +18,12 @@ pub async fn list_saml_connections(
     State(state): State<AppState>,
     actor: AdminActor,
 ) -> Result<Json<Vec<SamlConnectionView>>, AdminApiError> {
-    Ok(Json(state.sso.list_saml_connections(&actor).await?))
+    Ok(Json(
+        state
+            .sso
+            .list_connections::<SamlConnections>(&actor)
+            .await?,
+    ))
 }
 
 /// Creates a connection from the IdP's metadata or its entity id, SSO URL and signing
@@ -43,7 +50,12 @@ pub async fn get_saml_connection(
     actor: AdminActor,
     Path(id): Path<String>,
 ) -> Result<Json<SamlConnectionView>, AdminApiError> {
-    Ok(Json(state.sso.get_saml_connection(&actor, &id).await?))
+    Ok(Json(
+        state
+            .sso
+            .get_connection::<SamlConnections>(&actor, &id)
+            .await?,
+    ))
 }
 
 /// Changes a connection; absent fields stay as they are.
@@ -73,6 +85,9 @@ pub async fn delete_saml_connection(
     actor: AdminActor,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AdminApiError> {
-    state.sso.delete_saml_connection(&actor, &id).await?;
+    state
+        .sso
+        .delete_connection::<SamlConnections>(&actor, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

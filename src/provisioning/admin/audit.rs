@@ -5,8 +5,9 @@ use crate::store::{Tx, audit};
 use serde::Serialize;
 use serde_json::Value;
 
-/// Records one admin change in the caller's transaction.
-pub(super) async fn record(
+/// Records one admin change in the caller's transaction. The one way admin changes reach
+/// the audit log, for the SSO admin code (connections, policies) as for the rest.
+pub(crate) async fn record(
     tx: &mut Tx,
     actor: &AdminActor,
     now: &str,
@@ -30,6 +31,11 @@ pub(super) async fn record(
     )
     .await?;
     Ok(())
+}
+
+/// A view as the audit log's `before` or `after`.
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Value, AdminError> {
+    serde_json::to_value(v).map_err(|e| AdminError::Internal(format!("encode: {e}")))
 }
 
 /// One audit log entry.

@@ -13,6 +13,7 @@ mod teams;
 mod webhooks;
 
 pub use audit::{AuditEntryView, AuditPage};
+pub(crate) use audit::{record, to_json};
 pub use kinds::{LoginType, OrgRole, TeamRole};
 pub use mappings::{MappingChange, MappingEffects, MappingView, NewMapping};
 pub use members::{MemberView, NewMember};
@@ -132,8 +133,4 @@ impl Admin {
         effects::record(tx, &self.invitations, origin, None, changes).await?;
         Ok(())
     }
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, AdminError> {
-    serde_json::to_value(v).map_err(|e| AdminError::Internal(format!("encode: {e}")))
 }

@@ -6,9 +6,10 @@ use super::{Oidc, discover};
 use crate::clock::format_timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
+use crate::sso::connections::{self, Change, ConnectionKind, record_change};
 use crate::sso::signin::MatchBy;
 use crate::store::sso_oidc::{self, OidcConnectionRow};
-use crate::store::{Tx, audit};
+use crate::store::{StoreError, Tx};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -120,9 +121,7 @@ fn invalid(m: impl Into<String>) -> AdminError {
 }
 
 fn not_found(id: &str) -> AdminError {
-    AdminError::NotFound(format!(
-        "no OIDC connection with id {id:?} in this organization"
-    ))
+    connections::not_found::<OidcConnections>(id)
 }
 
 /// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
@@ -247,61 +246,38 @@ impl Oidc {
     }
 }
 
-async fn record(
-    tx: &mut Tx,
-    actor: &AdminActor,
-    now: &str,
-    action: &str,
-    id: &str,
-    before: Option<&OidcConnectionView>,
-    after: Option<&OidcConnectionView>,
-) -> Result<(), AdminError> {
-    let to_json = |v: &OidcConnectionView| {
-        serde_json::to_value(v).map_err(|e| AdminError::Internal(format!("encode: {e}")))
-    };
-    let before = before.map(to_json).transpose()?;
-    let after = after.map(to_json).transpose()?;
-    let name = actor.audit_name();
-    audit::insert(
-        tx,
-        &audit::NewEntry {
-            org_id: &actor.org_id,
-            at: now,
-            actor: &name,
-            action,
-            target: &format!("oidc_connection:{id}"),
-            before: before.as_ref(),
-            after: after.as_ref(),
-        },
-    )
-    .await?;
-    Ok(())
+/// OIDC connections, in `oidc_connections`.
+#[derive(Debug, Clone, Copy)]
+pub struct OidcConnections;
+
+impl ConnectionKind for OidcConnections {
+    type Row = OidcConnectionRow;
+    type View = OidcConnectionView;
+    const NAME: &'static str = "oidc_connection";
+    const LABEL: &'static str = "OIDC";
+
+    async fn list(tx: &mut Tx, org_id: &str) -> Result<Vec<OidcConnectionRow>, StoreError> {
+        sso_oidc::list_connections(tx, org_id).await
+    }
+
+    async fn get(
+        tx: &mut Tx,
+        org_id: &str,
+        id: &str,
+    ) -> Result<Option<OidcConnectionRow>, StoreError> {
+        sso_oidc::get_connection(tx, org_id, id).await
+    }
+
+    async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+        sso_oidc::delete_connection(tx, org_id, id).await
+    }
+
+    fn view(sso: &Sso, row: &OidcConnectionRow) -> Result<OidcConnectionView, AdminError> {
+        Ok(sso.oidc.view(row))
+    }
 }
 
 impl Sso {
-    /// The org's OIDC connections, oldest first.
-    pub async fn list_oidc_connections(
-        &self,
-        actor: &AdminActor,
-    ) -> Result<Vec<OidcConnectionView>, AdminError> {
-        let mut tx = self.store.read().await?;
-        let rows = sso_oidc::list_connections(&mut tx, &actor.org_id).await?;
-        Ok(rows.iter().map(|c| self.oidc.view(c)).collect())
-    }
-
-    /// One connection of the org.
-    pub async fn get_oidc_connection(
-        &self,
-        actor: &AdminActor,
-        id: &str,
-    ) -> Result<OidcConnectionView, AdminError> {
-        let mut tx = self.store.read().await?;
-        sso_oidc::get_connection(&mut tx, &actor.org_id, id)
-            .await?
-            .map(|c| self.oidc.view(&c))
-            .ok_or_else(|| not_found(id))
-    }
-
     /// Creates a connection once the issuer's discovery succeeded.
     pub async fn create_oidc_connection(
         &self,
@@ -349,11 +325,11 @@ impl Sso {
         let view = self.oidc.view(&row);
         let mut tx = self.store.write().await?;
         sso_oidc::insert_connection(&mut tx, &row, &secret).await?;
-        record(
+        record_change::<OidcConnections>(
             &mut tx,
             actor,
             &now,
-            "oidc_connection.created",
+            Change::Created,
             &row.id,
             None,
             Some(&view),
@@ -420,11 +396,11 @@ impl Sso {
         }
         let mut after = self.oidc.view(&next);
         let before = self.oidc.view(&current);
-        record(
+        record_change::<OidcConnections>(
             &mut tx,
             actor,
             &now,
-            "oidc_connection.updated",
+            Change::Updated,
             id,
             Some(&before),
             Some(&after),
@@ -433,32 +409,6 @@ impl Sso {
         tx.commit().await?;
         after.updated = now;
         Ok(after)
-    }
-
-    /// Deletes a connection; logins in flight through it fail.
-    pub async fn delete_oidc_connection(
-        &self,
-        actor: &AdminActor,
-        id: &str,
-    ) -> Result<(), AdminError> {
-        let now = format_timestamp(self.clock.now());
-        let mut tx = self.store.write().await?;
-        let before = sso_oidc::get_connection(&mut tx, &actor.org_id, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        sso_oidc::delete_connection(&mut tx, &actor.org_id, id).await?;
-        record(
-            &mut tx,
-            actor,
-            &now,
-            "oidc_connection.deleted",
-            id,
-            Some(&self.oidc.view(&before)),
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 

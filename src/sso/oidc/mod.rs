@@ -10,7 +10,9 @@ pub mod connections;
 mod flow;
 mod http_client;
 
-pub use connections::{NewOidcConnection, OidcConnectionUpdate, OidcConnectionView};
+pub use connections::{
+    NewOidcConnection, OidcConnectionUpdate, OidcConnectionView, OidcConnections,
+};
 pub use flow::{Callback, LoginError, Started, cookie_name};
 pub use http_client::{HttpError, IdpHttp};
 

@@ -7,8 +7,9 @@ use super::{SpUrls, sp_urls};
 use crate::clock::format_timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
+use crate::sso::connections::{self, Change, ConnectionKind, record_change};
 use crate::sso::signin::MatchBy;
-use crate::store::{Tx, audit, sso_saml};
+use crate::store::{StoreError, Tx, sso_saml};
 use serde::{Deserialize, Deserializer, Serialize};
 
 const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
@@ -139,9 +140,7 @@ fn invalid(m: impl Into<String>) -> AdminError {
 }
 
 fn not_found(id: &str) -> AdminError {
-    AdminError::NotFound(format!(
-        "no SAML connection with id {id:?} in this organization"
-    ))
+    connections::not_found::<SamlConnections>(id)
 }
 
 /// What the IdP's metadata says.
@@ -342,64 +341,40 @@ fn view(c: &sso_saml::SamlConnection, urls: &SpUrls) -> Result<SamlConnectionVie
     })
 }
 
-fn to_json(v: &SamlConnectionView) -> Result<serde_json::Value, AdminError> {
-    serde_json::to_value(v).map_err(|e| AdminError::Internal(format!("encode: {e}")))
-}
+/// SAML connections, in `saml_connections`.
+#[derive(Debug, Clone, Copy)]
+pub struct SamlConnections;
 
-async fn record(
-    tx: &mut Tx,
-    actor: &AdminActor,
-    now: &str,
-    action: &str,
-    id: &str,
-    before: Option<&serde_json::Value>,
-    after: Option<&serde_json::Value>,
-) -> Result<(), AdminError> {
-    audit::insert(
-        tx,
-        &audit::NewEntry {
-            org_id: &actor.org_id,
-            at: now,
-            actor: &actor.audit_name(),
-            action,
-            target: &format!("saml_connection:{id}"),
-            before,
-            after,
-        },
-    )
-    .await?;
-    Ok(())
+impl ConnectionKind for SamlConnections {
+    type Row = sso_saml::SamlConnection;
+    type View = SamlConnectionView;
+    const NAME: &'static str = "saml_connection";
+    const LABEL: &'static str = "SAML";
+
+    async fn list(tx: &mut Tx, org_id: &str) -> Result<Vec<sso_saml::SamlConnection>, StoreError> {
+        sso_saml::list_connections(tx, org_id).await
+    }
+
+    async fn get(
+        tx: &mut Tx,
+        org_id: &str,
+        id: &str,
+    ) -> Result<Option<sso_saml::SamlConnection>, StoreError> {
+        sso_saml::get_connection(tx, org_id, id).await
+    }
+
+    async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+        sso_saml::delete_connection(tx, org_id, id).await
+    }
+
+    fn view(sso: &Sso, row: &sso_saml::SamlConnection) -> Result<SamlConnectionView, AdminError> {
+        view(row, &sso.urls(&row.id))
+    }
 }
 
 impl Sso {
     fn urls(&self, id: &str) -> SpUrls {
         sp_urls(&self.public_base_url, id)
-    }
-
-    /// The org's SAML connections.
-    pub async fn list_saml_connections(
-        &self,
-        actor: &AdminActor,
-    ) -> Result<Vec<SamlConnectionView>, AdminError> {
-        let mut tx = self.store.read().await?;
-        sso_saml::list_connections(&mut tx, &actor.org_id)
-            .await?
-            .iter()
-            .map(|c| view(c, &self.urls(&c.id)))
-            .collect()
-    }
-
-    /// One connection.
-    pub async fn get_saml_connection(
-        &self,
-        actor: &AdminActor,
-        id: &str,
-    ) -> Result<SamlConnectionView, AdminError> {
-        let mut tx = self.store.read().await?;
-        let c = sso_saml::get_connection(&mut tx, &actor.org_id, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        view(&c, &self.urls(id))
     }
 
     /// Creates a connection; refused without a signing certificate.
@@ -438,14 +413,14 @@ impl Sso {
         let v = view(&c, &self.urls(&c.id))?;
         let mut tx = self.store.write().await?;
         sso_saml::insert_connection(&mut tx, &c).await?;
-        record(
+        record_change::<SamlConnections>(
             &mut tx,
             actor,
             &now,
-            "saml_connection.created",
+            Change::Created,
             &c.id,
             None,
-            Some(&to_json(&v)?),
+            Some(&v),
         )
         .await?;
         tx.commit().await?;
@@ -494,44 +469,19 @@ impl Sso {
         }
         let urls = self.urls(id);
         let v = view(&after, &urls)?;
-        record(
+        let before = view(&before, &urls)?;
+        record_change::<SamlConnections>(
             &mut tx,
             actor,
             &now,
-            "saml_connection.updated",
+            Change::Updated,
             id,
-            Some(&to_json(&view(&before, &urls)?)?),
-            Some(&to_json(&v)?),
+            Some(&before),
+            Some(&v),
         )
         .await?;
         tx.commit().await?;
         Ok(v)
-    }
-
-    /// Deletes a connection.
-    pub async fn delete_saml_connection(
-        &self,
-        actor: &AdminActor,
-        id: &str,
-    ) -> Result<(), AdminError> {
-        let now = format_timestamp(self.clock.now());
-        let mut tx = self.store.write().await?;
-        let before = sso_saml::get_connection(&mut tx, &actor.org_id, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        sso_saml::delete_connection(&mut tx, &actor.org_id, id).await?;
-        record(
-            &mut tx,
-            actor,
-            &now,
-            "saml_connection.deleted",
-            id,
-            Some(&to_json(&view(&before, &self.urls(id))?)?),
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 

@@ -749,6 +749,10 @@ async fn admin_api_manages_and_validates_connections(app: TestApp) {
             .status,
         StatusCode::NOT_FOUND
     );
+    let r = admin.delete(&format!("/sso/oidc-connections/{id}")).await;
+    assert_error(&r, 404, "not_found", &["no OIDC connection with id"]);
+    let audit = admin.get("/audit").await.body;
+    super::assert_connection_deletion_audited(&audit, "oidc_connection", id);
     let doc = admin.get("/openapi.json").await.body;
     assert!(doc["paths"]["/admin/v1/sso/oidc-connections"].is_object());
 }

@@ -38,6 +38,7 @@ async fn policy_audit(app: &TestApp) -> Vec<String> {
     s.close().await;
     log.into_iter()
         .filter(|e| e.action.starts_with("policy."))
+        .inspect(|e| assert!(e.target.starts_with("policy:"), "{}", e.target))
         .map(|e| format!("{} {}", e.actor, e.action))
         .collect()
 }

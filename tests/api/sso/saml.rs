@@ -1148,6 +1148,11 @@ async fn connections_are_managed_per_org_and_read_from_metadata(app: TestApp) {
         .admin(Method::GET, &format!("/sso/saml-connections/{id}"), None)
         .await;
     assert_eq!(g.status, StatusCode::NOT_FOUND);
+    assert_eq!(g.body["error"], "not_found");
+    let message = g.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("no SAML connection with id"), "{message}");
+    let audit = s.admin(Method::GET, "/audit", None).await.body;
+    super::assert_connection_deletion_audited(&audit, "saml_connection", &id);
     let acs = s.sign_in_with(&s.response(None)).await;
     assert_eq!(acs.status, StatusCode::NOT_FOUND);
 }

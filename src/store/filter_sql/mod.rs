@@ -868,3 +868,6 @@ fn element_self(dialect: Dialect, alias: &str, kind: AttrType) -> String {
 fn element_scalar(dialect: Dialect, ci: bool, name: &str, kind: AttrType) -> String {
     element_field(dialect, if ci { "jc" } else { "je" }, name, kind)
 }
+
+#[cfg(test)]
+mod tests;
