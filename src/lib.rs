@@ -4,7 +4,6 @@
 //! is pure and used by all.
 
 pub mod app;
-pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,4 +1,4 @@
-//! The process's TLS crypto provider. reqwest (webhooks, bench) and lettre (SMTP) share
+//! The process's TLS crypto provider. reqwest (webhooks, OIDC) and lettre (SMTP) share
 //! rustls built without a default provider; building any client panics until one is
 //! installed, so every entry point calls [`ensure_crypto_provider`] first.
 

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `org`, `token`, `admin-token`, `keys`, `bench`. Every failure is one clear line on
+//! The command line: `serve`, `org`, `token`, `admin-token`, `keys`. Every failure is one clear line on
 //! stderr and a non-zero exit code.
 
 mod admin;
@@ -110,8 +110,6 @@ pub enum Command {
     /// Manage admin API bearer tokens (for /admin/v1)
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
-    /// Seed data and measure the server over HTTP (see BENCHMARKS.md)
-    Bench(crate::bench::BenchArgs),
     /// Manage the keys that sign session access tokens (published at /.well-known/jwks.json)
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -331,8 +329,5 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             admin::token(Config::load(&overrides)?, TokenKind::Admin, cmd.into()).await
         }
         Command::Keys(cmd) => keys::run(Config::load(&overrides)?, cmd).await,
-        Command::Bench(args) => crate::bench::run(args)
-            .await
-            .map_err(|e| CliError(e.to_string())),
     }
 }

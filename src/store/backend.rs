@@ -46,7 +46,7 @@ enum Pools {
 pub struct Store {
     pools: Pools,
     /// Seals and opens secret columns ([`super::sealed_columns`]); None only for stores
-    /// that never touch them (test set-up, the benchmark's seeding).
+    /// that never touch them (test set-up).
     master_key: Option<Arc<MasterKey>>,
 }
 

@@ -380,8 +380,8 @@ async fn the_server_runs_a_worker_that_writes_eml_files(db: Db) {
     assert_eq!(db.message(&id).await.state, State::Delivered);
 }
 
-/// `store::outbox::counts` (what the bench waits on): every row, and the rows not yet
-/// delivered.
+/// `store::outbox::counts` (crates/bench/src/database.rs waits on the same query): every
+/// row, and the rows not yet delivered.
 async fn counts_tell_how_many_rows_wait_for_delivery(db: Db) {
     let counts = || async {
         let mut tx = db.store.read().await.unwrap();

@@ -1,8 +1,8 @@
-//! The server under test: a child process of this binary, its data directory, its
-//! PostgreSQL database, and what `/proc` says about it.
+//! The server under test: the rollcall binary, run as a child process, its data
+//! directory, its command line, and what `/proc` says about it.
 
 use super::{BenchError, START_TIMEOUT};
-use crate::store::{Q, Store};
+use base64::Engine as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -25,21 +25,15 @@ impl Workspace {
             .map_err(|e| BenchError::Setup(format!("cannot create {}: {e}", dir.display())))?;
         let workspace = Workspace { dir, keep };
         // PostgreSQL needs a master key given; on SQLite this is where rollcall looks anyway.
-        let key = crate::store::seal::MasterKey::generate_base64()
-            .map_err(|e| BenchError::Setup(e.to_string()))?;
         let path = workspace.master_key_file();
-        crate::private_files::create_private(&path)
-            .and_then(|mut f| {
-                use std::io::Write as _;
-                writeln!(f, "{}", secrecy::ExposeSecret::expose_secret(&key))
-            })
+        write_master_key(&path)
             .map_err(|e| BenchError::Setup(format!("cannot write {}: {e}", path.display())))?;
         Ok(workspace)
     }
 
     /// The master key file of the servers and commands the benchmark runs.
     pub fn master_key_file(&self) -> PathBuf {
-        self.dir.join(crate::config::DATA_DIR_KEY_FILE)
+        self.dir.join("master.key")
     }
 
     /// The directory.
@@ -82,6 +76,90 @@ impl Drop for Workspace {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// A new master key as rollcall reads it: the base64 of 32 random bytes, in a file only
+/// this user may read.
+fn write_master_key(path: &Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    writeln!(
+        file,
+        "{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
+}
+
+/// The rollcall binary: `explicit`, else `rollcall` beside this binary (what
+/// `cargo build --release --workspace` puts there), else target/release/rollcall under
+/// `$CARGO_TARGET_DIR` or the workspace.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, BenchError> {
+    if let Some(path) = explicit {
+        return if path.is_file() {
+            Ok(path.to_path_buf())
+        } else {
+            Err(BenchError::Usage(format!(
+                "--server {}: no such file",
+                path.display()
+            )))
+        };
+    }
+    let own_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from);
+    let workspace_target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    candidates(own_dir, target_dir, &workspace_target)
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            BenchError::Usage(
+                "cannot find the rollcall binary beside rollcall-bench or in target/release: \
+                 build it with `cargo build --release --workspace`, or give --server PATH"
+                    .into(),
+            )
+        })
+}
+
+/// Where [`locate`] looks, in order.
+fn candidates(
+    own_dir: Option<PathBuf>,
+    target_dir: Option<PathBuf>,
+    workspace_target: &Path,
+) -> Vec<PathBuf> {
+    let in_release = |dir: &Path| dir.join("release").join("rollcall");
+    own_dir
+        .map(|d| d.join("rollcall"))
+        .into_iter()
+        .chain(target_dir.as_deref().map(in_release))
+        .chain(std::iter::once(in_release(workspace_target)))
+        .collect()
+}
+
+/// `rollcall --version` of the server binary: `rollcall 0.1.0` gives `0.1.0`.
+pub async fn version(exe: &Path) -> Result<String, BenchError> {
+    let out = Command::new(exe)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| BenchError::Setup(format!("cannot run {}: {e}", exe.display())))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.trim().strip_prefix("rollcall ") {
+        Some(v) if out.status.success() => Ok(v.to_owned()),
+        _ => Err(BenchError::Setup(format!(
+            "{} --version did not say `rollcall VERSION`: is it the rollcall server?",
+            exe.display()
+        ))),
+    }
+}
+
 /// Appends the end of the server's log to an error, since the workspace (and the log
 /// with it) is about to be removed.
 pub fn with_log(e: BenchError, workspace: &Workspace) -> BenchError {
@@ -100,119 +178,6 @@ fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// A database of its own on a PostgreSQL server, dropped by [`PgDatabase::drop_database`].
-#[derive(Debug)]
-pub struct PgDatabase {
-    server: String,
-    name: String,
-}
-
-impl PgDatabase {
-    /// Creates `rollcall_bench_<random>` on the server at `pg_url`.
-    pub async fn create(pg_url: &str) -> Result<PgDatabase, BenchError> {
-        let server = server_url(pg_url)?;
-        let name = format!("rollcall_bench_{}", uuid::Uuid::new_v4().simple());
-        let admin = connect_admin(&server).await?;
-        let created = admin
-            .execute_raw(&format!("CREATE DATABASE {name}"))
-            .await
-            .map_err(|e| BenchError::Setup(format!("cannot create database {name}: {e}")));
-        admin.close().await;
-        created?;
-        Ok(PgDatabase { server, name })
-    }
-
-    /// The database's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The URL the server under test connects to.
-    pub fn url(&self) -> String {
-        with_database(&self.server, &self.name)
-    }
-
-    /// Whether autovacuum (which also keeps planner statistics fresh) runs on the server.
-    pub async fn autovacuum_on(&self) -> Result<bool, BenchError> {
-        let db = self.connect().await?;
-        let value = async {
-            let mut tx = db.read().await?;
-            tx.fetch_one(Q::new("SHOW autovacuum"))
-                .await?
-                .text("autovacuum")
-        }
-        .await;
-        db.close().await;
-        let value = value.map_err(|e| BenchError::Setup(format!("SHOW autovacuum: {e}")))?;
-        Ok(value != "off")
-    }
-
-    /// `ANALYZE`: what autovacuum does after bulk changes, when it is off.
-    pub async fn analyze(&self) -> Result<(), BenchError> {
-        let db = self.connect().await?;
-        let done = db.execute_raw("ANALYZE").await;
-        db.close().await;
-        done.map_err(|e| BenchError::Setup(format!("ANALYZE: {e}")))
-    }
-
-    async fn connect(&self) -> Result<Store, BenchError> {
-        Store::connect(&self.url())
-            .await
-            .map_err(|e| BenchError::Setup(format!("PostgreSQL: {e}")))
-    }
-
-    /// Drops the database (the server under test must have stopped).
-    pub async fn drop_database(self) -> Result<(), BenchError> {
-        let admin = connect_admin(&self.server).await?;
-        let dropped = admin
-            .execute_raw(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await
-            .map_err(|e| BenchError::Setup(format!("cannot drop database {}: {e}", self.name)));
-        admin.close().await;
-        dropped
-    }
-}
-
-async fn connect_admin(server: &str) -> Result<Store, BenchError> {
-    Store::connect(&with_database(server, "postgres"))
-        .await
-        .map_err(|e| BenchError::Setup(format!("PostgreSQL: {e}")))
-}
-
-/// The server part of a PostgreSQL URL (scheme, credentials, host, port, query): a
-/// database name in the path is ignored.
-fn server_url(url: &str) -> Result<String, BenchError> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .filter(|(s, _)| *s == "postgres" || *s == "postgresql")
-        .ok_or_else(|| {
-            BenchError::Usage(format!(
-                "--pg-url must look like postgres://USER@HOST:PORT, not {:?}",
-                crate::store::redact_url(url)
-            ))
-        })?;
-    let (rest, query) = match rest.split_once('?') {
-        Some((r, q)) => (r, Some(q)),
-        None => (rest, None),
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    Ok(match query {
-        Some(q) => format!("{scheme}://{authority}/?{q}"),
-        None => format!("{scheme}://{authority}/"),
-    })
-}
-
-/// `server_url` (ending in `/` or `/?query`) with a database name.
-fn with_database(server: &str, database: &str) -> String {
-    match server.split_once("/?") {
-        Some((s, q)) => format!("{s}/{database}?{q}"),
-        None => format!("{server}{database}"),
-    }
 }
 
 /// Runs `rollcall org create` and `rollcall token create` on the database; returns the
@@ -265,7 +230,7 @@ pub async fn create_sync_org(
     Ok((scim, admin))
 }
 
-/// Runs a CLI command of this binary; returns its single line of output.
+/// Runs a command of the server binary; returns its single line of output.
 async fn cli(
     exe: &Path,
     workspace: &Workspace,
@@ -483,21 +448,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pg_urls_lose_their_database_and_keep_their_query() {
-        let s = server_url("postgres://postgres@127.0.0.1:5432").unwrap();
-        assert_eq!(
-            with_database(&s, "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
+    fn looks_beside_itself_then_in_the_target_directories() {
+        let found = candidates(
+            Some("/x/release".into()),
+            Some("/t".into()),
+            Path::new("/w/target"),
         );
-        let s = server_url("postgresql://u:p@h/postgres?sslmode=disable").unwrap();
         assert_eq!(
-            with_database(&s, "x"),
-            "postgresql://u:p@h/x?sslmode=disable"
+            found,
+            [
+                "/x/release/rollcall",
+                "/t/release/rollcall",
+                "/w/target/release/rollcall"
+            ]
+            .map(PathBuf::from)
         );
-        let s = server_url("postgres://u@h:1/").unwrap();
-        assert_eq!(with_database(&s, "db"), "postgres://u@h:1/db");
-        assert!(server_url("sqlite:x.db").is_err());
-        assert!(server_url("mysql://h").is_err());
+        assert_eq!(
+            candidates(None, None, Path::new("/w/target")),
+            [PathBuf::from("/w/target/release/rollcall")]
+        );
+        let missing = locate(Some(Path::new("/no/such/rollcall"))).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "--server /no/such/rollcall: no such file"
+        );
+    }
+
+    #[test]
+    fn master_keys_are_32_random_bytes_readable_only_by_their_owner() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.key"), dir.path().join("b.key"));
+        write_master_key(&a).unwrap();
+        write_master_key(&b).unwrap();
+        let text = std::fs::read_to_string(&a).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .unwrap();
+        assert_eq!(bytes.len(), 32);
+        assert_ne!(text, std::fs::read_to_string(&b).unwrap());
+        let mode = std::fs::metadata(&a).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use super::load::Summary;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
 /// Targets on the reference machine (2 cores shared by client and server), SQLite.
@@ -25,13 +26,15 @@ pub struct Machine {
     pub cpu_model: String,
     pub memory_gib: f64,
     pub kernel: String,
-    pub rollcall_version: &'static str,
+    /// The server's version (`rollcall --version`).
+    pub rollcall_version: String,
     /// A debug build measures the compiler, not the server.
     pub release_build: bool,
 }
 
 impl Machine {
-    pub fn detect() -> Machine {
+    /// This machine, and the server binary at `server` that says it is `rollcall_version`.
+    pub fn detect(rollcall_version: String, server: &Path) -> Machine {
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         let cpuinfo = read("/proc/cpuinfo");
         let cpu_model = cpuinfo
@@ -49,8 +52,11 @@ impl Machine {
             cpu_model,
             memory_gib: (memory_kib / 1024.0 / 1024.0 * 10.0).round() / 10.0,
             kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
-            rollcall_version: env!("CARGO_PKG_VERSION"),
-            release_build: !cfg!(debug_assertions),
+            rollcall_version,
+            // The server's build profile shows only in cargo's directory names (a debug
+            // server sits in target/debug); the load generator must be a release build too.
+            release_build: !cfg!(debug_assertions)
+                && !server.parent().is_some_and(|d| d.ends_with("debug")),
         }
     }
 }

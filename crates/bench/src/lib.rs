@@ -1,24 +1,29 @@
-//! `rollcall bench`: seeds users and groups, then drives a real server over HTTP on
-//! loopback and reports throughput, latency and the server's peak memory. See
+//! `rollcall-bench`: seeds users and groups, then drives a real rollcall server over HTTP
+//! on loopback and reports throughput, latency and the server's peak memory. See
 //! BENCHMARKS.md.
 //!
-//! The server is this same binary run as a child process (`serve`), so its peak RSS can
+//! The server is the rollcall binary run as a child process (`serve`), so its peak RSS can
 //! be read from `/proc` and the load generator's own work is not counted in it; the
-//! organization and its token come from the same binary's `org create` / `token create`.
+//! organization and its tokens come from the same binary's `org create` / `token create`.
+//! The benchmark uses nothing of the server's library: only its command line, its HTTP
+//! API and, to wait for its outbox and to manage a PostgreSQL database, SQL of its own
+//! (src/database.rs).
 //! A benchmark, not a test: it fails only when a request is refused or a page does not
 //! hold what it should, never because a figure misses its target.
 
 mod conns;
+mod database;
 mod load;
 mod phases;
 mod report;
 mod server;
 mod sync;
 
+use database::PgDatabase;
 use load::Client;
 use phases::{GroupPlan, Phases};
 use report::{BackendReport, Machine, RssReport};
-use server::{PgDatabase, Server, Workspace};
+use server::{Server, Workspace};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -47,9 +52,14 @@ impl Backend {
     }
 }
 
-/// Benchmark options.
-#[derive(Debug, Clone, clap::Args)]
+/// Seed data into a rollcall server and measure it over HTTP (see BENCHMARKS.md).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "rollcall-bench", version, about)]
 pub struct BenchArgs {
+    /// The rollcall server binary to run [default: `rollcall` beside this binary, else
+    /// target/release/rollcall of the workspace]
+    #[arg(long)]
+    pub server: Option<PathBuf>,
     /// Users to seed
     #[arg(long, default_value_t = 100_000)]
     pub users: usize,
@@ -125,9 +135,9 @@ pub enum BenchError {
 pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     validate(&args)?;
     load::ensure_crypto_provider();
-    let machine = Machine::detect();
-    let exe = std::env::current_exe()
-        .map_err(|e| BenchError::Setup(format!("cannot find the rollcall binary: {e}")))?;
+    let exe = server::locate(args.server.as_deref())?;
+    eprintln!("bench: server binary {}", exe.display());
+    let machine = Machine::detect(server::version(&exe).await?, &exe);
     let json = if let Some(users) = args.rss_users {
         let rss = run_rss(&exe, &args, users).await?;
         println!("{}", report::rss_markdown(&machine, &rss));

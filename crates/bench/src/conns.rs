@@ -5,8 +5,9 @@
 //! on top: the load generator shares the 2 cores with the server, so what it spends per
 //! request is taken from the server.
 
-use axum::body::Bytes;
-use axum::http::{HeaderValue, Method, StatusCode};
+use bytes::Bytes;
+use reqwest::header::HeaderValue;
+use reqwest::{Method, StatusCode};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -108,7 +109,7 @@ impl Conns {
             let _ = write!(
                 out,
                 "Content-Type: {}\r\nContent-Length: {}\r\n",
-                crate::http::SCIM_CONTENT_TYPE,
+                super::load::SCIM_MEDIA_TYPE,
                 body.len()
             );
         }

@@ -1,5 +1,6 @@
 //! What is measured, phase by phase, against one running server.
 
+use super::database::{Outbox, PgDatabase};
 use super::load::{
     self, Amount, Client, Latencies, PROGRESS_EVERY, Summary, call, contains, json_int, json_str,
 };
@@ -7,9 +8,8 @@ use super::report::{
     BackendReport, Cpu, GroupSize, GroupsReport, OutboxDrain, PagingReport, PeakRss, RssReport,
     Throughput,
 };
-use super::server::{self, PgDatabase, Server};
+use super::server::{self, Server};
 use super::{Backend, BenchArgs, BenchError};
-use crate::store::{Store, outbox};
 use reqwest::{Method, StatusCode};
 use std::future::Future;
 use std::sync::Arc;
@@ -246,16 +246,10 @@ impl<'a> Phases<'a> {
     /// the seeding do not share the server with delivering its joining emails. Returns
     /// how long that took after the seeding ended.
     async fn drain_outbox(&self) -> Result<OutboxDrain, BenchError> {
-        let store = Store::connect(self.database_url)
-            .await
-            .map_err(|e| BenchError::Setup(format!("opening the server's database: {e}")))?;
+        let mut outbox = Outbox::open(self.database_url).await?;
         let started = Instant::now();
         let outcome = loop {
-            let counts = match store.read().await {
-                Ok(mut tx) => outbox::counts(&mut tx).await,
-                Err(e) => Err(e),
-            };
-            match counts {
+            match outbox.counts().await {
                 Ok((total, 0)) => break Ok(total),
                 Ok(_) if started.elapsed() > OUTBOX_DRAIN_LIMIT => {
                     break Err(BenchError::Request(format!(
@@ -264,10 +258,10 @@ impl<'a> Phases<'a> {
                     )));
                 }
                 Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                Err(e) => break Err(BenchError::Setup(format!("reading the outbox: {e}"))),
+                Err(e) => break Err(e),
             }
         };
-        store.close().await;
+        outbox.close().await;
         Ok(OutboxDrain {
             messages: outcome?,
             seconds_after_seed: started.elapsed().as_secs_f64(),

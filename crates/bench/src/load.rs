@@ -3,7 +3,7 @@
 
 use super::BenchError;
 use super::conns::Conns;
-use axum::body::Bytes;
+use bytes::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -16,9 +16,18 @@ use std::time::{Duration, Instant};
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// The SCIM media type, RFC 7644 §3.1.
-pub const SCIM_JSON: HeaderValue = HeaderValue::from_static("application/scim+json");
+pub const SCIM_MEDIA_TYPE: &str = "application/scim+json";
+pub const SCIM_JSON: HeaderValue = HeaderValue::from_static(SCIM_MEDIA_TYPE);
 
-pub use crate::tls::ensure_crypto_provider;
+/// Installs ring's TLS provider unless one is installed: reqwest's rustls has no default
+/// provider (the server's choice; features unify in the workspace), and building a client
+/// panics without one. Idempotent.
+pub fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err means another thread installed one meanwhile: fine either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
 
 /// A pooled client that sends the bearer token with every request.
 #[derive(Debug, Clone)]
