@@ -86,10 +86,17 @@ export ST_ORG_ID=schemathesis
 started=$SECONDS
 status=0
 # The sign-in document first: the admin run removes the membership the invitation is for.
+# ensure_resource_availability (ST302) is skipped: schemathesis 4.32.5's stateful phase
+# reports DELETE /admin/v1/webhooks/{id} answering 404 for "a resource just created" by POST
+# /admin/v1/webhooks, but the id it deletes is a random UUIDv4 it did not take from that
+# POST's answer (webhook ids are UUIDv7, outbox::create_endpoint; the same POST then DELETE
+# by hand answers 201 then 204), and neither a per-operation nor a global switch in
+# schemathesis.toml reaches that check. Every other check applies.
 for document in openapi.json admin/v1/openapi.json; do
     echo "--- $document ---"
     "$st" --config-file conformance/schemathesis.toml run "$base/$document" \
         --checks all \
+        --exclude-checks ensure_resource_availability \
         --seed "${ST_SEED:-22}" \
         --max-examples "${ST_MAX_EXAMPLES:-20}" \
         --workers "${ST_WORKERS:-2}" \
