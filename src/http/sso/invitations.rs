@@ -403,21 +403,32 @@ fn parse_body<T: serde::de::DeserializeOwned>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let value: Value = if form {
-        let pairs: serde_json::Map<String, Value> =
-            serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-                .map_err(|e| BodyError::Invalid(format!("The form is not valid: {e}.")))?
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect();
-        Value::Object(pairs)
+        let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .map_err(|e| BodyError::Invalid(format!("The form is not valid: {e}.")))?;
+        let mut fields = serde_json::Map::new();
+        for (name, value) in pairs {
+            if fields.contains_key(&name) {
+                return Err(BodyError::Invalid(format!(
+                    "The field {} is repeated.",
+                    name.escape_debug()
+                )));
+            }
+            fields.insert(name, Value::String(value));
+        }
+        Value::Object(fields)
     } else {
         serde_json::from_slice(body)
             .map_err(|e| BodyError::Invalid(format!("The request body is not valid: {e}.")))?
     };
     // The one rule on stored and compared text: no control characters but tab, LF, CR.
     if let Some(at) = crate::http::text::forbidden_char_at(&value) {
+        let what = if at.is_empty() {
+            "The body".to_owned()
+        } else {
+            format!("The field {at}")
+        };
         return Err(BodyError::Invalid(format!(
-            "The field {at} holds a control character."
+            "{what} holds a control character."
         )));
     }
     serde_json::from_value(value)

@@ -214,7 +214,39 @@ async fn both_documents_state_the_control_character_rule(app: TestApp) {
     assert_eq!((status, body), (200, json!({"active": false})));
 }
 
+/// A sign-in form names each field once, as the JSON body can only do.
+async fn a_sign_in_form_with_a_repeated_field_is_refused(app: TestApp) {
+    let (status, body) = form(
+        &app,
+        "/sign-in/email",
+        None,
+        &format!(
+            "org_id={}&email=a%40example.com&email=b%40example.com",
+            app.org_id
+        ),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_request");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("email is repeated"),
+        "{body}"
+    );
+    let (status, body) = form(
+        &app,
+        "/sign-in/email",
+        None,
+        &format!("org_id={}&email=a%40example.com", app.org_id),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+}
+
 crate::backends!(
+    a_sign_in_form_with_a_repeated_field_is_refused,
     the_sign_in_document_covers_every_public_operation,
     both_documents_state_the_control_character_rule,
 );
