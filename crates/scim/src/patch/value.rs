@@ -305,14 +305,4 @@ fn collect_eq(attr: &Attribute, filter: &Filter, out: &mut Map<String, Value>) -
     }
 }
 
-/// The JSON type of a value, for error messages (never the value: it may be a password).
-pub(super) fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(super) use crate::resource::json_type;

@@ -6,6 +6,7 @@ mod render;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use normalize::json_type;
 pub use normalize::{check_immutable, normalize};
 pub use render::{render, render_default};
 

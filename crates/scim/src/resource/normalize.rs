@@ -504,7 +504,7 @@ fn members(attr: &Attribute, raw: &Value) -> Result<Vec<MemberRef>, ScimError> {
 }
 
 /// The JSON type of a value, for error messages (never the value: it may be a password).
-fn json_type(v: &Value) -> &'static str {
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
