@@ -59,7 +59,7 @@ pub async fn authenticate(
         req.extensions_mut()
             .insert(AuthSnapshot(Arc::new(Mutex::new(Some(tx)))));
     } else {
-        // A write must not hold a reader (see `store::sqlite_writer`).
+        // A write must not hold a reader (see `store::sqlite_writer`; debug builds check).
         drop(tx);
     }
     Ok(next.run(req).await)

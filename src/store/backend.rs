@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use super::durability::SqliteSynchronous;
+use super::reader_ledger::{HeldReader, ReaderLedger};
 use super::seal::MasterKey;
 use super::sql::{Dialect, Q, Row, SqlValue};
 use super::sqlite_checkpointer::Checkpointer;
@@ -48,6 +49,8 @@ pub struct Store {
     /// Seals and opens secret columns ([`super::sealed_columns`]); None only for stores
     /// that never touch them (test set-up).
     master_key: Option<Arc<MasterKey>>,
+    /// The readers each task holds, so that a write can refuse to start beside one.
+    readers_held: ReaderLedger,
 }
 
 enum TxInner {
@@ -70,6 +73,8 @@ enum Conn<'a> {
 pub struct Tx {
     inner: TxInner,
     master_key: Option<Arc<MasterKey>>,
+    /// For a read connection: its entry in the store's [`ReaderLedger`].
+    _reader: Option<HeldReader>,
 }
 
 impl Store {
@@ -114,6 +119,7 @@ impl Store {
                     _checkpointer: Arc::new(checkpointer),
                 },
                 master_key: None,
+                readers_held: ReaderLedger::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
@@ -140,6 +146,7 @@ impl Store {
             Ok(Store {
                 pools: Pools::Postgres(pool),
                 master_key: None,
+                readers_held: ReaderLedger::default(),
             })
         } else {
             Err(StoreError::UnsupportedUrl(redact_url(url)))
@@ -228,7 +235,11 @@ impl Store {
 
     /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE` on the single writer,
     /// so the transaction holds the write lock from its first statement.
+    ///
+    /// Debug builds panic when the calling task still holds a reader from
+    /// [`Store::read`] or [`Store::read_snapshot`] (see [`super::reader_ledger`]).
     pub async fn write(&self) -> Result<Tx, StoreError> {
+        self.readers_held.assert_none_held();
         let inner = match &self.pools {
             Pools::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
             Pools::Postgres(pool) => TxInner::Postgres(Box::pin(pool.begin()).await?),
@@ -236,6 +247,7 @@ impl Store {
         Ok(Tx {
             inner,
             master_key: self.master_key.clone(),
+            _reader: None,
         })
     }
 
@@ -248,6 +260,7 @@ impl Store {
         Ok(Tx {
             inner,
             master_key: self.master_key.clone(),
+            _reader: Some(self.readers_held.hold()),
         })
     }
 
@@ -333,23 +346,38 @@ impl Tx {
         }
     }
 
-    /// Runs an INSERT of one row and returns its `key`, the table's INTEGER PRIMARY KEY.
-    /// The INSERT must insert its row or fail (no `ON CONFLICT DO NOTHING`): SQLite's
-    /// last inserted rowid would otherwise be an earlier row's. SQLite reads it off the
-    /// connection (a RETURNING clause costs SQLite a temporary
-    /// b-tree, a second SELECT a statement); PostgreSQL returns it.
-    pub async fn insert_returning_key(&mut self, mut q: Q, key: &str) -> Result<i64, StoreError> {
+    /// Runs an INSERT of one row and returns its `key`, the table's INTEGER PRIMARY KEY,
+    /// or None when the statement inserted nothing (an `ON CONFLICT DO NOTHING` that hit
+    /// its conflict): the caller must say what that means, since SQLite's last inserted
+    /// rowid would then be an earlier row's. SQLite reads the key off the connection (a
+    /// RETURNING clause costs SQLite a temporary b-tree, a second SELECT a statement);
+    /// PostgreSQL returns it.
+    pub async fn insert_returning_key(
+        &mut self,
+        mut q: Q,
+        key: &str,
+    ) -> Result<Option<i64>, StoreError> {
         match self.conn() {
-            Conn::SqliteWrite(tx) => {
-                tx.execute(q)?;
-                tx.last_insert_rowid()
-            }
+            Conn::SqliteWrite(tx) => match tx.execute(q)? {
+                0 => Ok(None),
+                1 => tx.last_insert_rowid().map(Some),
+                n => Err(StoreError::Database(format!(
+                    "an INSERT meant for one row inserted {n}"
+                ))),
+            },
             Conn::SqliteRead(_) => Err(StoreError::Database(
                 "an INSERT on a read connection".into(),
             )),
             Conn::Postgres(_) => {
                 q.push(" RETURNING ").push(key);
-                self.fetch_one(q).await?.int(key)
+                let mut rows = self.fetch_all(q).await?;
+                match rows.len() {
+                    0 => Ok(None),
+                    1 => rows.pop().map(|r| r.int(key)).transpose(),
+                    n => Err(StoreError::Database(format!(
+                        "an INSERT meant for one row inserted {n}"
+                    ))),
+                }
             }
         }
     }

@@ -17,6 +17,7 @@ pub mod org_roles;
 pub mod orgs;
 pub mod outbox;
 pub mod policies;
+mod reader_ledger;
 pub mod resources;
 pub mod seal;
 pub mod sealed_columns;

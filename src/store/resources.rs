@@ -170,7 +170,11 @@ pub async fn insert(
         q.push(", ").push_bind(v.clone());
     }
     q.push(")");
-    let seq = tx.insert_returning_key(q, "seq").await?;
+    // No ON CONFLICT here: a taken userName or externalId fails the INSERT (409).
+    let seq = tx
+        .insert_returning_key(q, "seq")
+        .await?
+        .ok_or_else(|| StoreError::Database(format!("no {} row was inserted", table.name())))?;
     write_emails(tx, org_id, seq, &w.emails, false).await?;
     bump_count(tx, table, org_id, 1).await?;
     Ok(StoredResource {

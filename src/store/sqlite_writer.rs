@@ -16,7 +16,8 @@
 //! writes each page once however many requests changed it, so bulk provisioning writes
 //! far less. A request that fails is rolled back to its savepoint and leaves the others'
 //! changes alone. So a commit may wait for the requests after it: never hold a reader
-//! from the pool while committing, or those requests could wait for that reader.
+//! from the pool while committing, or those requests could wait for that reader (debug
+//! builds check this: [`super::reader_ledger`]).
 
 use super::StoreError;
 use super::durability::SqliteSynchronous;

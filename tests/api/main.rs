@@ -26,6 +26,7 @@ mod replay;
 mod seats;
 mod secrets_at_rest;
 mod sso;
+mod store_rules;
 mod support;
 mod users;
 mod writes;
