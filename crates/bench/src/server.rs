@@ -213,21 +213,22 @@ pub async fn create_sync_org(
         &["org", "create", "Sync", "--seats", &seats],
     )
     .await?;
-    let scim = cli(
-        exe,
-        workspace,
-        database_url,
-        &["token", "create", "--org", &org, "--label", "entra"],
-    )
-    .await?;
-    let admin = cli(
-        exe,
-        workspace,
-        database_url,
-        &["admin-token", "create", "--org", &org, "--label", "bench"],
-    )
-    .await?;
-    Ok((scim, admin))
+    let token = |kind: &'static str, label: &'static str| {
+        let org = org.clone();
+        async move {
+            cli(
+                exe,
+                workspace,
+                database_url,
+                &[kind, "create", "--org", &org, "--label", label],
+            )
+            .await
+        }
+    };
+    Ok((
+        token("token", "entra").await?,
+        token("admin-token", "bench").await?,
+    ))
 }
 
 /// Runs a command of the server binary; returns its single line of output.
@@ -238,13 +239,7 @@ async fn cli(
     args: &[&str],
 ) -> Result<String, BenchError> {
     let what = format!("rollcall {}", args.join(" "));
-    let out = Command::new(exe)
-        .arg("--data-dir")
-        .arg(workspace.dir())
-        .arg("--master-key-file")
-        .arg(workspace.master_key_file())
-        .arg("--database-url")
-        .arg(database_url)
+    let out = rollcall(exe, workspace, database_url)
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -259,6 +254,18 @@ async fn cli(
         )));
     }
     Ok(stdout)
+}
+
+/// The server binary on the workspace's data directory, master key and database.
+fn rollcall(exe: &Path, workspace: &Workspace, database_url: &str) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.arg("--data-dir")
+        .arg(workspace.dir())
+        .arg("--master-key-file")
+        .arg(workspace.master_key_file())
+        .arg("--database-url")
+        .arg(database_url);
+    cmd
 }
 
 /// The server under test.
@@ -279,13 +286,7 @@ impl Server {
         let port = free_port()?;
         let log = std::fs::File::create(workspace.log_path())
             .map_err(|e| BenchError::Setup(format!("cannot create the server's log: {e}")))?;
-        let child = Command::new(exe)
-            .arg("--data-dir")
-            .arg(workspace.dir())
-            .arg("--master-key-file")
-            .arg(workspace.master_key_file())
-            .arg("--database-url")
-            .arg(database_url)
+        let child = rollcall(exe, workspace, database_url)
             .arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))

@@ -399,7 +399,7 @@ pub fn wants(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resource::{Meta, normalize, render};
+    use crate::resource::{Meta, Returning, normalize, render};
     use crate::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, ResourceKind, USER_SCHEMA};
     use serde_json::json;
 
@@ -440,7 +440,15 @@ mod tests {
         });
         let inc = normalize(r, rt, &body).unwrap();
         let groups = json!([{"value": "g1", "display": "Admins"}]);
-        render(r, rt, "u1", &inc.doc, &meta(), vec![("groups", groups)])
+        render(
+            r,
+            rt,
+            "u1",
+            &inc.doc,
+            &meta(),
+            vec![("groups", groups)],
+            Returning::All,
+        )
     }
 
     fn projected(attributes: &str, excluded: &str) -> Value {
@@ -654,7 +662,15 @@ mod tests {
         let rt = r.resource_type(ResourceKind::Group);
         let inc = normalize(&r, rt, &json!({"displayName": "Eng"})).unwrap();
         let members = json!([{"value": "u1", "type": "User", "display": "Ann"}]);
-        let mut res = render(&r, rt, "g1", &inc.doc, &meta(), vec![("members", members)]);
+        let mut res = render(
+            &r,
+            rt,
+            "g1",
+            &inc.doc,
+            &meta(),
+            vec![("members", members)],
+            Returning::All,
+        );
         project(&r, rt, &mut res, &[], &p("members"));
         let keys: Vec<&str> = res.keys().map(String::as_str).collect();
         assert_eq!(keys, ["schemas", "id", "displayName", "meta"]);

@@ -263,6 +263,17 @@ fn load_error(file: &str, detail: impl std::fmt::Display) -> ScimError {
     ScimError::InvalidSyntax(format!("scim-schemas/{file}: {detail}"))
 }
 
+/// `value` in the canonical spelling `attr` lists for it, compared case-insensitively,
+/// or `value` as given when it is not one: "user" from a lax client still means a User.
+pub fn canonical_spelling(attr: Option<&Attribute>, value: &str) -> String {
+    attr.and_then(|a| {
+        a.canonical_values
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(value))
+    })
+    .map_or_else(|| value.to_string(), String::clone)
+}
+
 /// Finds an attribute by name, case-insensitively (RFC 7643 §2.1: names are
 /// case-insensitive).
 pub fn find_attr<'a>(attrs: &'a [Attribute], name: &str) -> Option<&'a Attribute> {

@@ -6,7 +6,7 @@ use crate::store::effects::UserTeam;
 use axum::http::HeaderMap;
 use axum::http::header;
 use scim::filter::AttrPath;
-use scim::resource::Meta;
+use scim::resource::{Meta, Returning};
 use scim::schema::{ROLLCALL_USER_SCHEMA, Registry, ResourceKind, ResourceTypeDef};
 use serde_json::{Map, Value, json};
 
@@ -129,11 +129,12 @@ pub fn resource(registry: &Registry, base: &str, view: &View, p: &Projection) ->
     // Most reads name no attributes: rendered without what is `returned: request`
     // straight away, instead of rendering everything and projecting it afterwards.
     let by_default = p.is_default();
-    let mut out = if by_default {
-        scim::resource::render_default(registry, rt, id, doc, &meta, extra)
+    let returning = if by_default {
+        Returning::Default
     } else {
-        scim::resource::render(registry, rt, id, doc, &meta, extra)
+        Returning::All
     };
+    let mut out = scim::resource::render(registry, rt, id, doc, &meta, extra, returning);
     if view.kind == ResourceKind::User {
         // By default the memberships are not shown, so a read does not load them.
         render_teams(

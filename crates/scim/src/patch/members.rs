@@ -6,7 +6,7 @@ use super::value::json_type;
 use crate::ScimError;
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::resource::MemberRef;
-use crate::schema::{Attribute, find_attr};
+use crate::schema::{Attribute, canonical_spelling, find_attr};
 use serde_json::Value;
 
 /// The members a value names: an array of `{"value": id, "type"?: ...}`, or one such
@@ -38,15 +38,9 @@ pub(super) fn refs(attr: &Attribute, value: Option<&Value>) -> Result<Vec<Member
                 }
             };
             crate::limits::check_string("members.value", &id, crate::limits::MAX_STRING_CHARS)?;
-            let kind = member(obj, "type").and_then(Value::as_str).map(|t| {
-                type_attr
-                    .and_then(|a| {
-                        a.canonical_values
-                            .iter()
-                            .find(|c| c.eq_ignore_ascii_case(t))
-                    })
-                    .map_or_else(|| t.to_string(), String::clone)
-            });
+            let kind = member(obj, "type")
+                .and_then(Value::as_str)
+                .map(|t| canonical_spelling(type_attr, t));
             Ok(MemberRef { value: id, kind })
         })
         .collect()

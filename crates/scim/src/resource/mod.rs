@@ -8,7 +8,7 @@ mod tests;
 
 pub(crate) use normalize::json_type;
 pub use normalize::{check_immutable, normalize};
-pub use render::{render, render_default};
+pub use render::{Returning, render};
 
 use serde_json::{Map, Value};
 

@@ -5,7 +5,8 @@ use super::{Incoming, MemberRef};
 use crate::ScimError;
 use crate::limits;
 use crate::schema::{
-    AttrType, Attribute, Mutability, Registry, ResourceKind, ResourceTypeDef, find_attr,
+    AttrType, Attribute, Mutability, Registry, ResourceKind, ResourceTypeDef, canonical_spelling,
+    find_attr,
 };
 use crate::text::fold_eq;
 use serde_json::{Map, Value};
@@ -485,16 +486,10 @@ fn members(attr: &Attribute, raw: &Value) -> Result<Vec<MemberRef>, ScimError> {
             return Err(ScimError::InvalidValue("members.value is required".into()));
         }
         let type_attr = find_attr(&attr.sub_attributes, "type");
-        let kind = obj.get("type").and_then(Value::as_str).map(|t| {
-            // Canonical spelling, so "user" from a lax client still means a User.
-            type_attr
-                .and_then(|a| {
-                    a.canonical_values
-                        .iter()
-                        .find(|c| c.eq_ignore_ascii_case(t))
-                })
-                .map_or_else(|| t.to_string(), String::clone)
-        });
+        let kind = obj
+            .get("type")
+            .and_then(Value::as_str)
+            .map(|t| canonical_spelling(type_attr, t));
         out.push(MemberRef {
             value: value.clone(),
             kind,

@@ -4,43 +4,15 @@ use super::Meta;
 use crate::schema::{AttrType, Attribute, Registry, ResourceTypeDef, Returned, find_attr};
 use serde_json::{Map, Value};
 
-/// Renders a stored resource as SCIM JSON: `schemas` (the core URN, then each extension
-/// present), `id`, `externalId`, the other attributes, `extra` (attributes the caller
-/// keeps outside the document, such as Group `members` or User `groups`), then `meta`.
-/// Values whose schema says `returned: never` (RFC 7643 §7, `password`) are never
-/// rendered, wherever they come from.
-pub fn render(
-    registry: &Registry,
-    rt: &ResourceTypeDef,
-    id: &str,
-    doc: &Map<String, Value>,
-    meta: &Meta,
-    extra: Vec<(&str, Value)>,
-) -> Map<String, Value> {
-    render_with(registry, rt, id, doc, meta, extra, Returning::All)
-}
-
-/// [`render`] for a read without `attributes` or `excludedAttributes`: also leaves out
-/// what is `returned: request` (attributes and sub-attributes) and extensions left with
-/// nothing, as [`crate::project::project`] with two empty lists would, without building
-/// the whole resource first and walking it again.
-pub fn render_default(
-    registry: &Registry,
-    rt: &ResourceTypeDef,
-    id: &str,
-    doc: &Map<String, Value>,
-    meta: &Meta,
-    extra: Vec<(&str, Value)>,
-) -> Map<String, Value> {
-    render_with(registry, rt, id, doc, meta, extra, Returning::Default)
-}
-
 /// Which values a rendering leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Returning {
-    /// Only `returned: never`.
+pub enum Returning {
+    /// Only `returned: never`: for a read that names `attributes` or
+    /// `excludedAttributes`, projected afterwards.
     All,
-    /// `returned: never` and `returned: request`.
+    /// `returned: never` and `returned: request` (attributes and sub-attributes) and
+    /// extensions left with nothing, as [`crate::project::project`] with two empty lists
+    /// would, without building the whole resource first and walking it again.
     Default,
 }
 
@@ -54,7 +26,13 @@ impl Returning {
     }
 }
 
-fn render_with(
+/// Renders a stored resource as SCIM JSON: `schemas` (the core URN, then each extension
+/// present), `id`, `externalId`, the other attributes, `extra` (attributes the caller
+/// keeps outside the document, such as Group `members` or User `groups`), then `meta`.
+/// Values whose schema says `returned: never` (RFC 7643 §7, `password`) are never
+/// rendered, wherever they come from; [`Returning::Default`] also leaves out what is
+/// `returned: request`.
+pub fn render(
     registry: &Registry,
     rt: &ResourceTypeDef,
     id: &str,

@@ -640,7 +640,7 @@ fn round_trip(kind: ResourceKind, body: Value) {
             .collect();
         extra.push(("members", Value::Array(members)));
     }
-    let rendered = render(&r, rt, "id-1", &first.doc, &meta(), extra);
+    let rendered = render(&r, rt, "id-1", &first.doc, &meta(), extra, Returning::All);
     let second = normalize(&r, rt, &Value::Object(rendered)).unwrap();
     assert_eq!(second.doc, first.doc);
     assert_eq!(second.members, first.members);
@@ -716,6 +716,7 @@ fn render_orders_keys_and_fills_meta() {
         &inc.doc,
         &meta(),
         vec![("groups", groups.clone())],
+        Returning::All,
     );
     let keys: Vec<&str> = out.keys().map(String::as_str).collect();
     assert_eq!(
@@ -747,7 +748,7 @@ fn render_orders_keys_and_fills_meta() {
         })
     );
     let g = r.resource_type(ResourceKind::Group);
-    let out = render(&r, g, "g", &Map::new(), &meta(), vec![]);
+    let out = render(&r, g, "g", &Map::new(), &meta(), vec![], Returning::All);
     assert_eq!(out["schemas"], json!([GROUP_SCHEMA]));
     assert_eq!(out["meta"]["resourceType"], json!("Group"));
 }
@@ -766,6 +767,7 @@ fn render_never_returns_returned_never() {
         &doc,
         &meta(),
         vec![("password", json!("leaked?"))],
+        Returning::All,
     );
     assert!(!out.contains_key("password"));
     assert!(!Value::Object(out).to_string().contains("leaked"));
