@@ -1,7 +1,7 @@
 //! `/Bulk`, RFC 7644 §3.7: bulkId references, `failOnErrors`, and the advertised limits.
 
-use crate::helpers::TestApp;
-use crate::support::{BULK_REQUEST, GROUP_SCHEMA, USER_SCHEMA, filter, raw, set};
+use crate::harness::TestApp;
+use crate::harness::{BULK_REQUEST, GROUP_SCHEMA, USER_SCHEMA, filter, raw, set};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -156,7 +156,7 @@ async fn more_than_max_operations_is_413(app: TestApp) {
         .map(|i| create_user_op(&format!("u{i}"), &format!("u{i}@example.com")))
         .collect();
     let r = app.post("/Bulk", &bulk(ops)).await;
-    crate::support::assert_scim_error(&r, StatusCode::PAYLOAD_TOO_LARGE, None);
+    crate::harness::assert_scim_error(&r, StatusCode::PAYLOAD_TOO_LARGE, None);
     assert!(
         r.body["detail"]
             .as_str()
@@ -187,12 +187,12 @@ async fn payload_above_max_payload_size_is_413(app: TestApp) {
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
     assert_eq!(r.header("content-type"), Some("application/scim+json"));
     let body = r.json();
-    assert_eq!(body["schemas"][0], crate::support::ERROR_SCHEMA);
+    assert_eq!(body["schemas"][0], crate::harness::ERROR_SCHEMA);
     assert_eq!(body["status"], "413");
     assert_eq!(user_count(&app).await, 0);
 }
 
-crate::backends!(
+crate::both_backends!(
     bulk_ids_link_operations_in_any_order,
     fail_on_errors_stops_after_that_many_errors,
     more_than_max_operations_is_413,

@@ -5,14 +5,14 @@
 //! collide are reported, never merged.
 
 use crate::admin::{Admin, assert_error};
-use crate::helpers::{Backend, TestApp, spawn_app};
-use crate::support::{GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, assert_scim_error, filter, set, set_of};
+use crate::harness::{Backend, TestApp, spawn_app};
+use crate::harness::{GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, assert_scim_error, filter, set, set_of};
 use reqwest::StatusCode;
 use rollcall::store::{Q, Store};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
-async fn post_user(app: &TestApp, user_name: &str) -> crate::helpers::Resp {
+async fn post_user(app: &TestApp, user_name: &str) -> crate::harness::Resp {
     app.post(
         "/Users",
         &json!({"schemas": [USER_SCHEMA], "userName": user_name}),
@@ -20,7 +20,7 @@ async fn post_user(app: &TestApp, user_name: &str) -> crate::helpers::Resp {
     .await
 }
 
-async fn post_group(app: &TestApp, name: &str) -> crate::helpers::Resp {
+async fn post_group(app: &TestApp, name: &str) -> crate::harness::Resp {
     app.post(
         "/Groups",
         &json!({"schemas": [GROUP_SCHEMA], "displayName": name}),
@@ -183,7 +183,7 @@ async fn team_names_equal_under_full_case_folding_are_409(app: TestApp) {
     );
 }
 
-crate::backends!(
+crate::both_backends!(
     user_names_equal_under_full_case_folding_are_409_uniqueness,
     group_display_names_equal_under_full_case_folding_are_409_uniqueness,
     filters_match_user_names_and_emails_under_full_case_folding,
@@ -299,7 +299,7 @@ async fn stored_keys_are_refolded_once_at_start_and_collisions_reported(backend:
     let data_dir = tempfile::tempdir().unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"));
     cmd.env("ROLLCALL_MASTER_KEY", app.master_key_text.expose_secret());
-    let server = crate::helpers::serve_process(
+    let server = crate::harness::serve_process(
         &mut cmd,
         data_dir.path(),
         &["--database-url", &app.database_url],
@@ -440,12 +440,11 @@ async fn stored_keys_are_refolded_once_at_start_and_collisions_reported(backend:
     store.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stored_keys_are_refolded_once_at_start_and_collisions_reported_sqlite() {
-    stored_keys_are_refolded_once_at_start_and_collisions_reported(Backend::Sqlite).await;
-}
+/// Seeds its database before its own server starts.
+mod own_server {
+    use super::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stored_keys_are_refolded_once_at_start_and_collisions_reported_postgres() {
-    stored_keys_are_refolded_once_at_start_and_collisions_reported(Backend::Postgres).await;
+    crate::both_backends!(setup = crate::harness::backend;
+        stored_keys_are_refolded_once_at_start_and_collisions_reported,
+    );
 }

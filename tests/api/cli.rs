@@ -1,7 +1,7 @@
 //! The `rollcall` binary as an operator uses it: `org create`, `token create|list|revoke`
 //! and `serve`, output meant for scripts on stdout, one clear error line otherwise.
 
-use crate::helpers::{Backend, TestApp};
+use crate::harness::{Backend, TestApp};
 use reqwest::StatusCode;
 use secrecy::ExposeSecret as _;
 use std::path::Path;
@@ -129,7 +129,7 @@ async fn org_and_token_from_the_cli_authenticate_against_serve() {
         "{token:?}"
     );
 
-    let server = crate::helpers::serve_process(&mut rollcall(dir.path()), &data, &[]);
+    let server = crate::harness::serve_process(&mut rollcall(dir.path()), &data, &[]);
     rollcall::tls::ensure_crypto_provider();
     let client = reqwest::Client::new();
     let users = format!("http://{}/scim/v2/Users", server.address);
@@ -243,7 +243,7 @@ async fn cli_tokens_work_against_a_running_server(app: TestApp) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
-crate::backends!(cli_tokens_work_against_a_running_server);
+crate::both_backends!(cli_tokens_work_against_a_running_server);
 
 /// Asserts stderr is exactly one line (besides blank ones), `error: ...` naming `needle`.
 fn exactly_one_line(out: &Output, needle: &str) {
@@ -280,7 +280,7 @@ fn unsupported_or_unreachable_databases_fail_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     // A master key, so that PostgreSQL gets as far as connecting.
-    let key = crate::helpers::new_master_key();
+    let key = crate::harness::new_master_key();
     for (url, needle) in [
         ("mysql://root:hunter2@db/x", "database URL"),
         ("postgres://postgres@127.0.0.1:1/x", "cannot connect"),

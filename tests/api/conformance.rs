@@ -1,7 +1,7 @@
 //! Replays each IdP's recorded request sequences (conformance/) against a live server,
 //! on both backends. A failure names the file, the step and what differed.
 
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use crate::replay;
 
 async fn replay_family(app: &TestApp, family: &str) {
@@ -35,4 +35,4 @@ async fn google_sequences(app: TestApp) {
     replay_family(&app, "google").await;
 }
 
-crate::backends!(okta_sequences, entra_sequences, google_sequences);
+crate::both_backends!(okta_sequences, entra_sequences, google_sequences);

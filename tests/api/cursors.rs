@@ -2,8 +2,8 @@
 //! organization and the query. It used to be base64 of a global row sequence, which told a
 //! client how many rows other organizations had created, and opened for anyone.
 
-use crate::helpers::{Resp, TestApp};
-use crate::support::{
+use crate::harness::{Resp, TestApp};
+use crate::harness::{
     SEARCH_REQUEST, USER_SCHEMA, assert_scim_error, bulk_users, list_of, walk_cursor, with_query,
 };
 use base64::Engine as _;
@@ -201,7 +201,7 @@ async fn a_changed_cursor_is_invalid_cursor(app: TestApp) {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
-crate::backends!(
+crate::both_backends!(
     cursors_reveal_no_row_counts,
     a_filtered_cursor_walk_sees_every_match_once,
     a_cursor_of_another_organization_is_invalid_cursor,

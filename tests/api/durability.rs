@@ -1,7 +1,7 @@
 //! A write rollcall acknowledged survives a power cut: SQLite syncs every commit unless the
 //! operator chose otherwise (and is warned), and PostgreSQL's own settings are checked.
 
-use crate::helpers::{PgDatabase, serve_process};
+use crate::harness::{PgDatabase, serve_process};
 use rollcall::config::{Config, Overrides, SqliteSynchronous};
 use rollcall::store::{Q, Store, postgres_unsafe_settings};
 

@@ -1,37 +1,13 @@
 //! The effects of SCIM changes (issue 3, points 3, 6, 7 and 8): the audit log, signed
 //! webhooks, joining emails (file transport and SMTP) and the rollcall `teams` attribute.
 
-/// Runs each listed `async fn(TestApp)` on SQLite and on PostgreSQL, like `backends!`,
-/// on a server whose outbox worker polls every 50 ms.
-macro_rules! effects_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::effects::spawn($crate::helpers::Backend::Sqlite).await).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::effects::spawn($crate::helpers::Backend::Postgres).await).await
-                }
-            )*
-        }
-    };
-}
-
 mod audit;
 mod emails;
 mod teams;
 mod webhooks;
 
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::harness::TestApp;
 use crate::outbox::fixture::{body, header, unfold};
-use rollcall::config::Overrides;
 use rollcall::outbox::{self, Kind};
 use rollcall::store::{Q, Store, teams as team_store};
 use serde_json::{Value, json};
@@ -40,24 +16,9 @@ use std::time::Duration;
 pub const ROLLCALL: &str = "urn:ietf:params:scim:schemas:extension:rollcall:2.0:User";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-/// A server whose outbox worker polls every 50 ms.
-pub async fn spawn(backend: Backend) -> TestApp {
-    spawn_app_with(
-        backend,
-        Overrides {
-            outbox_poll_ms: Some(50),
-            ..Overrides::default()
-        },
-    )
-    .await
-}
-
 /// A store on the app's database with its master key (so it reads and writes secrets).
 pub async fn store(app: &TestApp) -> Store {
-    Store::connect(&app.database_url)
-        .await
-        .unwrap()
-        .with_master_key(app.master_key.clone())
+    app.store().await
 }
 
 /// Runs one statement on the app's database.
@@ -81,20 +42,7 @@ pub async fn set_pool(app: &TestApp, seats: i64) {
 
 /// The org's default team (the initial team, named after the org).
 pub async fn default_team(app: &TestApp) -> String {
-    let s = store(app).await;
-    let mut tx = s.read().await.unwrap();
-    let id = tx
-        .fetch_one(
-            Q::new("SELECT default_team_id FROM org_settings WHERE org_id = ?")
-                .bind(app.org_id.as_str()),
-        )
-        .await
-        .unwrap()
-        .text("default_team_id")
-        .unwrap();
-    drop(tx);
-    s.close().await;
-    id
+    app.default_team().await
 }
 
 /// Renames a team and sets its settings JSON.
@@ -112,16 +60,9 @@ pub async fn set_team(app: &TestApp, team_id: &str, name: &str, settings: &Value
 
 /// Adds a team to the org's subscription (no reservation); its id.
 pub async fn add_team(app: &TestApp, name: &str) -> String {
+    let sub = app.subscription_id().await;
     let s = store(app).await;
     let mut tx = s.write().await.unwrap();
-    let sub = tx
-        .fetch_one(
-            Q::new("SELECT id FROM subscriptions WHERE org_id = ?").bind(app.org_id.as_str()),
-        )
-        .await
-        .unwrap()
-        .text("id")
-        .unwrap();
     let id = uuid::Uuid::new_v4().to_string();
     team_store::insert_team(
         &mut tx,
@@ -143,32 +84,12 @@ pub async fn add_team(app: &TestApp, name: &str) -> String {
     id
 }
 
-/// (team, user) -> (role, source, state) of the org's memberships.
+/// (team, user, role, source, state) of the org's memberships, by team and user.
 pub async fn memberships(app: &TestApp) -> Vec<(String, String, String, String, String)> {
-    let s = store(app).await;
-    let mut tx = s.read().await.unwrap();
-    let rows = tx
-        .fetch_all(
-            Q::new(
-                "SELECT team_id, user_id, role, source, state FROM memberships WHERE org_id = ? \
-                 ORDER BY team_id, user_id",
-            )
-            .bind(app.org_id.as_str()),
-        )
+    app.org_members()
         .await
-        .unwrap();
-    drop(tx);
-    s.close().await;
-    rows.iter()
-        .map(|r| {
-            (
-                r.text("team_id").unwrap(),
-                r.text("user_id").unwrap(),
-                r.text("role").unwrap(),
-                r.text("source").unwrap(),
-                r.text("state").unwrap(),
-            )
-        })
+        .into_iter()
+        .map(|m| (m.team_id, m.user_id, m.role, m.source, m.state))
         .collect()
 }
 

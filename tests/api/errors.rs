@@ -1,8 +1,8 @@
 //! Errors an IdP can provoke, each a SCIM error body (RFC 7644 §3.12) with the right
 //! status; authentication; content types; and the discovery endpoints.
 
-use crate::helpers::TestApp;
-use crate::support::{ERROR_SCHEMA, LIST_SCHEMA, RawResp, USER_SCHEMA, raw};
+use crate::harness::TestApp;
+use crate::harness::{ERROR_SCHEMA, LIST_SCHEMA, RawResp, USER_SCHEMA, raw};
 use reqwest::{Method, StatusCode};
 use rollcall::store::{Store, tokens};
 use serde_json::{Value, json};
@@ -331,13 +331,13 @@ async fn resource_types_and_schemas_describe_users_and_groups(app: TestApp) {
         .map(|e| e["schema"].as_str().unwrap())
         .collect();
     assert!(
-        extensions.contains(&crate::support::ENTERPRISE),
+        extensions.contains(&crate::harness::ENTERPRISE),
         "{extensions:?}"
     );
     let group = app.get("/ResourceTypes/Group").await;
     assert_eq!(group.body["endpoint"], "/Groups");
     let r = app.get("/ResourceTypes/Device").await;
-    crate::support::assert_scim_error(&r, StatusCode::NOT_FOUND, None);
+    crate::harness::assert_scim_error(&r, StatusCode::NOT_FOUND, None);
 
     let schemas = app.get("/Schemas").await;
     assert_eq!(schemas.status, StatusCode::OK);
@@ -349,8 +349,8 @@ async fn resource_types_and_schemas_describe_users_and_groups(app: TestApp) {
         .collect();
     for urn in [
         USER_SCHEMA,
-        crate::support::GROUP_SCHEMA,
-        crate::support::ENTERPRISE,
+        crate::harness::GROUP_SCHEMA,
+        crate::harness::ENTERPRISE,
     ] {
         assert!(ids.contains(&urn), "{urn} missing from {ids:?}");
     }
@@ -367,10 +367,10 @@ async fn resource_types_and_schemas_describe_users_and_groups(app: TestApp) {
     assert_eq!(user_name["caseExact"], false);
     assert_eq!(user_name["required"], true);
     let r = app.get("/Schemas/urn:example:nothing").await;
-    crate::support::assert_scim_error(&r, StatusCode::NOT_FOUND, None);
+    crate::harness::assert_scim_error(&r, StatusCode::NOT_FOUND, None);
 }
 
-crate::backends!(
+crate::both_backends!(
     unknown_routes_are_404_scim_errors,
     requests_without_a_valid_token_are_401,
     a_revoked_token_is_401,

@@ -1,8 +1,8 @@
 //! ETags (RFC 7644 §3.14): the `ETag` header is `meta.version`, `If-Match` guards
 //! changes, `If-None-Match` saves a download.
 
-use crate::helpers::TestApp;
-use crate::support::{GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, assert_scim_error};
+use crate::harness::TestApp;
+use crate::harness::{GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, assert_scim_error};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -146,7 +146,7 @@ async fn with_raw_if_match(
     path: &str,
     body: Option<&serde_json::Value>,
     if_match: &[u8],
-) -> crate::helpers::Resp {
+) -> crate::harness::Resp {
     let mut req = app
         .client
         .request(method, format!("{}{path}", app.base))
@@ -164,7 +164,7 @@ async fn with_raw_if_match(
     let status = res.status();
     let headers = res.headers().clone();
     let text = res.text().await.unwrap();
-    crate::helpers::Resp {
+    crate::harness::Resp {
         status,
         headers,
         body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
@@ -259,7 +259,7 @@ async fn if_none_match_with_the_current_version_is_304(app: TestApp) {
     assert_ne!(changed.header("etag"), Some(etag.as_str()));
 }
 
-crate::backends!(
+crate::both_backends!(
     etag_header_is_meta_version_and_changes_on_update,
     if_match_mismatch_is_412_and_changes_nothing,
     matching_if_match_applies_the_change,

@@ -2,8 +2,8 @@
 //! the list code: the SQL text its unit tests pin down per dialect is SQL that backend
 //! accepts, and it selects the resources the filter means.
 
-use crate::helpers::TestApp;
-use crate::support::{post_user, set};
+use crate::harness::TestApp;
+use crate::harness::{post_user, set};
 use rollcall::store::{Q, Store, filter_sql};
 use scim::schema::{Registry, ResourceKind};
 use serde_json::json;
@@ -91,4 +91,4 @@ async fn compiled_filters_select_the_resources_they_mean(app: TestApp) {
     assert_eq!(groups(r#"displayName eq "ADMINS""#).await, set(&[&admins]));
 }
 
-crate::backends!(compiled_filters_select_the_resources_they_mean);
+crate::both_backends!(compiled_filters_select_the_resources_they_mean);

@@ -9,8 +9,8 @@
 //! plans are cost-based, so it gets 2,000 users and 200 groups and fresh statistics
 //! (`ANALYZE`), as autovacuum would give it; sequential scans stay allowed.
 
-use crate::helpers::{Backend, TestApp};
-use crate::support::{BULK_REQUEST, GROUP_SCHEMA, bulk_users};
+use crate::harness::{BULK_REQUEST, GROUP_SCHEMA, bulk_users};
+use crate::harness::{Backend, TestApp};
 use reqwest::StatusCode;
 use rollcall::store::Store;
 use rollcall::store::resources::{self, ListQuery, Page, Table};
@@ -171,7 +171,7 @@ fn not_indexed(backend: Backend, plan: &[String]) -> Option<&'static str> {
 }
 
 async fn idp_lookups_are_answered_from_indexes(app: TestApp) {
-    let _heavy = crate::helpers::heavy().await;
+    let _heavy = crate::harness::heavy().await;
     let (users, groups) = seed(&app).await;
     let store = Store::connect(&app.database_url).await.unwrap();
     if app.backend == Backend::Postgres {
@@ -218,13 +218,13 @@ async fn idp_lookups_are_answered_from_indexes(app: TestApp) {
         failures.join("\n")
     );
     // The lookups also return the right rows through the API.
-    let r = crate::support::filter(&app, "/Groups", &group_lookups[4]).await;
+    let r = crate::harness::filter(&app, "/Groups", &group_lookups[4]).await;
     assert_eq!(r.body["totalResults"], 1, "{:?}", r.body);
     assert_eq!(r.body["Resources"][0]["id"], group.as_str());
-    let r = crate::support::filter(&app, "/Users", &user_lookups[4]).await;
+    let r = crate::harness::filter(&app, "/Users", &user_lookups[4]).await;
     assert_eq!(r.body["totalResults"], 1, "{:?}", r.body);
     assert_eq!(r.body["Resources"][0]["id"], user.as_str());
     store.close().await;
 }
 
-crate::backends!(idp_lookups_are_answered_from_indexes);
+crate::both_backends!(idp_lookups_are_answered_from_indexes);

@@ -1,8 +1,8 @@
 //! A group of 10,000 members takes 100 more and loses them again through Entra-style
 //! PATCH requests, and the counts stay right. (How fast is for the benchmark to say.)
 
-use crate::helpers::TestApp;
-use crate::support::{GROUP_SCHEMA, PATCH_OP, bulk_users, filter};
+use crate::harness::TestApp;
+use crate::harness::{GROUP_SCHEMA, PATCH_OP, bulk_users, filter};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -28,7 +28,7 @@ fn member_values(ids: &[String]) -> Value {
 }
 
 async fn entra_adds_and_removes_100_members_of_a_10000_member_group(app: TestApp) {
-    let _heavy = crate::helpers::heavy().await;
+    let _heavy = crate::harness::heavy().await;
     let users = bulk_users(&app, "big", 0..BASE_MEMBERS + CHANGE).await;
     let (base, extra) = users.split_at(BASE_MEMBERS);
     let r = app
@@ -127,4 +127,4 @@ async fn entra_adds_and_removes_100_members_of_a_10000_member_group(app: TestApp
     }
 }
 
-crate::backends!(entra_adds_and_removes_100_members_of_a_10000_member_group);
+crate::both_backends!(entra_adds_and_removes_100_members_of_a_10000_member_group);

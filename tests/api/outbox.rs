@@ -6,28 +6,6 @@
 //! database rather than `spawn_app`, whose server runs a worker of its own that would
 //! race the test's (and deliver to files).
 
-/// Runs each listed `async fn(Db)` on SQLite and on PostgreSQL, like `backends!`.
-macro_rules! outbox_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::outbox::fixture::Db::new($crate::helpers::Backend::Sqlite).await).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::outbox::fixture::Db::new($crate::helpers::Backend::Postgres).await).await
-                }
-            )*
-        }
-    };
-}
-
 mod crash;
 mod destinations;
 pub mod fixture;

@@ -1,7 +1,7 @@
 //! PATCH over HTTP with the dialects Okta, Entra ID and Google really send: the answer is
 //! 200 with the resource, the change is stored, and a failing request changes nothing.
 
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -299,7 +299,7 @@ async fn patch_honours_if_match(app: TestApp) {
     assert_eq!(fresh.header("etag"), Some("W/\"2\""));
 }
 
-crate::backends!(
+crate::both_backends!(
     okta_deactivates_and_reactivates_with_a_no_path_replace,
     entra_replace_with_string_booleans_and_capitalised_ops,
     entra_adds_a_work_email_and_address_through_value_filter_paths,

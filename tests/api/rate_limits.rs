@@ -3,7 +3,7 @@
 //! come from other loopback addresses (127.0.0.2, ...) to play other clients.
 
 use crate::admin::admin_token;
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::harness::{Backend, TestApp};
 use reqwest::StatusCode;
 use rollcall::config::Overrides;
 use serde_json::Value;
@@ -114,14 +114,13 @@ async fn failed_authentication_is_limited_per_address_before_any_token_is_checke
 
 async fn bad_refresh_tokens_count_as_failed_authentication(backend: Backend) {
     // The sign-in routes' own per-address budget off, to see the failure budget alone.
-    let app = spawn_app_with(
-        backend,
-        Overrides {
+    let app = TestApp::builder(backend)
+        .overrides(Overrides {
             rate_limit_sign_in_per_second: Some(0),
             ..Overrides::default()
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await;
     let attacker = client_from("127.0.0.3");
     let (attacker, app) = (&attacker, &app);
     let r = attempts_until_limited(|n| async move {
@@ -144,14 +143,13 @@ async fn bad_refresh_tokens_count_as_failed_authentication(backend: Backend) {
 }
 
 async fn valid_traffic_is_limited_per_token_from_any_address(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        Overrides {
+    let app = TestApp::builder(backend)
+        .overrides(Overrides {
             rate_limit_api_per_second: Some(1),
             ..Overrides::default()
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await;
     // One token from two addresses: its budget is shared, so at most 1 request a second
     // (plus the first) gets through, whichever address sends it.
     let clients = [client_from("127.0.0.1"), client_from("127.0.0.4")];
@@ -176,28 +174,14 @@ async fn valid_traffic_is_limited_per_token_from_any_address(backend: Backend) {
     );
 }
 
-crate::backends!(failed_authentication_is_limited_per_address_before_any_token_is_checked);
+crate::both_backends!(failed_authentication_is_limited_per_address_before_any_token_is_checked);
 
+/// Each on a server with settings of its own.
 mod per_backend {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn bad_refresh_tokens_count_as_failed_authentication_sqlite() {
-        bad_refresh_tokens_count_as_failed_authentication(Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn bad_refresh_tokens_count_as_failed_authentication_postgres() {
-        bad_refresh_tokens_count_as_failed_authentication(Backend::Postgres).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn valid_traffic_is_limited_per_token_from_any_address_sqlite() {
-        valid_traffic_is_limited_per_token_from_any_address(Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn valid_traffic_is_limited_per_token_from_any_address_postgres() {
-        valid_traffic_is_limited_per_token_from_any_address(Backend::Postgres).await
-    }
+    crate::both_backends!(setup = crate::harness::backend;
+        bad_refresh_tokens_count_as_failed_authentication,
+        valid_traffic_is_limited_per_token_from_any_address,
+    );
 }

@@ -1,8 +1,8 @@
 //! Reading: `attributes`/`excludedAttributes`, sorting, index paging, cursor paging
 //! (RFC 9865), `meta` and `Location`, and the `.search` endpoints.
 
-use crate::helpers::TestApp;
-use crate::support::{
+use crate::harness::TestApp;
+use crate::harness::{
     ENTERPRISE, GROUP_SCHEMA, LIST_SCHEMA, SEARCH_REQUEST, USER_SCHEMA, assert_scim_error,
     bulk_users, list_of, post_user, resources, set, set_of, walk_cursor, with_query,
 };
@@ -219,7 +219,7 @@ async fn index_paging_walks_every_user_once_in_a_stable_order(app: TestApp) {
 }
 
 async fn count_above_the_maximum_is_clamped_to_max_results(app: TestApp) {
-    let _heavy = crate::helpers::heavy().await;
+    let _heavy = crate::harness::heavy().await;
     let config = app.get("/ServiceProviderConfig").await;
     let max = config.body["filter"]["maxResults"].as_u64().unwrap() as usize;
     assert!(max > 0 && max <= 1000, "{:?}", config.body);
@@ -459,7 +459,7 @@ async fn search_endpoints_take_a_search_request_body(app: TestApp) {
     assert_scim_error(&r, StatusCode::BAD_REQUEST, Some("invalidSyntax"));
 }
 
-crate::backends!(
+crate::both_backends!(
     attributes_parameter_returns_only_what_was_asked,
     excluded_attributes_drop_what_was_excluded,
     sort_by_orders_results_in_either_direction,

@@ -2,7 +2,7 @@
 //! under concurrency (also with two server processes on one PostgreSQL database), and
 //! deprovisioning hands freed seats to the waitlist first come, first served.
 
-use crate::helpers::{Backend, TestApp, serve_process};
+use crate::harness::{Backend, TestApp, serve_process};
 use reqwest::StatusCode;
 use rollcall::store::{Q, Store};
 use secrecy::ExposeSecret as _;
@@ -43,22 +43,11 @@ async fn set_overflow_reject(app: &TestApp) {
 
 /// user id -> membership state, for the org's default team.
 async fn states(app: &TestApp) -> BTreeMap<String, String> {
-    let s = store(app).await;
-    let mut tx = s.read().await.unwrap();
-    let rows = tx
-        .fetch_all(
-            Q::new(
-                "SELECT m.user_id, m.state FROM memberships m JOIN org_settings o ON o.default_team_id = m.team_id \
-                 WHERE o.org_id = ?",
-            )
-            .bind(app.org_id.as_str()),
-        )
+    let team = app.default_team().await;
+    app.team_members(&team)
         .await
-        .unwrap();
-    drop(tx);
-    s.close().await;
-    rows.iter()
-        .map(|r| (r.text("user_id").unwrap(), r.text("state").unwrap()))
+        .into_iter()
+        .map(|m| (m.user_id, m.state))
         .collect()
 }
 
@@ -210,7 +199,7 @@ async fn a_full_team_with_overflow_reject_refuses_the_request_and_changes_nothin
     );
 }
 
-crate::backends!(
+crate::both_backends!(
     a_scim_user_lands_in_the_default_team,
     forty_concurrent_creates_into_ten_seats_give_ten_holders,
     deprovisioning_three_holders_seats_exactly_three_waiters,
@@ -221,8 +210,8 @@ crate::backends!(
 /// Two `rollcall serve` processes on one PostgreSQL database, 40 creates spread over both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_database_never_oversell() {
-    let _heavy = crate::helpers::heavy().await;
-    let app = crate::helpers::spawn_app(Backend::Postgres).await;
+    let _heavy = crate::harness::heavy().await;
+    let app = crate::harness::spawn_app(Backend::Postgres).await;
     set_pool(&app, 10).await;
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let servers: Vec<_> = dirs
@@ -251,16 +240,9 @@ async fn two_processes_on_one_postgres_database_never_oversell() {
 /// Maps a SCIM group to a new team (10 reserved seats) with `role`; returns the team id.
 async fn map_group_to_new_team(app: &TestApp, group_id: &str, team: &str, role: &str) -> String {
     use rollcall::store::teams;
+    let subscription = app.subscription_id().await;
     let s = store(app).await;
     let mut tx = s.write().await.unwrap();
-    let subscription = tx
-        .fetch_one(
-            Q::new("SELECT id FROM subscriptions WHERE org_id = ?").bind(app.org_id.as_str()),
-        )
-        .await
-        .unwrap()
-        .text("id")
-        .unwrap();
     let team_id = uuid::Uuid::new_v4().to_string();
     teams::insert_team(
         &mut tx,
@@ -298,23 +280,10 @@ async fn map_group_to_new_team(app: &TestApp, group_id: &str, team: &str, role: 
 
 /// user id -> (role, state) in one team.
 async fn team_members(app: &TestApp, team_id: &str) -> BTreeMap<String, (String, String)> {
-    let s = store(app).await;
-    let mut tx = s.read().await.unwrap();
-    let rows = tx
-        .fetch_all(
-            Q::new("SELECT user_id, role, state FROM memberships WHERE team_id = ?").bind(team_id),
-        )
+    app.team_members(team_id)
         .await
-        .unwrap();
-    drop(tx);
-    s.close().await;
-    rows.iter()
-        .map(|r| {
-            (
-                r.text("user_id").unwrap(),
-                (r.text("role").unwrap(), r.text("state").unwrap()),
-            )
-        })
+        .into_iter()
+        .map(|m| (m.user_id, (m.role, m.state)))
         .collect()
 }
 

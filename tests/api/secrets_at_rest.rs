@@ -4,7 +4,7 @@
 
 use crate::admin::Admin;
 use crate::effects::{eml_files, store};
-use crate::helpers::{
+use crate::harness::{
     Backend, PgDatabase, TestApp, fresh_database, new_master_key, rollcall_command, serve_process,
 };
 use crate::outbox::fixture::{body, unfold};
@@ -215,7 +215,7 @@ async fn no_secret_is_stored_in_clear_and_everything_still_works(app: TestApp) {
     }
 }
 
-crate::backends!(
+crate::both_backends!(
     no_secret_is_stored_in_clear_and_everything_still_works,
     delivered_emails_lose_their_codes_and_links,
 );
@@ -243,7 +243,7 @@ impl ClearDatabase {
         // Without a master key, `migrate` runs the SQL migrations only, as before.
         let s = Store::connect(&url).await.unwrap();
         s.migrate().await.unwrap();
-        let (org_id, _) = crate::helpers::create_org_and_token(&url, "Acme").await;
+        let (org_id, _) = crate::harness::create_org_and_token(&url, "Acme").await;
         let now = "2026-01-01T00:00:00.000Z";
         let key = rollcall::sso::session::generate_key(time::OffsetDateTime::now_utc()).unwrap();
         let (webhook_id, connection_id) = ("wh-1".to_owned(), "oidc-1".to_owned());
@@ -390,16 +390,6 @@ async fn clear_secrets_are_sealed_at_start(backend: Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clear_secrets_are_sealed_at_start_on_sqlite() {
-    clear_secrets_are_sealed_at_start(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clear_secrets_are_sealed_at_start_on_postgres() {
-    clear_secrets_are_sealed_at_start(Backend::Postgres).await;
-}
-
 /// `rollcall ARGS` for this database, with no `ROLLCALL_*` of the test's environment.
 fn rollcall(db: &ClearDatabase) -> std::process::Command {
     let mut cmd = rollcall_command();
@@ -475,16 +465,6 @@ async fn rotate_master_reseals_everything(backend: Backend) {
     s.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rotate_master_reseals_everything_on_sqlite() {
-    rotate_master_reseals_everything(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rotate_master_reseals_everything_on_postgres() {
-    rotate_master_reseals_everything(Backend::Postgres).await;
-}
-
 /// On the embedded default the key is generated into the data directory, and the
 /// rotation puts the new key there itself; the files are private whatever the umask.
 #[test]
@@ -508,7 +488,7 @@ fn the_embedded_default_keeps_its_key_and_files_private() {
         cmd.arg("-c")
             .arg("umask 000 && exec \"$0\" \"$@\"")
             .arg(env!("CARGO_BIN_EXE_rollcall"));
-        crate::helpers::without_rollcall_env(&mut cmd);
+        crate::harness::without_rollcall_env(&mut cmd);
         cmd.arg("--data-dir").arg(&data);
         cmd
     };
@@ -549,7 +529,7 @@ fn postgres_needs_a_master_key() {
         .arg("--data-dir")
         .arg(dir.path())
         .arg("--database-url")
-        .arg(format!("{}/postgres", crate::helpers::pg_admin_url()))
+        .arg(format!("{}/postgres", crate::harness::pg_admin_url()))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
@@ -604,4 +584,14 @@ async fn delivered_emails_lose_their_codes_and_links(app: TestApp) {
         .join(format!("{}.eml", email.id));
     let mode = std::fs::metadata(&eml).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{}", eml.display());
+}
+
+/// Each seeds its database before its own server starts.
+mod own_server {
+    use super::*;
+
+    crate::both_backends!(setup = crate::harness::backend;
+        clear_secrets_are_sealed_at_start,
+        rotate_master_reseals_everything,
+    );
 }

@@ -2,7 +2,7 @@
 //! reader fails loudly (debug builds, as tests run), and an insert that inserted nothing
 //! says so instead of returning another row's key.
 
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use rollcall::store::{Dialect, Q, Store};
 
 async fn a_write_beside_a_held_reader_fails_loudly(app: TestApp) {
@@ -86,7 +86,7 @@ async fn an_insert_that_inserts_nothing_says_so(app: TestApp) {
     store.close().await;
 }
 
-crate::backends!(
+crate::both_backends!(
     a_write_beside_a_held_reader_fails_loudly,
     an_insert_that_inserts_nothing_says_so
 );

@@ -1,6 +1,6 @@
 //! Users: create, read, replace, delete, uniqueness, isolation between organizations.
 
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -89,7 +89,7 @@ async fn organizations_never_see_each_other(app: TestApp) {
     assert_eq!(list.body["totalResults"], 1);
 }
 
-crate::backends!(
+crate::both_backends!(
     creates_reads_and_deletes_a_user,
     user_name_is_unique_case_insensitively,
     organizations_never_see_each_other,

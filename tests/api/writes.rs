@@ -1,8 +1,8 @@
 //! POST and PUT: what is ignored, coerced and refused; replacement semantics; delete;
 //! group uniqueness and member validation; isolation of organizations in errors.
 
-use crate::helpers::TestApp;
-use crate::support::{
+use crate::harness::TestApp;
+use crate::harness::{
     ENTERPRISE, GROUP_SCHEMA, USER_SCHEMA, assert_scim_error, filter, post_user, with_query,
 };
 use reqwest::{Method, StatusCode};
@@ -544,7 +544,7 @@ async fn conflicts_never_reveal_another_organization(app: TestApp) {
     assert_eq!(still.body["userName"], "shared@example.com");
 }
 
-crate::backends!(
+crate::both_backends!(
     read_only_and_unknown_attributes_are_ignored,
     string_booleans_are_coerced_and_nulls_are_absent,
     wrong_types_are_400_invalid_value_and_create_nothing,

@@ -12,6 +12,9 @@ With --serve, one process serves every test of a run (tests/api/peers.rs): it pr
   {"id": N, "open": {"dir": D, "port": P, "delay": S, "auth": "u:p"}}  -> {"id": N, "port": n}
       a mailbox of the test's own: a server on its own port storing into D
   {"id": N, "close": n}  -> {"id": N, "closed": true}
+  {"id": N, "live": n}   -> {"id": N, "live": k}
+      how many clients are connected to the mailbox on port n: once none is, no message
+      can still arrive there (a DATA in progress ends with its connection)
 and exits when stdin closes.
 """
 
@@ -29,6 +32,8 @@ class Sink:
     def __init__(self, directory, delay):
         self.directory = directory
         self.delay = delay
+        # Connected clients: a test waits for none before it says nothing more arrives.
+        self.live = 0
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
@@ -64,17 +69,31 @@ def authenticator(expected):
     return check
 
 
+class CountingSMTP(SMTP):
+    """Keeps the handler's count of connected clients."""
+
+    def connection_made(self, transport):
+        self.event_handler.live += 1
+        super().connection_made(transport)
+
+    def connection_lost(self, error):
+        # aiosmtpd cancels a DATA handler still waiting here, so once the count is back
+        # down no message of this connection can be stored any more.
+        super().connection_lost(error)
+        self.event_handler.live -= 1
+
+
 def factory_for(handler, auth):
     def factory():
         if auth:
-            return SMTP(
+            return CountingSMTP(
                 handler,
                 hostname="sink.test",
                 auth_required=True,
                 auth_require_tls=False,
                 authenticator=authenticator(auth),
             )
-        return SMTP(handler, hostname="sink.test")
+        return CountingSMTP(handler, hostname="sink.test")
 
     return factory
 
@@ -82,9 +101,11 @@ def factory_for(handler, auth):
 async def open_mailbox(directory, host, port, delay, auth):
     os.makedirs(directory, exist_ok=True)
     loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        factory_for(Sink(directory, delay), auth), host, port, reuse_address=True
+    sink = Sink(directory, delay)
+    server = await loop.create_server(
+        factory_for(sink, auth), host, port, reuse_address=True
     )
+    return server, sink
 
 
 def say(message):
@@ -96,6 +117,7 @@ async def serve():
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     servers = {}
+    sinks = {}
     say({"ready": True})
     while line := await reader.readline():
         try:
@@ -107,17 +129,25 @@ async def serve():
         try:
             if "open" in request:
                 o = request["open"]
-                server = await open_mailbox(
+                server, sink = await open_mailbox(
                     o["dir"], "127.0.0.1", o.get("port", 0), o.get("delay", 0.0), o.get("auth")
                 )
                 port = server.sockets[0].getsockname()[1]
                 servers[port] = server
+                sinks[port] = sink
                 answer["port"] = port
             elif "close" in request:
                 server = servers.pop(request["close"], None)
+                sinks.pop(request["close"], None)
                 if server:
                     server.close()
                 answer["closed"] = server is not None
+            elif "live" in request:
+                sink = sinks.get(request["live"])
+                if sink is None:
+                    answer["error"] = f"no mailbox on port {request['live']}"
+                else:
+                    answer["live"] = sink.live
             else:
                 answer["error"] = f"unknown request {request}"
         except Exception as e:  # noqa: BLE001 - any failure is the test's to see
@@ -139,7 +169,7 @@ async def main():
         return
     if not args.dir:
         p.error("--dir is required without --serve")
-    server = await open_mailbox(args.dir, args.host, args.port, args.delay, args.auth)
+    server, _ = await open_mailbox(args.dir, args.host, args.port, args.delay, args.auth)
     port = server.sockets[0].getsockname()[1]
     print(f"PORT {port}", flush=True)
     # Quit when the test (our parent) closes stdin or dies.

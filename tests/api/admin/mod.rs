@@ -4,7 +4,7 @@ mod openapi;
 mod rules;
 mod teams;
 
-use crate::helpers::{Resp, TestApp};
+use crate::harness::{Resp, TestApp};
 use reqwest::Method;
 use rollcall::store::Store;
 use rollcall::store::tokens::{self, TokenKind};
@@ -122,18 +122,9 @@ pub async fn member_states(
     app: &TestApp,
     team_id: &str,
 ) -> std::collections::BTreeMap<String, String> {
-    let store = Store::connect(&app.database_url).await.unwrap();
-    let mut tx = store.read().await.unwrap();
-    let rows = tx
-        .fetch_all(
-            rollcall::store::Q::new("SELECT user_id, state FROM memberships WHERE team_id = ?")
-                .bind(team_id),
-        )
+    app.team_members(team_id)
         .await
-        .unwrap();
-    drop(tx);
-    store.close().await;
-    rows.iter()
-        .map(|r| (r.text("user_id").unwrap(), r.text("state").unwrap()))
+        .into_iter()
+        .map(|m| (m.user_id, m.state))
         .collect()
 }

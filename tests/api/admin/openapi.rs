@@ -2,7 +2,7 @@
 //! their body, and request constraints that are exactly the ones the server enforces.
 
 use super::{Admin, assert_error};
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -236,7 +236,7 @@ async fn the_documented_values_are_the_ones_the_server_accepts(app: TestApp) {
     );
 }
 
-crate::backends!(
+crate::both_backends!(
     every_operation_lists_its_errors_with_the_error_body,
     the_documented_values_are_the_ones_the_server_accepts,
 );

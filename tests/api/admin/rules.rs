@@ -2,7 +2,7 @@
 //! admin API, with the provisioning rules they trigger.
 
 use super::{Admin, assert_error};
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -636,7 +636,7 @@ async fn seats_granted_by_admin_changes_send_one_joining_email_each(app: TestApp
     assert_eq!(granted.len(), 2, "{audit}");
 }
 
-crate::backends!(
+crate::both_backends!(
     mapped_groups_provision_members_and_deleting_a_mapping_seats_the_waitlist,
     the_last_org_admin_cannot_be_removed_by_admin_or_by_scim,
     changing_the_default_team_moves_everyone_and_org_roles_add_the_initial_team,

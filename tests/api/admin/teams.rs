@@ -2,7 +2,7 @@
 //! document.
 
 use super::{Admin, admin_token_for, assert_error};
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
@@ -157,19 +157,10 @@ async fn a_team_with_members_cannot_be_deleted(app: TestApp) {
     let r = admin.post("/teams", &json!({"name": "Ops"})).await;
     let ops = r.body["id"].as_str().unwrap().to_owned();
     // Make Ops the default team so the next SCIM user lands in it.
-    let s = rollcall::store::Store::connect(&app.database_url)
-        .await
-        .unwrap();
-    let mut tx = s.write().await.unwrap();
-    tx.execute(
-        rollcall::store::Q::new("UPDATE org_settings SET default_team_id = ? WHERE org_id = ?")
-            .bind(ops.as_str())
-            .bind(app.org_id.as_str()),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    s.close().await;
+    let r = admin
+        .patch("/settings", &json!({"default_team_id": ops}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     app.create_user("bob@example.com").await;
     assert_error(
         &admin.delete(&format!("/teams/{ops}")).await,
@@ -413,7 +404,7 @@ async fn a_team_moves_to_another_subscription_only_if_it_has_room(app: TestApp) 
     assert_eq!(subs[1]["assigned_seats"], 1);
 }
 
-crate::backends!(
+crate::both_backends!(
     a_scim_token_is_refused_on_admin_and_an_admin_token_on_scim,
     teams_are_created_listed_updated_and_deleted_when_empty,
     a_team_with_members_cannot_be_deleted,

@@ -1,7 +1,7 @@
 //! Every SCIM change writes audit entries in its transaction, naming the token's label.
 
 use super::{patch, set_pool, store, user_body};
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use reqwest::StatusCode;
 use rollcall::store::audit;
 use serde_json::json;
@@ -114,7 +114,7 @@ async fn a_failed_request_leaves_no_audit_entry(app: TestApp) {
     assert_eq!(entries(&app).await.len(), before);
 }
 
-effects_backends!(
+crate::both_backends!(setup = crate::harness::spawn_fast_outbox;
     scim_changes_are_audited_with_the_token_label,
     a_failed_request_leaves_no_audit_entry,
 );

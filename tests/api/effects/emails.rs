@@ -6,15 +6,15 @@ use super::{
     ROLLCALL, add_team, default_team, eml_files, patch, queued_emails, set_pool, set_team, store,
     user_body,
 };
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::harness::{Backend, TestApp};
 use crate::outbox::fixture::{body, header};
 use crate::outbox::sink::SmtpSink;
 use reqwest::StatusCode;
 use rollcall::clock::SystemClock;
 use rollcall::config::Overrides;
+use rollcall::outbox::State;
 use rollcall::provisioning::invitations::{self, Invitations};
 use rollcall::provisioning::{CursorKey, Directory};
-use rollcall::store::Q;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,26 +28,15 @@ async fn invitations(app: &TestApp) -> Invitations {
     inv
 }
 
-/// membership id of (team, user).
+/// membership id of (team, user), and when its invitation expires.
 async fn membership_id(app: &TestApp, team: &str, user: &str) -> (String, Option<String>) {
-    let s = store(app).await;
-    let mut tx = s.read().await.unwrap();
-    let row = tx
-        .fetch_one(
-            Q::new(
-                "SELECT id, invitation_expires_at FROM memberships WHERE team_id = ? AND user_id = ?",
-            )
-            .bind(team)
-            .bind(user),
-        )
+    let m = app
+        .team_members(team)
         .await
-        .unwrap();
-    drop(tx);
-    s.close().await;
-    (
-        row.text("id").unwrap(),
-        row.opt_text("invitation_expires_at").unwrap(),
-    )
+        .into_iter()
+        .find(|m| m.user_id == user)
+        .unwrap_or_else(|| panic!("{user} is not a member of {team}"));
+    (m.id, m.invitation_expires)
 }
 
 /// The invitation token in an email body.
@@ -133,7 +122,8 @@ async fn each_seat_gets_one_joining_email_even_when_requests_are_replayed(app: T
     assert_eq!(queued[2].1["to"], "carol@example.com");
     let files = eml_files(&app, 3).await;
     assert_eq!(files.len(), 3);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every email row delivered: the worker writes no second copy of any.
+    app.outbox_settled().await;
     assert_eq!(eml_files(&app, 3).await.len(), 3, "no second copy");
 }
 
@@ -394,7 +384,7 @@ async fn a_member_without_an_address_is_shown_as_not_emailed(app: TestApp) {
     assert!(not_sent[0]["actor"].as_str().unwrap().starts_with("scim:"));
 }
 
-effects_backends!(
+crate::both_backends!(setup = crate::harness::spawn_fast_outbox;
     a_member_without_an_address_is_shown_as_not_emailed,
     the_admin_api_resends_invitations_and_sends_instructions,
     each_seat_gets_one_joining_email_even_when_requests_are_replayed,
@@ -406,16 +396,15 @@ effects_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joining_emails_go_out_over_smtp() {
     let sink = SmtpSink::plain().await;
-    let app = spawn_app_with(
-        Backend::Sqlite,
-        Overrides {
-            smtp_url: Some(sink.url()),
+    let app = TestApp::builder(Backend::Sqlite)
+        .overrides(Overrides {
             mail_from: Some("Acme via rollcall <noreply@rollcall.test>".into()),
-            outbox_poll_ms: Some(50),
             ..Overrides::default()
-        },
-    )
-    .await;
+        })
+        .fast_outbox()
+        .smtp(sink.url())
+        .spawn()
+        .await;
     app.create_user("ada@example.com").await;
     let got = sink.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);
@@ -431,6 +420,8 @@ async fn joining_emails_go_out_over_smtp() {
             .verify(&token, time::OffsetDateTime::now_utc())
             .is_ok()
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The row delivered: the worker sends it no more.
+    let sent = app.outbox_settled().await;
+    assert!(sent.iter().all(|m| m.state == State::Delivered), "{sent:?}");
     assert_eq!(sink.received().len(), 1, "sent once");
 }

@@ -2,7 +2,7 @@
 //! memberships (display, state, source), feeding the rules as source `attribute`.
 
 use super::{ROLLCALL, add_team, default_team, memberships, patch, set_pool, user_body};
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -253,20 +253,15 @@ async fn unknown_teams_and_roles_are_refused(app: TestApp) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
     assert!(r.body["detail"].as_str().unwrap().contains("owner"));
     // Another org's team is unknown here.
-    app.other_org("Globex").await;
+    let (globex, _) = crate::harness::create_org_and_token(&app.database_url, "Globex").await;
     let id = app.create_user("bob@example.com").await;
     let other = super::store(&app).await;
     let mut tx = other.read().await.unwrap();
-    let foreign = tx
-        .fetch_one(
-            rollcall::store::Q::new("SELECT id FROM teams WHERE org_id <> ?")
-                .bind(app.org_id.as_str()),
-        )
-        .await;
+    let foreign = rollcall::store::teams::settings(&mut tx, &globex).await;
     drop(tx);
     other.close().await;
     {
-        let team = foreign.unwrap().text("id").unwrap();
+        let team = foreign.unwrap().initial_team_id.unwrap();
         let r = app
             .patch(
                 &format!("/Users/{id}"),
@@ -307,7 +302,7 @@ async fn discovery_lists_the_extension_on_user(app: TestApp) {
     }
 }
 
-effects_backends!(
+crate::both_backends!(setup = crate::harness::spawn_fast_outbox;
     team_attributes_become_memberships_and_show_their_state,
     a_put_of_what_get_returned_keeps_sources,
     unknown_teams_and_roles_are_refused,

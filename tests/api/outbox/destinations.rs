@@ -203,7 +203,7 @@ async fn webhook_urls_leave_no_credential_in_logs_or_attempts(db: Db) {
     }
 }
 
-outbox_backends!(
+crate::both_backends!(setup = crate::outbox::fixture::Db::new;
     webhooks_to_internal_addresses_are_refused_unless_allowed,
     webhook_urls_leave_no_credential_in_logs_or_attempts,
 );

@@ -1,6 +1,6 @@
 //! A fresh migrated database with one org, a movable clock, workers and emails.
 
-use crate::helpers::{Backend, PgDatabase, create_org_and_token};
+use crate::harness::{Backend, PgDatabase, create_org_and_token};
 use rollcall::clock::{Clock, ManualClock};
 use rollcall::outbound::Destinations;
 use rollcall::outbox::{self, Email, Mailer, Worker, WorkerOptions};
@@ -26,8 +26,8 @@ pub struct Db {
 impl Db {
     pub async fn new(backend: Backend) -> Db {
         rollcall::telemetry::init();
-        let (dir, pg, url) = crate::helpers::fresh_database(backend).await;
-        let master_key_text = crate::helpers::new_master_key();
+        let (dir, pg, url) = crate::harness::fresh_database(backend).await;
+        let master_key_text = crate::harness::new_master_key();
         let key =
             rollcall::store::seal::MasterKey::from_base64(master_key_text.expose_secret()).unwrap();
         let store = Store::connect(&url)
@@ -102,7 +102,7 @@ pub fn email(to: &str, subject: &str) -> Email {
 pub fn options() -> WorkerOptions {
     WorkerOptions {
         poll_interval: Duration::from_millis(20),
-        destinations: Destinations::allowing(&crate::helpers::local_peers()).unwrap(),
+        destinations: Destinations::allowing(&crate::harness::local_peers()).unwrap(),
         ..WorkerOptions::default()
     }
 }
@@ -110,7 +110,7 @@ pub fn options() -> WorkerOptions {
 /// `rollcall serve` as its own process on this database, with `env` (`ROLLCALL_*`) and
 /// its log (JSON) going to `log`.
 pub fn serve(db: &Db, env: &[(&str, &str)], log: Stdio) -> Child {
-    let mut cmd = crate::helpers::rollcall_command();
+    let mut cmd = crate::harness::rollcall_command();
     cmd.arg("serve")
         .arg("--listen")
         .arg("127.0.0.1:0")

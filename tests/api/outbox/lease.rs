@@ -122,7 +122,7 @@ async fn every_copy_of_a_row_carries_the_same_message_id(db: Db) {
     );
 }
 
-outbox_backends!(
+crate::both_backends!(setup = crate::outbox::fixture::Db::new;
     a_send_slower_than_the_lease_keeps_its_row,
     every_copy_of_a_row_carries_the_same_message_id,
 );

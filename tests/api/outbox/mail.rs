@@ -3,7 +3,7 @@
 
 use super::fixture::{Db, at, body, email, header, options};
 use super::sink::{SinkOptions, SmtpSink, closed_port};
-use crate::helpers::Backend;
+use crate::harness::Backend;
 use rollcall::outbox::{Email, Mailer, State, WorkerOptions};
 use rollcall::store::Store;
 use rollcall::store::outbox as outbox_sql;
@@ -134,7 +134,7 @@ async fn the_same_dedupe_key_is_queued_and_delivered_once(db: Db) {
     // The same SCIM request replayed: a separate transaction, the same key.
     assert_eq!(db.enqueue("invite:m1", &e).await, None);
     // Another org may use the same key for its own email.
-    let (other_org, _) = crate::helpers::create_org_and_token(&db.url, "Globex").await;
+    let (other_org, _) = crate::harness::create_org_and_token(&db.url, "Globex").await;
     let mut tx = db.store.write().await.unwrap();
     let theirs = rollcall::outbox::enqueue_email(&mut tx, &other_org, "invite:m1", &e, db.now())
         .await
@@ -478,7 +478,7 @@ async fn a_delivery_recorded_after_its_claim_was_lost_changes_nothing(db: Db) {
     assert_eq!(outcomes, ["interrupted", "delivered"]);
 }
 
-outbox_backends!(
+crate::both_backends!(setup = crate::outbox::fixture::Db::new;
     file_transport_writes_one_eml_per_email,
     counts_tell_how_many_rows_wait_for_delivery,
     smtp_delivers_once_with_auth_and_the_right_headers,

@@ -97,6 +97,31 @@ impl SmtpSink {
     }
 }
 
+impl SmtpSink {
+    /// Waits until no client is connected (or `timeout` passed, which fails the test):
+    /// from then on no message can still arrive, since a DATA in progress ends with its
+    /// connection. Proves that nothing more arrives without sleeping for it.
+    pub async fn wait_until_idle(&self, timeout: Duration) {
+        let peer = crate::peers::smtp().await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let answer = peer
+                .call(json!({ "live": self.port }))
+                .await
+                .unwrap_or_else(|e| panic!("the SMTP sink: {e}\n{}", peer.output()));
+            let live = answer["live"].as_u64().unwrap();
+            if live == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{live} clients still connected to the sink after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 impl Drop for SmtpSink {
     fn drop(&mut self) {
         if let Some(peer) = crate::peers::SMTP.get() {

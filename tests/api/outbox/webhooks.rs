@@ -159,7 +159,7 @@ async fn events_go_to_each_enabled_endpoint_that_wants_them(db: Db) {
         "Debug hides the secret"
     );
     // Another org's endpoints are not this org's.
-    let (other_org, _) = crate::helpers::create_org_and_token(&db.url, "Globex").await;
+    let (other_org, _) = crate::harness::create_org_and_token(&db.url, "Globex").await;
     let mut tx = db.store.write().await.unwrap();
     assert_eq!(
         outbox::list_endpoints(&mut tx, &db.org_id)
@@ -291,7 +291,7 @@ fn secret_of(e: &outbox::Endpoint) -> &str {
     secrecy::ExposeSecret::expose_secret(&e.secret)
 }
 
-outbox_backends!(
+crate::both_backends!(setup = crate::outbox::fixture::Db::new;
     signed_webhooks_are_retried_after_a_500_and_delivered_once,
     events_go_to_each_enabled_endpoint_that_wants_them,
 );

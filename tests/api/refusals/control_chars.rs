@@ -5,15 +5,15 @@
 
 use super::{at, total};
 use crate::admin::Admin;
-use crate::helpers::TestApp;
-use crate::support::{
+use crate::harness::TestApp;
+use crate::harness::{
     BULK_REQUEST, ENTERPRISE, GROUP_SCHEMA, PATCH_OP, SEARCH_REQUEST, USER_SCHEMA,
     assert_scim_error, with_query,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-fn assert_names(r: &crate::helpers::Resp, label: &str) {
+fn assert_names(r: &crate::harness::Resp, label: &str) {
     assert_scim_error(r, StatusCode::BAD_REQUEST, Some("invalidValue"));
     let detail = r.body["detail"].as_str().unwrap_or_default();
     // A PATCH names the operation first.
@@ -342,7 +342,7 @@ async fn a_nul_in_admin_paths_bodies_and_sign_in_is_refused_cleanly(app: TestApp
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
 }
 
-crate::backends!(
+crate::both_backends!(
     control_characters_in_stored_scim_strings_are_400_and_nothing_is_stored,
     a_nul_in_an_id_or_a_filter_literal_finds_nothing,
     a_nul_in_admin_paths_bodies_and_sign_in_is_refused_cleanly,

@@ -4,8 +4,8 @@
 
 use super::at;
 use crate::admin::Admin;
-use crate::helpers::TestApp;
-use crate::support::ERROR_SCHEMA;
+use crate::harness::ERROR_SCHEMA;
+use crate::harness::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -71,7 +71,7 @@ async fn a_uri_over_the_limit_is_414_in_the_route_format(app: TestApp) {
     // The limit leaves room for the longest filter, percent-encoded.
     let filter = format!("userName eq \"{}\"", "é".repeat(4000));
     let r = app
-        .get(&crate::support::with_query(
+        .get(&crate::harness::with_query(
             "/Users",
             &[("filter", &filter)],
         ))
@@ -139,7 +139,7 @@ async fn oversized_bodies_answer_in_the_route_format(app: TestApp) {
     assert_eq!(r.json()["error"], "payload_too_large");
 }
 
-crate::backends!(
+crate::both_backends!(
     a_uri_over_the_limit_is_414_in_the_route_format,
     oversized_bodies_answer_in_the_route_format,
 );

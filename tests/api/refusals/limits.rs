@@ -4,8 +4,8 @@
 //! backends, and the limits are in `/ServiceProviderConfig`.
 
 use super::total;
-use crate::helpers::TestApp;
-use crate::support::{GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, assert_scim_error};
+use crate::harness::TestApp;
+use crate::harness::{GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, assert_scim_error};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -17,7 +17,7 @@ fn emails(n: usize) -> Value {
     )
 }
 
-fn detail(r: &crate::helpers::Resp) -> &str {
+fn detail(r: &crate::harness::Resp) -> &str {
     r.body["detail"].as_str().unwrap_or_default()
 }
 
@@ -44,7 +44,7 @@ async fn eleven_thousand_emails_are_a_400_not_a_500(app: TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let id = r.body["id"].as_str().unwrap().to_owned();
-    let r = crate::support::filter(&app, "/Users", "emails.value eq \"u999@example.com\"").await;
+    let r = crate::harness::filter(&app, "/Users", "emails.value eq \"u999@example.com\"").await;
     assert_eq!(r.body["totalResults"], 1);
 
     // PATCH cannot get past the limit either: nothing is added.
@@ -156,7 +156,7 @@ async fn a_group_patch_with_more_members_than_a_statement_binds(app: TestApp) {
     assert_eq!(members[0]["value"], json!(user));
 }
 
-crate::backends!(
+crate::both_backends!(
     eleven_thousand_emails_are_a_400_not_a_500,
     an_over_long_display_name_is_a_400,
     too_many_unknown_attributes_are_a_400,

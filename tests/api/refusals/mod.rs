@@ -6,8 +6,8 @@ mod control_chars;
 mod edges;
 mod limits;
 
-use crate::helpers::TestApp;
-use crate::support::{RawResp, raw};
+use crate::harness::TestApp;
+use crate::harness::{RawResp, raw};
 use reqwest::Method;
 
 /// A request to a path of the server outside `/scim/v2`.

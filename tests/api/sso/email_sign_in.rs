@@ -158,17 +158,10 @@ async fn a_code_arrives_by_email_and_works_once(env: Env) {
     assert_eq!(me.status(), StatusCode::OK);
     let me: Value = me.json().await.unwrap();
     assert_eq!(me["id"], ada.as_str());
-    let s = store(&env.app).await;
-    let mut tx = s.read().await.unwrap();
-    let states = tx
-        .fetch_all(Q::new("SELECT state FROM memberships WHERE user_id = ?").bind(ada.as_str()))
-        .await
-        .unwrap();
-    drop(tx);
-    s.close().await;
-    assert!(!states.is_empty());
-    for r in states {
-        assert_eq!(r.text("state").unwrap(), "active");
+    let memberships = env.app.memberships_of(&ada).await;
+    assert!(!memberships.is_empty());
+    for m in memberships {
+        assert_eq!(m.state, "active");
     }
     // Single use.
     assert_rejected(&verify(&env, "ada@example.com", &code).await);
@@ -376,7 +369,7 @@ async fn a_user_deactivated_after_the_code_was_sent_is_refused_as_deactivated(en
     assert!(body.get("access_token").is_none());
 }
 
-crate::sso_backends!(
+crate::both_backends!(setup = crate::sso::invitations::Env::new;
     a_user_deactivated_after_the_code_was_sent_is_refused_as_deactivated,
     a_code_arrives_by_email_and_works_once,
     unknown_addresses_get_the_same_answer,

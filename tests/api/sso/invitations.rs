@@ -5,11 +5,10 @@
 
 use crate::admin::{Admin, member_states};
 use crate::effects::{ROLLCALL, eml_files, queued_emails, store};
-use crate::helpers::{Backend, TestApp, spawn_app_with_clock};
+use crate::harness::{Backend, TestApp, spawn_on_manual_clock};
 use crate::outbox::fixture::{body, header};
 use reqwest::{Method, StatusCode};
 use rollcall::clock::{Clock as _, ManualClock};
-use rollcall::config::Overrides;
 use rollcall::store::Q;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -22,16 +21,8 @@ pub struct Env {
 
 impl Env {
     pub async fn new(backend: Backend) -> Env {
-        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-        let app = spawn_app_with_clock(
-            backend,
-            Overrides {
-                outbox_poll_ms: Some(50),
-                ..Overrides::default()
-            },
-            clock.clone(),
-        )
-        .await;
+        let app = spawn_on_manual_clock(backend).await;
+        let clock = app.clock().clone();
         Env { app, clock }
     }
 
@@ -90,29 +81,6 @@ impl Env {
         let (status, text, _) = self.call(method, path, None, "text/html").await;
         (status, text)
     }
-}
-
-/// Runs each listed `async fn(Env)` on SQLite and on PostgreSQL.
-#[macro_export]
-macro_rules! sso_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::sso::invitations::Env::new($crate::helpers::Backend::Sqlite).await).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::sso::invitations::Env::new($crate::helpers::Backend::Postgres).await).await
-                }
-            )*
-        }
-    };
 }
 
 pub use crate::outbox::fixture::unfold;
@@ -465,7 +433,7 @@ async fn other_spellings_of_the_expiry_are_refused(env: Env) {
     assert_eq!(status, StatusCode::OK, "{view:?}");
 }
 
-sso_backends!(
+crate::both_backends!(setup = crate::sso::invitations::Env::new;
     other_spellings_of_the_expiry_are_refused,
     a_get_shows_the_invitation_and_only_a_post_accepts_it,
     an_expired_link_says_so_and_sends_one_new_link,

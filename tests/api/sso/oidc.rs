@@ -5,7 +5,7 @@
 //! `/sso/{org}/start` → provider → `/sso/oidc/callback` → tokens.
 
 use crate::admin::{Admin, admin_token_for, assert_error};
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -248,22 +248,13 @@ fn assert_signed_in(page: &Page) -> Value {
     body
 }
 
-/// The states of a user's memberships, read from the database.
+/// The states of a user's memberships.
 async fn membership_states(app: &TestApp, user_id: &str) -> Vec<String> {
-    let store = rollcall::store::Store::connect(&app.database_url)
+    app.memberships_of(user_id)
         .await
-        .unwrap();
-    let mut tx = store.read().await.unwrap();
-    let rows = tx
-        .fetch_all(
-            rollcall::store::Q::new("SELECT state FROM memberships WHERE user_id = ?")
-                .bind(user_id),
-        )
-        .await
-        .unwrap();
-    drop(tx);
-    store.close().await;
-    rows.iter().map(|r| r.text("state").unwrap()).collect()
+        .into_iter()
+        .map(|m| m.state)
+        .collect()
 }
 
 async fn signs_in_through_a_real_provider(app: TestApp) {
@@ -831,14 +822,13 @@ async fn jit_creates_the_user_through_the_rules(app: TestApp) {
 /// operator allowed it, and every failure reads the same (refused, nothing listening, a
 /// 404), so the answers map nothing.
 async fn an_issuer_on_loopback_is_refused_unless_allowed(app: TestApp) {
-    let strict = crate::helpers::spawn_app_with(
-        app.backend,
-        rollcall::config::Overrides {
+    let strict = crate::harness::TestApp::builder(app.backend)
+        .overrides(rollcall::config::Overrides {
             outbound_allow_hosts: Some(vec![]),
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await;
     let peer = OidcPeer::start(&strict, true).await;
     let port = peer.issuer.rsplit(':').next().unwrap().to_owned();
     let body = |issuer: &str| json!({"issuer": issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET});
@@ -881,7 +871,7 @@ async fn an_issuer_on_loopback_is_refused_unless_allowed(app: TestApp) {
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
 }
 
-crate::backends!(
+crate::both_backends!(
     an_issuer_on_loopback_is_refused_unless_allowed,
     signs_in_through_a_real_provider,
     userinfo_supplies_claims_the_id_token_lacks,

@@ -2,7 +2,7 @@
 //! it; and the control-character rule that both documents state and the server applies.
 
 use crate::admin::{Admin, assert_error};
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -245,7 +245,7 @@ async fn a_sign_in_form_with_a_repeated_field_is_refused(app: TestApp) {
     assert_eq!(status, 202, "{body}");
 }
 
-crate::backends!(
+crate::both_backends!(
     a_sign_in_form_with_a_repeated_field_is_refused,
     the_sign_in_document_covers_every_public_operation,
     both_documents_state_the_control_character_rule,

@@ -5,7 +5,7 @@
 
 use crate::admin::{Admin, assert_error};
 use crate::effects::{ROLLCALL, add_team, queued_emails, store, user_body};
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -244,7 +244,7 @@ async fn bad_policies_are_refused_with_a_reason(app: TestApp) {
         &["nope"],
     );
     // Another org's team is not ours to name, nor to look at.
-    let (globex, _) = crate::helpers::create_org_and_token(&app.database_url, "Globex").await;
+    let (globex, _) = crate::harness::create_org_and_token(&app.database_url, "Globex").await;
     let globex_admin = Admin {
         app: &app,
         token: crate::admin::admin_token_for(&app, &globex, "globex ops").await,
@@ -346,7 +346,7 @@ async fn the_joining_email_of_an_sso_enforced_team_says_to_use_the_company_sso(a
     );
 }
 
-crate::backends!(
+crate::both_backends!(
     effective_settings_show_each_value_and_where_it_comes_from,
     bad_policies_are_refused_with_a_reason,
     the_joining_email_of_an_sso_enforced_team_says_to_use_the_company_sso,

@@ -4,10 +4,7 @@
 //! fresh in each test with a key pair generated for the test.
 
 use crate::admin::admin_token_for;
-use crate::backends;
-use crate::helpers::{
-    Backend, Resp, Running, TestApp, create_org_and_token, spawn_app, spawn_app_with,
-};
+use crate::harness::{Backend, Resp, Running, TestApp, create_org_and_token};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::io::Read as _;
@@ -391,17 +388,6 @@ async fn a_signed_assertion_in_an_unsigned_response_is_accepted(app: TestApp) {
     assert_reached_sign_in(&s.sign_in_with(&both).await);
 }
 
-async fn idp_initiated_is_refused_by_default(app: TestApp) {
-    let s = Saml::new(app).await;
-    let r = s.sign_in_with(&s.response(None)).await;
-    assert_refused(
-        &r,
-        StatusCode::FORBIDDEN,
-        "unsolicited_response",
-        "not enabled",
-    );
-}
-
 async fn idp_initiated_is_accepted_where_the_connection_allows_it(app: TestApp) {
     let s = Saml::with(app, json!({"allow_idp_initiated": true})).await;
     assert_reached_sign_in(&s.sign_in_with(&s.response(None)).await);
@@ -421,64 +407,6 @@ async fn a_clock_skew_of_a_minute_is_tolerated(app: TestApp) {
 
 // ---- signatures -------------------------------------------------------------------------
 
-async fn a_tampered_signature_is_refused(app: TestApp) {
-    let s = Saml::new(app).await;
-    let request_id = s.start().await;
-    let mut r = s.response(Some(&request_id));
-    r.variant = "tamper";
-    let answer = s.sign_in_with(&r).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "does not verify",
-    );
-    // The request was not consumed by the refusal: the genuine response still works.
-    assert_reached_sign_in(&s.sign_in_with(&s.response(Some(&request_id))).await);
-}
-
-async fn an_unsigned_response_and_assertion_is_refused(app: TestApp) {
-    let s = Saml::new(app).await;
-    let request_id = s.start().await;
-    let mut r = s.response(Some(&request_id));
-    r.sign = "none";
-    let answer = s.sign_in_with(&r).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "not signed",
-    );
-}
-
-async fn a_response_signed_by_another_key_is_refused(app: TestApp) {
-    let s = Saml::new(app).await;
-    let other = Idp::new().await;
-    let request_id = s.start().await;
-    let encoded = other.response(&s.response(Some(&request_id))).await;
-    let answer = s.post_acs(&encoded).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "does not verify",
-    );
-}
-
-async fn sha1_is_refused_by_default(app: TestApp) {
-    let s = Saml::new(app).await;
-    let request_id = s.start().await;
-    let mut r = s.response(Some(&request_id));
-    r.alg = "sha1";
-    let answer = s.sign_in_with(&r).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "SHA-1",
-    );
-}
-
 async fn sha1_is_accepted_where_the_connection_opts_in(app: TestApp) {
     let s = Saml::with(app, json!({"allow_sha1": true})).await;
     let request_id = s.start().await;
@@ -488,121 +416,177 @@ async fn sha1_is_accepted_where_the_connection_opts_in(app: TestApp) {
     assert_reached_sign_in(&s.sign_in_with(&r).await);
 }
 
-// ---- signature wrapping (XSW) ---------------------------------------------------------
+// ---- refusals of a response that breaks one rule ---------------------------------------
 
-async fn wrapping(app: TestApp, variant: &'static str) {
+/// Who signs a row's response.
+#[derive(Debug, Clone, Copy)]
+enum Signer {
+    /// The connection's IdP.
+    Idp,
+    /// A key the connection does not know.
+    OtherKey,
+}
+
+/// One response the ACS must refuse: how the valid response is altered, who signs it, and
+/// the refusal expected.
+struct Refusal {
+    name: &'static str,
+    alter: fn(&mut Response),
+    signer: Signer,
+    status: StatusCode,
+    code: &'static str,
+    says: &'static str,
+    /// Whether to check that the refusal left the request usable: the genuine response
+    /// to it still signs in.
+    request_survives: bool,
+}
+
+fn refusals() -> Vec<Refusal> {
+    let refused = |name, alter, says| Refusal {
+        name,
+        alter,
+        signer: Signer::Idp,
+        status: StatusCode::FORBIDDEN,
+        code: "saml_response_refused",
+        says,
+        request_survives: false,
+    };
+    vec![
+        // Signatures.
+        Refusal {
+            request_survives: true,
+            ..refused(
+                "a tampered signature",
+                |r| r.variant = "tamper",
+                "does not verify",
+            )
+        },
+        refused(
+            "an unsigned response and assertion",
+            |r| r.sign = "none",
+            "not signed",
+        ),
+        Refusal {
+            signer: Signer::OtherKey,
+            ..refused(
+                "a response signed by another key",
+                |_| {},
+                "does not verify",
+            )
+        },
+        refused("SHA-1 (by default)", |r| r.alg = "sha1", "SHA-1"),
+        // Signature wrapping (XSW).
+        refused(
+            "a forged assertion before the signed one",
+            |r| (r.sign, r.variant) = ("assertion", "xsw-before"),
+            "exactly one assertion",
+        ),
+        refused(
+            "a forged assertion after the signed one",
+            |r| (r.sign, r.variant) = ("assertion", "xsw-after"),
+            "exactly one assertion",
+        ),
+        refused(
+            "a signed assertion moved into Extensions",
+            |r| (r.sign, r.variant) = ("assertion", "xsw-extensions"),
+            "exactly one assertion",
+        ),
+        // Conditions.
+        refused(
+            "a wrong audience",
+            |r| r.audience = "https://another-sp.example/metadata".into(),
+            "another service",
+        ),
+        refused(
+            "a wrong recipient",
+            |r| r.recipient = "https://another-sp.example/acs".into(),
+            "another recipient",
+        ),
+        refused(
+            "a wrong destination",
+            |r| r.destination = "https://another-sp.example/acs".into(),
+            "was sent to",
+        ),
+        refused(
+            "a wrong issuer",
+            |r| r.issuer = "https://other-idp.example".into(),
+            "issued by",
+        ),
+        refused(
+            "an expired assertion",
+            |r| (r.not_before, r.not_on_or_after) = (-900, -300),
+            "expired",
+        ),
+        refused(
+            "a not yet valid assertion",
+            |r| (r.not_before, r.not_on_or_after) = (300, 900),
+            "not valid yet",
+        ),
+        // InResponseTo.
+        Refusal {
+            code: "unsolicited_response",
+            ..refused(
+                "IdP-initiated (by default)",
+                |r| r.in_response_to = None,
+                "not enabled",
+            )
+        },
+        Refusal {
+            code: "unknown_request",
+            ..refused(
+                "an unknown InResponseTo",
+                |r| r.in_response_to = Some("_not-a-request-we-sent".into()),
+                "does not answer a request",
+            )
+        },
+    ]
+}
+
+/// Every row of [`refusals`] on one app and connection: a response to a request of its
+/// own, altered as the row says, is refused as the row says (and, where the row says so,
+/// the genuine response to that request still signs in). Failing rows are named.
+async fn responses_that_break_one_rule_are_refused(app: TestApp) {
     let s = Saml::new(app).await;
-    let request_id = s.start().await;
-    let mut r = s.response(Some(&request_id));
-    r.sign = "assertion";
-    r.variant = variant;
-    let answer = s.sign_in_with(&r).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "exactly one assertion",
-    );
-}
-
-async fn a_forged_assertion_before_the_signed_one_is_refused(app: TestApp) {
-    wrapping(app, "xsw-before").await;
-}
-
-async fn a_forged_assertion_after_the_signed_one_is_refused(app: TestApp) {
-    wrapping(app, "xsw-after").await;
-}
-
-async fn a_signed_assertion_moved_into_extensions_is_refused(app: TestApp) {
-    wrapping(app, "xsw-extensions").await;
-}
-
-// ---- conditions -----------------------------------------------------------------------
-
-async fn a_wrong_audience_is_refused(app: TestApp) {
-    let s = Saml::new(app).await;
-    let request_id = s.start().await;
-    let mut r = s.response(Some(&request_id));
-    r.audience = "https://another-sp.example/metadata".into();
-    let answer = s.sign_in_with(&r).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "another service",
-    );
-}
-
-async fn a_wrong_recipient_is_refused(app: TestApp) {
-    let s = Saml::new(app).await;
-    let request_id = s.start().await;
-    let mut r = s.response(Some(&request_id));
-    r.recipient = "https://another-sp.example/acs".into();
-    let answer = s.sign_in_with(&r).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "another recipient",
-    );
-}
-
-async fn a_wrong_destination_is_refused(app: TestApp) {
-    let s = Saml::new(app).await;
-    let request_id = s.start().await;
-    let mut r = s.response(Some(&request_id));
-    r.destination = "https://another-sp.example/acs".into();
-    let answer = s.sign_in_with(&r).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "was sent to",
-    );
-}
-
-async fn a_wrong_issuer_is_refused(app: TestApp) {
-    let s = Saml::new(app).await;
-    let request_id = s.start().await;
-    let mut r = s.response(Some(&request_id));
-    r.issuer = "https://other-idp.example".into();
-    let answer = s.sign_in_with(&r).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "issued by",
-    );
-}
-
-async fn an_expired_assertion_is_refused(app: TestApp) {
-    let s = Saml::new(app).await;
-    let request_id = s.start().await;
-    let mut r = s.response(Some(&request_id));
-    r.not_before = -900;
-    r.not_on_or_after = -300;
-    let answer = s.sign_in_with(&r).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "expired",
-    );
-}
-
-async fn a_not_yet_valid_assertion_is_refused(app: TestApp) {
-    let s = Saml::new(app).await;
-    let request_id = s.start().await;
-    let mut r = s.response(Some(&request_id));
-    r.not_before = 300;
-    r.not_on_or_after = 900;
-    let answer = s.sign_in_with(&r).await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "saml_response_refused",
-        "not valid yet",
-    );
+    let other_key = Idp::new().await;
+    let mut failures = Vec::new();
+    for row in refusals() {
+        let request_id = s.start().await;
+        let mut r = s.response(Some(&request_id));
+        (row.alter)(&mut r);
+        let encoded = match row.signer {
+            Signer::Idp => s.idp.response(&r).await,
+            Signer::OtherKey => other_key.response(&r).await,
+        };
+        let answer = s.post_acs(&encoded).await;
+        let message = answer.body["message"].as_str().unwrap_or_default();
+        if answer.status != row.status
+            || answer.body["error"] != row.code
+            || !message.contains(row.says)
+        {
+            failures.push(format!(
+                "{}: expected {} {} saying {:?}, got {} {:?}",
+                row.name, row.status, row.code, row.says, answer.status, answer.body
+            ));
+        }
+        // Never the assertion back.
+        if message.contains("Assertion ID") || message.contains('<') {
+            failures.push(format!(
+                "{}: the refusal quotes the assertion: {message}",
+                row.name
+            ));
+        }
+        if !row.request_survives {
+            continue;
+        }
+        let genuine = s.sign_in_with(&s.response(Some(&request_id))).await;
+        if genuine.status != StatusCode::OK {
+            failures.push(format!(
+                "{}: the refusal used up the request: {:?}",
+                row.name, genuine.body
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 async fn garbage_is_a_bad_request(app: TestApp) {
@@ -645,20 +629,6 @@ async fn garbage_is_a_bad_request(app: TestApp) {
 }
 
 // ---- InResponseTo and replay (database state) -----------------------------------------
-
-async fn an_unknown_in_response_to_is_refused(app: TestApp) {
-    let s = Saml::new(app).await;
-    s.start().await;
-    let answer = s
-        .sign_in_with(&s.response(Some("_not-a-request-we-sent")))
-        .await;
-    assert_refused(
-        &answer,
-        StatusCode::FORBIDDEN,
-        "unknown_request",
-        "does not answer a request",
-    );
-}
 
 async fn a_request_is_answered_once(app: TestApp) {
     let s = Saml::new(app).await;
@@ -747,14 +717,13 @@ async fn second_instance(app: &TestApp) -> (String, (Running, tempfile::TempDir)
 }
 
 async fn two_replicas() -> (Saml, String, (Running, tempfile::TempDir)) {
-    let app = spawn_app_with(
-        Backend::Postgres,
-        rollcall::config::Overrides {
+    let app = TestApp::builder(Backend::Postgres)
+        .overrides(rollcall::config::Overrides {
             public_url: Some(PUBLIC_URL.into()),
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await;
     let s = Saml::with(app, json!({"allow_idp_initiated": true})).await;
     assert!(s.url("acs_url").starts_with(PUBLIC_URL));
     let (other, dir) = second_instance(&s.app).await;
@@ -985,37 +954,6 @@ async fn cdata_in_signed_values_reads_as_their_text(app: TestApp) {
     assert_eq!(signed_in_user(&answer), ours);
 }
 
-macro_rules! sign_in_backends {
-    ($($name:ident),* $(,)?) => {
-        mod signin_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::spawn_app(super::Backend::Sqlite).await).await
-                }
-            )*
-        }
-        mod signin_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::spawn_app(super::Backend::Postgres).await).await
-                }
-            )*
-        }
-    };
-}
-
-sign_in_backends!(
-    a_provisioned_user_signs_in,
-    the_orgs_start_picks_its_saml_connection,
-    a_user_not_provisioned_is_refused,
-    a_deactivated_user_is_refused,
-    a_user_of_another_org_is_refused,
-    a_comment_in_the_name_id_does_not_truncate_it,
-    cdata_in_signed_values_reads_as_their_text,
-);
-
 // ---- admin API ------------------------------------------------------------------------
 
 async fn a_connection_without_certificate_is_refused(app: TestApp) {
@@ -1157,11 +1095,17 @@ async fn connections_are_managed_per_org_and_read_from_metadata(app: TestApp) {
     assert_eq!(acs.status, StatusCode::NOT_FOUND);
 }
 
-backends!(
+crate::both_backends!(
+    responses_that_break_one_rule_are_refused,
+    a_provisioned_user_signs_in,
+    the_orgs_start_picks_its_saml_connection,
+    a_user_not_provisioned_is_refused,
+    a_deactivated_user_is_refused,
+    a_user_of_another_org_is_refused,
+    a_comment_in_the_name_id_does_not_truncate_it,
+    cdata_in_signed_values_reads_as_their_text,
     sp_initiated_sign_in_passes_every_check,
-    idp_initiated_is_refused_by_default,
     idp_initiated_is_accepted_where_the_connection_allows_it,
-    an_unknown_in_response_to_is_refused,
     a_request_is_answered_once,
     a_request_of_another_connection_is_refused,
     a_replayed_assertion_is_refused,
@@ -1173,35 +1117,11 @@ backends!(
 mod protocol {
     use super::*;
 
-    macro_rules! sqlite {
-        ($($name:ident),* $(,)?) => {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(spawn_app(Backend::Sqlite).await).await
-                }
-            )*
-        };
-    }
-
-    sqlite!(
+    crate::both_backends!(sqlite_only, setup = crate::harness::spawn_app;
         sp_metadata_names_our_entity_id_and_acs,
         a_signed_assertion_in_an_unsigned_response_is_accepted,
         a_clock_skew_of_a_minute_is_tolerated,
-        a_tampered_signature_is_refused,
-        an_unsigned_response_and_assertion_is_refused,
-        a_response_signed_by_another_key_is_refused,
-        sha1_is_refused_by_default,
         sha1_is_accepted_where_the_connection_opts_in,
-        a_forged_assertion_before_the_signed_one_is_refused,
-        a_forged_assertion_after_the_signed_one_is_refused,
-        a_signed_assertion_moved_into_extensions_is_refused,
-        a_wrong_audience_is_refused,
-        a_wrong_recipient_is_refused,
-        a_wrong_destination_is_refused,
-        a_wrong_issuer_is_refused,
-        an_expired_assertion_is_refused,
-        a_not_yet_valid_assertion_is_refused,
         garbage_is_a_bad_request,
     );
 }

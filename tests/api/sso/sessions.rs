@@ -9,14 +9,13 @@
 
 use crate::admin::{admin_token, admin_token_for};
 use crate::effects::{PATCH_OP, ROLLCALL, add_team, default_team, set_pool, store, user_body};
-use crate::helpers::{Backend, Resp, TestApp, create_org_and_token, spawn_app_with};
+use crate::harness::{Resp, TestApp, create_org_and_token};
 use crate::outbox::receiver::Receiver;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::{Method, StatusCode};
-use rollcall::config::Overrides;
 use rollcall::outbox::{self, NewEndpoint, WebhookSecret};
 use rollcall::sso::signin::{
     JitProfile, MatchBy, Refusal, SignInMethod, SignedIn, VerifiedLogin, sign_in,
@@ -26,31 +25,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Runs each listed `async fn(TestApp)` on SQLite and PostgreSQL on a server whose outbox
-/// polls every 50 ms.
-macro_rules! session_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::spawn($crate::helpers::Backend::Sqlite, None).await).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::spawn($crate::helpers::Backend::Postgres, None).await).await
-                }
-            )*
-        }
-    };
-}
-
-session_backends!(
-    sign_in_activates_memberships_and_issues_a_token_the_jwks_verifies,
+crate::both_backends!(setup = crate::harness::spawn_fast_outbox;
     sign_in_matches_by_user_name_email_or_external_id_within_the_org,
     deactivated_and_unknown_users_are_refused,
     just_in_time_creation_only_when_on_and_under_the_seat_rules,
@@ -64,48 +39,15 @@ session_backends!(
     me_answers_the_signed_in_user,
 );
 
-/// Expiry on the app's clock, moved by the test: no real waiting, no race with a loaded
-/// machine.
-mod expiry {
-    use rollcall::clock::ManualClock;
-    use std::sync::Arc;
+/// On the app's clock, moved by the test: expiry and "last active moves on" without real
+/// waiting, no race with a loaded machine.
+mod on_manual_clock {
+    use super::*;
 
-    async fn spawn(backend: crate::helpers::Backend) -> (super::TestApp, Arc<ManualClock>) {
-        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-        let app = crate::helpers::spawn_app_with_clock(
-            backend,
-            super::Overrides {
-                outbox_poll_ms: Some(50),
-                ..super::Overrides::default()
-            },
-            clock.clone(),
-        )
-        .await;
-        (app, clock)
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        let (app, clock) = spawn(crate::helpers::Backend::Sqlite).await;
-        super::expired_access_tokens_are_inactive_and_refresh_renews_them(app, &clock).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        let (app, clock) = spawn(crate::helpers::Backend::Postgres).await;
-        super::expired_access_tokens_are_inactive_and_refresh_renews_them(app, &clock).await
-    }
-}
-
-async fn spawn(backend: Backend, access_ttl: Option<u64>) -> TestApp {
-    spawn_app_with(
-        backend,
-        Overrides {
-            outbox_poll_ms: Some(50),
-            access_token_ttl_secs: access_ttl,
-            ..Overrides::default()
-        },
-    )
-    .await
+    crate::both_backends!(setup = crate::harness::spawn_on_manual_clock;
+        sign_in_activates_memberships_and_issues_a_token_the_jwks_verifies,
+        expired_access_tokens_are_inactive_and_refresh_renews_them,
+    );
 }
 
 // ---- helpers ----
@@ -223,35 +165,23 @@ async fn refresh(app: &TestApp, refresh_token: &str) -> Resp {
     .await
 }
 
-/// (team, state, first_sign_in_at, last_active_at) of a user's memberships.
+/// (team, state, first_sign_in_at, last_active_at) of a user's memberships, by team.
 async fn memberships(
     app: &TestApp,
     user_id: &str,
 ) -> Vec<(String, String, Option<String>, Option<String>)> {
-    let s = store(app).await;
-    let mut tx = s.read().await.unwrap();
-    let rows = tx
-        .fetch_all(
-            Q::new(
-                "SELECT team_id, state, first_sign_in_at, last_active_at FROM memberships \
-                 WHERE user_id = ? ORDER BY team_id",
-            )
-            .bind(user_id),
-        )
-        .await
-        .unwrap();
-    drop(tx);
-    s.close().await;
-    rows.iter()
-        .map(|r| {
-            (
-                r.text("team_id").unwrap(),
-                r.text("state").unwrap(),
-                r.opt_text("first_sign_in_at").unwrap(),
-                r.opt_text("last_active_at").unwrap(),
-            )
-        })
-        .collect()
+    let mut out = Vec::new();
+    for m in app.memberships_of(user_id).await {
+        let detail = app
+            .team_members(&m.team_id)
+            .await
+            .into_iter()
+            .find(|d| d.user_id == user_id)
+            .unwrap();
+        out.push((m.team_id, m.state, detail.first_sign_in, detail.last_active));
+    }
+    out.sort();
+    out
 }
 
 async fn user_count(app: &TestApp) -> i64 {
@@ -410,7 +340,7 @@ async fn sign_in_activates_memberships_and_issues_a_token_the_jwks_verifies(app:
     assert_eq!(got[0]["data"]["session_id"], s.session_id.as_str());
 
     // A second sign-in keeps the first time and moves last active on.
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    app.advance(time::Duration::seconds(1));
     let again = signed_in(&app, MatchBy::UserName, "ada@example.com").await;
     assert_ne!(again.session_id, s.session_id);
     let later = memberships(&app, &ada).await;
@@ -1184,10 +1114,7 @@ async fn me_answers_the_signed_in_user(app: TestApp) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
-async fn expired_access_tokens_are_inactive_and_refresh_renews_them(
-    app: TestApp,
-    clock: &rollcall::clock::ManualClock,
-) {
+async fn expired_access_tokens_are_inactive_and_refresh_renews_them(app: TestApp) {
     let admin = admin_token(&app, "backend").await;
     app.create_user("ada@example.com").await;
     let s = signed_in(&app, MatchBy::Email, "ada@example.com").await;
@@ -1196,7 +1123,7 @@ async fn expired_access_tokens_are_inactive_and_refresh_renews_them(
         introspect(&app, &admin, &s.access_token).await["active"],
         true
     );
-    clock.advance(time::Duration::seconds(901));
+    app.advance(time::Duration::seconds(901));
     assert_eq!(
         introspect(&app, &admin, &s.access_token).await,
         json!({"active": false})
