@@ -3,6 +3,7 @@
 
 use super::OutboxError;
 use crate::clock::format_timestamp;
+use crate::domain::OrgId;
 use crate::outbound::{Destinations, GuardedClient, redact_url, scrub_url};
 use crate::store::Tx;
 use crate::store::outbox::{self as sql, Endpoint};
@@ -206,7 +207,7 @@ fn type_names(types: Option<&[EventType]>) -> Option<Vec<String>> {
 /// Creates an endpoint for the org.
 pub async fn create_endpoint(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     new: NewEndpoint,
     now: OffsetDateTime,
 ) -> Result<Endpoint, OutboxError> {
@@ -231,14 +232,14 @@ pub async fn create_endpoint(
 }
 
 /// The org's endpoints, oldest first.
-pub async fn list_endpoints(tx: &mut Tx, org_id: &str) -> Result<Vec<Endpoint>, OutboxError> {
+pub async fn list_endpoints(tx: &mut Tx, org_id: &OrgId) -> Result<Vec<Endpoint>, OutboxError> {
     Ok(sql::list_endpoints(tx, org_id).await?)
 }
 
 /// One of the org's endpoints.
 pub async fn get_endpoint(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     id: &str,
 ) -> Result<Option<Endpoint>, OutboxError> {
     Ok(sql::get_endpoint(tx, Some(org_id), id).await?)
@@ -248,7 +249,7 @@ pub async fn get_endpoint(
 /// queued are signed with the secret current at delivery and go to the current URL.
 pub async fn update_endpoint(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     id: &str,
     update: EndpointUpdate,
     now: OffsetDateTime,
@@ -278,7 +279,7 @@ pub async fn update_endpoint(
 
 /// Deletes one of the org's endpoints; false if it has none with that id. Its rows not
 /// yet delivered fail at their next attempt; their history stays.
-pub async fn delete_endpoint(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, OutboxError> {
+pub async fn delete_endpoint(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, OutboxError> {
     Ok(sql::delete_endpoint(tx, org_id, id).await?)
 }
 

@@ -8,6 +8,7 @@
 use super::sealed_columns::WEBHOOK_SECRETS;
 use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::OrgId;
 use secrecy::SecretString;
 use std::collections::BTreeSet;
 
@@ -77,7 +78,7 @@ impl State {
 #[derive(Debug, Clone)]
 pub struct NewMessage<'a> {
     pub id: &'a str,
-    pub org_id: &'a str,
+    pub org_id: &'a OrgId,
     pub kind: Kind,
     pub dedupe_key: &'a str,
     pub endpoint_id: Option<&'a str>,
@@ -89,7 +90,7 @@ pub struct NewMessage<'a> {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Message {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub kind: Kind,
     pub dedupe_key: String,
     pub endpoint_id: Option<String>,
@@ -131,7 +132,7 @@ const MESSAGE_COLUMNS: &str = "id, org_id, kind, dedupe_key, endpoint_id, payloa
 fn decode_message(r: &Row) -> Result<Message, StoreError> {
     Ok(Message {
         id: r.text("id")?,
-        org_id: r.text("org_id")?,
+        org_id: r.id("org_id")?,
         kind: Kind::parse(&r.text("kind")?)?,
         dedupe_key: r.text("dedupe_key")?,
         endpoint_id: r.opt_text("endpoint_id")?,
@@ -447,7 +448,7 @@ pub async fn get_message(tx: &mut Tx, id: &str) -> Result<Option<Message>, Store
 /// An org's rows, oldest first.
 pub async fn list_messages(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     limit: i64,
 ) -> Result<Vec<Message>, StoreError> {
     let mut q = Q::new("SELECT ");
@@ -502,7 +503,7 @@ pub async fn list_attempts(tx: &mut Tx, outbox_id: &str) -> Result<Vec<Attempt>,
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub url: String,
     pub secret: SecretString,
     /// None: every event type.
@@ -527,7 +528,7 @@ fn decode_endpoint(r: &Row, tx: &Tx) -> Result<Endpoint, StoreError> {
     };
     Ok(Endpoint {
         id,
-        org_id: r.text("org_id")?,
+        org_id: r.id("org_id")?,
         url: r.text("url")?,
         secret: SecretString::from(secret),
         event_types,
@@ -587,7 +588,7 @@ pub async fn update_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<
 }
 
 /// Deletes an endpoint. Returns false if the org has no endpoint with that id.
-pub async fn delete_endpoint(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+pub async fn delete_endpoint(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             Q::new("DELETE FROM webhook_endpoints WHERE id = ? AND org_id = ?")
@@ -601,7 +602,7 @@ pub async fn delete_endpoint(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool
 /// One endpoint by id; `org_id` None only for the worker, which trusts its own row.
 pub async fn get_endpoint(
     tx: &mut Tx,
-    org_id: Option<&str>,
+    org_id: Option<&OrgId>,
     id: &str,
 ) -> Result<Option<Endpoint>, StoreError> {
     let mut q = Q::new("SELECT ");
@@ -615,7 +616,7 @@ pub async fn get_endpoint(
 }
 
 /// An org's endpoints, oldest first.
-pub async fn list_endpoints(tx: &mut Tx, org_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+pub async fn list_endpoints(tx: &mut Tx, org_id: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
     let mut q = Q::new("SELECT ");
     q.push(ENDPOINT_COLUMNS);
     q.push(" FROM webhook_endpoints WHERE org_id = ")

@@ -32,6 +32,7 @@ mod webhooks;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::outbox::fixture::{body, header, unfold};
 use rollcall::config::Overrides;
+use rollcall::domain::{SubscriptionId, TeamId};
 use rollcall::outbox::{self, Kind};
 use rollcall::store::{Q, Store, teams as team_store};
 use serde_json::{Value, json};
@@ -126,12 +127,12 @@ pub async fn add_team(app: &TestApp, name: &str) -> String {
     team_store::insert_team(
         &mut tx,
         &team_store::Team {
-            id: id.clone(),
+            id: TeamId::from(id.clone()),
             org_id: app.org_id.clone(),
             name: name.into(),
             description: String::new(),
             login_type: "email".into(),
-            subscription_id: sub,
+            subscription_id: SubscriptionId::from(sub),
             reserved_seats: None,
             created: "2026-01-02T00:00:00.000Z".into(),
         },

@@ -6,6 +6,7 @@ use reqwest::{Method, StatusCode};
 use rollcall::app::App;
 use rollcall::clock::SystemClock;
 use rollcall::config::{Config, Overrides};
+use rollcall::domain::OrgId;
 use rollcall::store::{Store, tokens};
 use serde_json::Value;
 
@@ -85,7 +86,7 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT/scim/v2`
     pub base: String,
     pub token: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub client: reqwest::Client,
     pub database_url: String,
     /// The server's master key: a store that reads or writes secrets needs it.
@@ -274,7 +275,7 @@ pub fn new_master_key() -> secrecy::SecretString {
 }
 
 /// Creates an organization and a SCIM token for it, as the CLI does.
-pub async fn create_org_and_token(database_url: &str, name: &str) -> (String, String) {
+pub async fn create_org_and_token(database_url: &str, name: &str) -> (OrgId, String) {
     let store = Store::connect(database_url).await.unwrap();
     let (org, _) =
         rollcall::provisioning::orgs::create_org(&store, name, None, "2026-01-01T00:00:00.000Z")
