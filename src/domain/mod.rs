@@ -3,7 +3,4 @@
 
 pub mod ids;
 
-pub use ids::{
-    GroupId, MappingId, MembershipId, OidcConnectionId, OrgId, SamlConnectionId, SubscriptionId,
-    TeamId, UserId, WebhookId,
-};
+pub use ids::{GroupId, MappingId, MembershipId, OrgId, SubscriptionId, TeamId, UserId, WebhookId};

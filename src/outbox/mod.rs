@@ -44,7 +44,7 @@ pub use webhook::{
 pub use worker::{DEFAULT_CLAIM_FOR, Worker, WorkerOptions};
 
 use crate::clock::format_timestamp;
-use crate::domain::OrgId;
+use crate::domain::{OrgId, WebhookId};
 use crate::store::outbox::{self as sql, NewMessage};
 use crate::store::{StoreError, Tx};
 use time::OffsetDateTime;
@@ -172,7 +172,7 @@ pub async fn enqueue_batch(
 ) -> Result<Vec<String>, OutboxError> {
     let stamp = format_timestamp(now);
     // (id, key, endpoint, payload) owned here, borrowed by the rows below.
-    let mut rows: Vec<(String, Kind, String, Option<String>, String)> = Vec::new();
+    let mut rows: Vec<(String, Kind, String, Option<WebhookId>, String)> = Vec::new();
     for (key, email) in emails {
         email.validate()?;
         let payload =
@@ -208,7 +208,7 @@ pub async fn enqueue_batch(
             org_id,
             kind: *kind,
             dedupe_key: key,
-            endpoint_id: endpoint.as_deref(),
+            endpoint_id: endpoint.as_ref(),
             payload,
             now: &stamp,
         })

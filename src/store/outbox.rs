@@ -8,7 +8,7 @@
 use super::sealed_columns::WEBHOOK_SECRETS;
 use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
-use crate::domain::OrgId;
+use crate::domain::{OrgId, WebhookId};
 use secrecy::SecretString;
 use std::collections::BTreeSet;
 
@@ -81,7 +81,7 @@ pub struct NewMessage<'a> {
     pub org_id: &'a OrgId,
     pub kind: Kind,
     pub dedupe_key: &'a str,
-    pub endpoint_id: Option<&'a str>,
+    pub endpoint_id: Option<&'a WebhookId>,
     pub payload: &'a str,
     pub now: &'a str,
 }
@@ -93,7 +93,7 @@ pub struct Message {
     pub org_id: OrgId,
     pub kind: Kind,
     pub dedupe_key: String,
-    pub endpoint_id: Option<String>,
+    pub endpoint_id: Option<WebhookId>,
     pub payload: String,
     pub state: State,
     pub attempts: i64,
@@ -135,7 +135,7 @@ fn decode_message(r: &Row) -> Result<Message, StoreError> {
         org_id: r.id("org_id")?,
         kind: Kind::parse(&r.text("kind")?)?,
         dedupe_key: r.text("dedupe_key")?,
-        endpoint_id: r.opt_text("endpoint_id")?,
+        endpoint_id: r.opt_id("endpoint_id")?,
         payload: r.text("payload")?,
         state: State::parse(&r.text("state")?)?,
         attempts: r.int("attempts")?,
@@ -502,7 +502,7 @@ pub async fn list_attempts(tx: &mut Tx, outbox_id: &str) -> Result<Vec<Attempt>,
 /// A webhook endpoint as stored. The secret is never printed by `Debug`.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    pub id: String,
+    pub id: WebhookId,
     pub org_id: OrgId,
     pub url: String,
     pub secret: SecretString,
@@ -517,8 +517,8 @@ const ENDPOINT_COLUMNS: &str =
     "id, org_id, url, secret, event_types, enabled, created_at, updated_at";
 
 fn decode_endpoint(r: &Row, tx: &Tx) -> Result<Endpoint, StoreError> {
-    let id = r.text("id")?;
-    let secret = tx.open(WEBHOOK_SECRETS, &id, &r.text("secret")?)?;
+    let id: WebhookId = r.id("id")?;
+    let secret = tx.open(WEBHOOK_SECRETS, id.as_str(), &r.text("secret")?)?;
     let event_types = match r.opt_text("event_types")? {
         None => None,
         Some(json) => Some(
@@ -546,7 +546,7 @@ fn event_types_json(types: Option<&[String]>) -> Result<Option<String>, StoreErr
 
 /// Inserts an endpoint.
 pub async fn insert_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<(), StoreError> {
-    let secret = tx.seal(WEBHOOK_SECRETS, &e.id, secret)?;
+    let secret = tx.seal(WEBHOOK_SECRETS, e.id.as_str(), secret)?;
     tx.execute(
         Q::new(
             "INSERT INTO webhook_endpoints (id, org_id, url, secret, event_types, enabled, \
@@ -568,7 +568,7 @@ pub async fn insert_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<
 /// Updates an endpoint's URL, secret, filter and switch. Returns false if the org has
 /// no endpoint with that id.
 pub async fn update_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<bool, StoreError> {
-    let secret = tx.seal(WEBHOOK_SECRETS, &e.id, secret)?;
+    let secret = tx.seal(WEBHOOK_SECRETS, e.id.as_str(), secret)?;
     let n = tx
         .execute(
             Q::new(
@@ -588,7 +588,11 @@ pub async fn update_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<
 }
 
 /// Deletes an endpoint. Returns false if the org has no endpoint with that id.
-pub async fn delete_endpoint(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
+pub async fn delete_endpoint(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    id: &WebhookId,
+) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             Q::new("DELETE FROM webhook_endpoints WHERE id = ? AND org_id = ?")
@@ -603,7 +607,7 @@ pub async fn delete_endpoint(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bo
 pub async fn get_endpoint(
     tx: &mut Tx,
     org_id: Option<&OrgId>,
-    id: &str,
+    id: &WebhookId,
 ) -> Result<Option<Endpoint>, StoreError> {
     let mut q = Q::new("SELECT ");
     q.push(ENDPOINT_COLUMNS);

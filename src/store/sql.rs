@@ -7,8 +7,7 @@
 
 use super::StoreError;
 use crate::domain::{
-    GroupId, MappingId, MembershipId, OidcConnectionId, OrgId, SamlConnectionId, SubscriptionId,
-    TeamId, UserId, WebhookId,
+    GroupId, MappingId, MembershipId, OrgId, SubscriptionId, TeamId, UserId, WebhookId,
 };
 use std::sync::Arc;
 
@@ -69,8 +68,6 @@ id_binds_as_text!(
     MembershipId,
     MappingId,
     WebhookId,
-    OidcConnectionId,
-    SamlConnectionId,
 );
 impl From<i64> for SqlValue {
     fn from(v: i64) -> Self {
