@@ -44,6 +44,7 @@ impl From<&String> for SqlValue {
         SqlValue::Text(v.clone())
     }
 }
+
 /// Ids bind as their text, so a query takes `id` itself rather than `id.as_str()`.
 macro_rules! id_binds_as_text {
     ($($id:ty),* $(,)?) => {$(

@@ -484,7 +484,11 @@ async fn send_sign_in_code(
     let requester = ClientAddress::of(client);
     match state
         .sso
-        .send_email_code(&OrgId::from(req.org_id), &req.email, &requester)
+        .send_email_code(
+            &OrgId::from_request_text(req.org_id),
+            &req.email,
+            &requester,
+        )
         .await
     {
         Ok(()) => json_answer(
@@ -521,7 +525,7 @@ async fn verify_sign_in_code(
     match state
         .sso
         .verify_email_code(
-            &OrgId::from(req.org_id),
+            &OrgId::from_request_text(req.org_id),
             &req.email,
             &req.code,
             &ClientAddress::of(client),
