@@ -44,6 +44,7 @@ pub use webhook::{
 pub use worker::{DEFAULT_CLAIM_FOR, Worker, WorkerOptions};
 
 use crate::clock::format_timestamp;
+use crate::domain::{OrgId, WebhookId};
 use crate::store::outbox::{self as sql, NewMessage};
 use crate::store::{StoreError, Tx};
 use time::OffsetDateTime;
@@ -93,7 +94,7 @@ pub enum OutboxError {
 /// `invite:{membership_id}` or `invite:{membership_id}:resend:{request_id}`.
 pub async fn enqueue_email(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     dedupe_key: &str,
     email: &Email,
     now: OffsetDateTime,
@@ -123,7 +124,7 @@ pub async fn enqueue_email(
 /// here, so every redelivery carries the same bytes and the same `webhook-id` (the row id).
 pub async fn enqueue_event(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     dedupe_key_prefix: &str,
     event: &Event,
     now: OffsetDateTime,
@@ -164,14 +165,14 @@ pub async fn enqueue_event(
 /// the ids of the rows added.
 pub async fn enqueue_batch(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     emails: &[(String, Email)],
     events: &[(String, Event)],
     now: OffsetDateTime,
 ) -> Result<Vec<String>, OutboxError> {
     let stamp = format_timestamp(now);
     // (id, key, endpoint, payload) owned here, borrowed by the rows below.
-    let mut rows: Vec<(String, Kind, String, Option<String>, String)> = Vec::new();
+    let mut rows: Vec<(String, Kind, String, Option<WebhookId>, String)> = Vec::new();
     for (key, email) in emails {
         email.validate()?;
         let payload =
@@ -207,7 +208,7 @@ pub async fn enqueue_batch(
             org_id,
             kind: *kind,
             dedupe_key: key,
-            endpoint_id: endpoint.as_deref(),
+            endpoint_id: endpoint.as_ref(),
             payload,
             now: &stamp,
         })
@@ -223,7 +224,7 @@ pub async fn get_message(tx: &mut Tx, id: &str) -> Result<Option<Message>, Outbo
 /// An org's outbox rows, oldest first, at most `limit`.
 pub async fn list_messages(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     limit: i64,
 ) -> Result<Vec<Message>, OutboxError> {
     Ok(sql::list_messages(tx, org_id, limit).await?)

@@ -3,6 +3,7 @@
 
 use super::OutboxError;
 use crate::clock::format_timestamp;
+use crate::domain::{OrgId, WebhookId};
 use crate::outbound::{Destinations, GuardedClient, redact_url, scrub_url};
 use crate::store::Tx;
 use crate::store::outbox::{self as sql, Endpoint};
@@ -206,7 +207,7 @@ fn type_names(types: Option<&[EventType]>) -> Option<Vec<String>> {
 /// Creates an endpoint for the org.
 pub async fn create_endpoint(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     new: NewEndpoint,
     now: OffsetDateTime,
 ) -> Result<Endpoint, OutboxError> {
@@ -217,7 +218,7 @@ pub async fn create_endpoint(
     };
     let stamp = format_timestamp(now);
     let endpoint = Endpoint {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: WebhookId::new_v7(),
         org_id: org_id.to_owned(),
         url: new.url,
         secret: secret.0.clone(),
@@ -231,15 +232,15 @@ pub async fn create_endpoint(
 }
 
 /// The org's endpoints, oldest first.
-pub async fn list_endpoints(tx: &mut Tx, org_id: &str) -> Result<Vec<Endpoint>, OutboxError> {
+pub async fn list_endpoints(tx: &mut Tx, org_id: &OrgId) -> Result<Vec<Endpoint>, OutboxError> {
     Ok(sql::list_endpoints(tx, org_id).await?)
 }
 
 /// One of the org's endpoints.
 pub async fn get_endpoint(
     tx: &mut Tx,
-    org_id: &str,
-    id: &str,
+    org_id: &OrgId,
+    id: &WebhookId,
 ) -> Result<Option<Endpoint>, OutboxError> {
     Ok(sql::get_endpoint(tx, Some(org_id), id).await?)
 }
@@ -248,8 +249,8 @@ pub async fn get_endpoint(
 /// queued are signed with the secret current at delivery and go to the current URL.
 pub async fn update_endpoint(
     tx: &mut Tx,
-    org_id: &str,
-    id: &str,
+    org_id: &OrgId,
+    id: &WebhookId,
     update: EndpointUpdate,
     now: OffsetDateTime,
 ) -> Result<Option<Endpoint>, OutboxError> {
@@ -278,7 +279,11 @@ pub async fn update_endpoint(
 
 /// Deletes one of the org's endpoints; false if it has none with that id. Its rows not
 /// yet delivered fail at their next attempt; their history stays.
-pub async fn delete_endpoint(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, OutboxError> {
+pub async fn delete_endpoint(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    id: &WebhookId,
+) -> Result<bool, OutboxError> {
     Ok(sql::delete_endpoint(tx, org_id, id).await?)
 }
 

@@ -8,6 +8,7 @@ use super::rules::{self, Changes};
 use super::write::{hash_password, resource_write, table};
 use super::{Error, if_match_holds};
 use crate::clock::{Clock, format_timestamp};
+use crate::domain::{GroupId, OrgId, TeamId, UserId};
 use crate::store::effects::{self as effects_sql, TeamInfo, UserTeam};
 use crate::store::members::{self, Member, Membership};
 use crate::store::resources::{self, ResourceWrite, StoredResource};
@@ -28,7 +29,7 @@ pub const PATCH_ECHO_MEMBERS: i64 = 1000;
 /// label (for logs and the audit log; never the token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub label: String,
 }
 
@@ -110,7 +111,7 @@ impl Directory {
     }
 
     /// The ids of the org's teams: what the rollcall extension's `teams.value` may name.
-    pub async fn team_ids(&self, actor: &Actor) -> Result<Vec<String>, Error> {
+    pub async fn team_ids(&self, actor: &Actor) -> Result<Vec<TeamId>, Error> {
         let mut tx = self.store.read().await?;
         Ok(effects_sql::team_ids(&mut tx, &actor.org_id).await?)
     }
@@ -128,7 +129,7 @@ impl Directory {
         now: time::OffsetDateTime,
         change: Option<ResourceChange<'_>>,
         changes: &Changes,
-    ) -> Result<HashMap<String, TeamInfo>, Error> {
+    ) -> Result<HashMap<TeamId, TeamInfo>, Error> {
         self.record_as(tx, &actor.org_id, &actor.audit_name(), now, change, changes)
             .await
     }
@@ -137,12 +138,12 @@ impl Directory {
     async fn record_as(
         &self,
         tx: &mut Tx,
-        org_id: &str,
+        org_id: &OrgId,
         audit_name: &str,
         now: time::OffsetDateTime,
         change: Option<ResourceChange<'_>>,
         changes: &Changes,
-    ) -> Result<HashMap<String, TeamInfo>, Error> {
+    ) -> Result<HashMap<TeamId, TeamInfo>, Error> {
         let origin = Origin {
             org_id,
             actor: audit_name,
@@ -200,7 +201,7 @@ impl Directory {
     pub(crate) async fn create_user_in(
         &self,
         tx: &mut Tx,
-        org_id: &str,
+        org_id: &OrgId,
         audit_name: &str,
         body: &Value,
     ) -> Result<View, Error> {
@@ -218,7 +219,7 @@ impl Directory {
     async fn create_in(
         &self,
         tx: &mut Tx,
-        org_id: &str,
+        org_id: &OrgId,
         audit_name: &str,
         kind: ResourceKind,
         incoming: Incoming,
@@ -232,19 +233,22 @@ impl Directory {
             .await
             .map_err(|e| map_write_error(kind, &incoming.doc, e))?;
         if let Some(list) = &incoming.members {
-            let add = members_to_add(tx, org_id, &id, list).await?;
-            members::add(tx, org_id, &id, &add).await?;
+            let group_id = GroupId::from(id.as_str());
+            let add = members_to_add(tx, org_id, &group_id, list).await?;
+            members::add(tx, org_id, &group_id, &add).await?;
         }
         // A new group is mapped to nothing yet; a new user wants the default team (and
         // the teams it names, if any).
         let changes = match kind {
             ResourceKind::User if team_attrs.is_empty() => {
                 let active = incoming.doc.get("active").and_then(Value::as_bool) != Some(false);
-                rules::reconcile_new_user(tx, org_id, &id, active, &now).await?
+                rules::reconcile_new_user(tx, org_id, &UserId::from(id.as_str()), active, &now)
+                    .await?
             }
             ResourceKind::User => {
-                put_team_attributes(tx, org_id, &id, &team_attrs, false).await?;
-                rules::reconcile_users(tx, org_id, std::slice::from_ref(&id), &now).await?
+                let user_id = UserId::from(id.as_str());
+                put_team_attributes(tx, org_id, &user_id, &team_attrs, false).await?;
+                rules::reconcile_users(tx, org_id, std::slice::from_ref(&user_id), &now).await?
             }
             ResourceKind::Group => Changes::default(),
         };
@@ -347,18 +351,25 @@ impl Directory {
             // leaves the group empty (as Microsoft's reference collection checks).
             let list = incoming.members.clone().unwrap_or_default();
             let changes = vec![MemberChange::RemoveAll, MemberChange::Add(list)];
-            let mapped = rules::group_is_mapped(&mut tx, id).await?;
-            let effects =
-                apply_member_changes(&mut tx, &self.registry, &actor.org_id, id, &changes, mapped)
-                    .await?;
+            let group_id = GroupId::from(id);
+            let mapped = rules::group_is_mapped(&mut tx, &group_id).await?;
+            let effects = apply_member_changes(
+                &mut tx,
+                &self.registry,
+                &actor.org_id,
+                &group_id,
+                &changes,
+                mapped,
+            )
+            .await?;
             let changes =
                 rules::reconcile_users(&mut tx, &actor.org_id, &effects.affected, &now).await?;
             (changes, effects.changed)
         } else {
-            self.sync_team_attributes(&mut tx, actor, id, &current.doc, &incoming.doc)
+            let user_id = UserId::from(id);
+            self.sync_team_attributes(&mut tx, actor, &user_id, &current.doc, &incoming.doc)
                 .await?;
-            let changes =
-                rules::reconcile_users(&mut tx, &actor.org_id, &[id.to_owned()], &now).await?;
+            let changes = rules::reconcile_users(&mut tx, &actor.org_id, &[user_id], &now).await?;
             (changes, false)
         };
         // A PUT that sends back what is stored (IdPs re-sync that way) is no change.
@@ -411,14 +422,15 @@ impl Directory {
                 .await
                 .map_err(|e| map_write_error(kind, &incoming.doc, e))?;
         }
+        let group_id = GroupId::from(id);
         let mapped = kind == ResourceKind::Group
             && !outcome.members.is_empty()
-            && rules::group_is_mapped(&mut tx, id).await?;
+            && rules::group_is_mapped(&mut tx, &group_id).await?;
         let effects = apply_member_changes(
             &mut tx,
             &self.registry,
             &actor.org_id,
-            id,
+            &group_id,
             &outcome.members,
             mapped,
         )
@@ -428,9 +440,10 @@ impl Directory {
                 rules::reconcile_users(&mut tx, &actor.org_id, &effects.affected, &now).await?
             }
             ResourceKind::User if doc_changed => {
-                self.sync_team_attributes(&mut tx, actor, id, &current.doc, &incoming.doc)
+                let user_id = UserId::from(id);
+                self.sync_team_attributes(&mut tx, actor, &user_id, &current.doc, &incoming.doc)
                     .await?;
-                rules::reconcile_users(&mut tx, &actor.org_id, &[id.to_owned()], &now).await?
+                rules::reconcile_users(&mut tx, &actor.org_id, &[user_id], &now).await?
             }
             ResourceKind::User => Changes::default(),
         };
@@ -453,7 +466,7 @@ impl Directory {
         // change grow with the group. GET still lists them.
         let with_refs = with_refs
             && (kind == ResourceKind::User
-                || members::count_up_to(&mut tx, id, PATCH_ECHO_MEMBERS + 1).await?
+                || members::count_up_to(&mut tx, &group_id, PATCH_ECHO_MEMBERS + 1).await?
                     <= PATCH_ECHO_MEMBERS);
         let view = self.view(&mut tx, kind, stored, with_refs, true).await?;
         tx.commit().await?;
@@ -473,13 +486,13 @@ impl Directory {
         let mut tx = self.store.write().await?;
         let current = self.current(&mut tx, actor, kind, id, if_match).await?;
         // Deprovisioning: the memberships go (and their seats free) in this transaction.
-        let affected = match kind {
-            ResourceKind::User => vec![id.to_owned()],
-            ResourceKind::Group if rules::group_is_mapped(&mut tx, id).await? => {
-                members::of_groups(&mut tx, &[id.to_owned()])
+        let affected: Vec<UserId> = match kind {
+            ResourceKind::User => vec![UserId::from(id)],
+            ResourceKind::Group if rules::group_is_mapped(&mut tx, &GroupId::from(id)).await? => {
+                members::of_groups(&mut tx, &[GroupId::from(id)])
                     .await?
                     .into_iter()
-                    .map(|m| m.member_id)
+                    .map(|m| UserId::from(m.member_id))
                     .collect()
             }
             ResourceKind::Group => Vec::new(),
@@ -505,7 +518,7 @@ impl Directory {
         &self,
         tx: &mut Tx,
         actor: &Actor,
-        id: &str,
+        id: &UserId,
         before: &Map<String, Value>,
         after: &Map<String, Value>,
     ) -> Result<(), Error> {
@@ -551,15 +564,18 @@ impl Directory {
         let mut teams: HashMap<String, Vec<UserTeam>> = HashMap::new();
         let with_teams = with_teams && kind == ResourceKind::User;
         if with_teams && !ids.is_empty() {
-            for t in effects_sql::teams_of_users(tx, &ids).await? {
-                teams.entry(t.user_id.clone()).or_default().push(t);
+            let user_ids: Vec<UserId> = ids.iter().map(|id| UserId::from(id.as_str())).collect();
+            for t in effects_sql::teams_of_users(tx, &user_ids).await? {
+                teams.entry(t.user_id.to_string()).or_default().push(t);
             }
         }
         if with_refs {
             match kind {
                 ResourceKind::Group => {
-                    for m in members::of_groups(tx, &ids).await? {
-                        members.entry(m.group_id.clone()).or_default().push(m);
+                    let group_ids: Vec<GroupId> =
+                        ids.iter().map(|id| GroupId::from(id.as_str())).collect();
+                    for m in members::of_groups(tx, &group_ids).await? {
+                        members.entry(m.group_id.to_string()).or_default().push(m);
                     }
                 }
                 ResourceKind::User => {
@@ -652,13 +668,16 @@ fn tidy_teams(doc: &mut Map<String, Value>) -> Result<(), Error> {
 /// Stores a user's team entries after checking that each names a team of the org.
 async fn put_team_attributes(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     teams: &[(String, String)],
     replace: bool,
 ) -> Result<(), Error> {
     if !teams.is_empty() {
-        let ids: Vec<String> = teams.iter().map(|(t, _)| t.clone()).collect();
+        let ids: Vec<TeamId> = teams
+            .iter()
+            .map(|(t, _)| TeamId::from(t.as_str()))
+            .collect();
         let known = effects_sql::known_teams(tx, org_id, &ids).await?;
         if let Some(unknown) = ids.iter().find(|t| !known.contains(*t)) {
             return Err(ScimError::InvalidValue(format!(
@@ -673,7 +692,7 @@ async fn put_team_attributes(
 }
 
 /// A new user's teams: every membership it has was just granted or waitlisted.
-fn new_user_teams(changes: &Changes, infos: &HashMap<String, TeamInfo>) -> Vec<UserTeam> {
+fn new_user_teams(changes: &Changes, infos: &HashMap<TeamId, TeamInfo>) -> Vec<UserTeam> {
     let mut out: Vec<UserTeam> = changes
         .granted
         .iter()

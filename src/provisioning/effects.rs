@@ -13,6 +13,7 @@ use super::Error;
 use super::invitations::{self, Invitations};
 use super::rules::Changes;
 use crate::clock::format_timestamp;
+use crate::domain::{OrgId, TeamId, UserId};
 use crate::outbox::{self, Email, Event, EventType, OutboxError};
 use crate::store::effects::{self as sql, TeamInfo, UserInfo};
 use crate::store::resources::StoredResource;
@@ -47,7 +48,7 @@ pub struct ResourceChange<'a> {
 /// Who made the change and when.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
-    pub org_id: &'a str,
+    pub org_id: &'a OrgId,
     /// `scim:<token label>`, `admin:<token label>` ...
     pub actor: &'a str,
     pub now: OffsetDateTime,
@@ -57,12 +58,12 @@ pub struct Origin<'a> {
 #[derive(Debug)]
 pub struct Recorded<'a> {
     pub granted: &'a [Membership],
-    pub teams: HashMap<String, TeamInfo>,
-    users: HashMap<String, UserInfo>,
+    pub teams: HashMap<TeamId, TeamInfo>,
+    users: HashMap<UserId, UserInfo>,
 }
 
 impl Recorded<'_> {
-    pub(super) fn user(&self, id: &str) -> Option<&UserInfo> {
+    pub(super) fn user(&self, id: &UserId) -> Option<&UserInfo> {
         self.users.get(id)
     }
 }
@@ -139,7 +140,7 @@ pub async fn record(
     origin: Origin<'_>,
     change: Option<ResourceChange<'_>>,
     changes: &Changes,
-) -> Result<HashMap<String, TeamInfo>, Error> {
+) -> Result<HashMap<TeamId, TeamInfo>, Error> {
     let stamp = format_timestamp(origin.now);
     let org_id = origin.org_id;
 
@@ -160,21 +161,20 @@ pub async fn record(
     if let Some(c) = change.filter(|c| c.kind == ResourceKind::User) {
         let doc = c.after.map(|s| &s.doc).or(c.before);
         if let Some(doc) = doc {
-            users.insert(
-                c.id.to_owned(),
-                invitations::user_info(c.id, user_name(doc), doc),
-            );
-            user_ids.remove(c.id);
+            let id = UserId::from(c.id);
+            user_ids.remove(&id);
+            let info = invitations::user_info(&id, user_name(doc), doc);
+            users.insert(id, info);
         }
     }
     let teams = if team_ids.is_empty() {
         HashMap::new()
     } else {
-        let ids: Vec<String> = team_ids.into_iter().collect();
+        let ids: Vec<TeamId> = team_ids.into_iter().collect();
         sql::team_infos(tx, org_id, &ids).await?
     };
     if !user_ids.is_empty() {
-        let ids: Vec<String> = user_ids.into_iter().collect();
+        let ids: Vec<UserId> = user_ids.into_iter().collect();
         users.extend(sql::user_infos(tx, org_id, &ids).await?);
     }
     let recorded = Recorded {
@@ -244,13 +244,13 @@ pub async fn record(
         ));
         push_event(
             EventType::MembershipRemoved,
-            m.id.clone(),
+            m.id.to_string(),
             json!({"membership": membership_json(m, &recorded)}),
         );
         if *held {
             push_event(
                 EventType::SeatReleased,
-                m.id.clone(),
+                m.id.to_string(),
                 json!({"membership": membership_json(m, &recorded)}),
             );
         }
@@ -283,7 +283,7 @@ pub async fn record(
         ));
         push_event(
             EventType::MembershipGranted,
-            m.id.clone(),
+            m.id.to_string(),
             json!({"membership": membership_json(m, &recorded)}),
         );
     }
@@ -296,7 +296,7 @@ pub async fn record(
         ));
         push_event(
             EventType::MembershipWaitlisted,
-            m.id.clone(),
+            m.id.to_string(),
             json!({"membership": membership_json(m, &recorded)}),
         );
     }
@@ -360,7 +360,7 @@ pub async fn record(
 #[allow(clippy::too_many_arguments)]
 async fn revoke_sessions(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     stamp: &str,
     change: Option<ResourceChange<'_>>,
     changes: &Changes,
@@ -369,22 +369,22 @@ async fn revoke_sessions(
     entries: &mut Vec<(String, String, Option<Value>, Option<Value>)>,
     events: &mut Vec<(String, Event)>,
 ) -> Result<(), Error> {
-    let mut revoke: Vec<(String, &'static str)> = Vec::new();
+    let mut revoke: Vec<(UserId, &'static str)> = Vec::new();
     if let Some(c) = change.filter(|c| c.kind == ResourceKind::User) {
         match (c.verb, active(c.before), active(c.after.map(|s| &s.doc))) {
-            (Verb::Deleted, ..) => revoke.push((c.id.to_owned(), "deleted")),
-            (_, Some(true), Some(false)) => revoke.push((c.id.to_owned(), "deactivated")),
+            (Verb::Deleted, ..) => revoke.push((UserId::from(c.id), "deleted")),
+            (_, Some(true), Some(false)) => revoke.push((UserId::from(c.id), "deactivated")),
             _ => {}
         }
     }
-    let losers: BTreeSet<String> = changes
+    let losers: BTreeSet<UserId> = changes
         .removed
         .iter()
         .map(|(m, _)| m.user_id.clone())
         .filter(|u| !revoke.iter().any(|(r, _)| r == u))
         .collect();
     if !losers.is_empty() {
-        let losers: Vec<String> = losers.into_iter().collect();
+        let losers: Vec<UserId> = losers.into_iter().collect();
         for user in sessions_sql::without_memberships(tx, &losers).await? {
             revoke.push((user, "no_membership"));
         }

@@ -9,6 +9,7 @@
 //! recorded in the org's audit log (`user.key_collision`, ...), for an admin to rename
 //! or remove one of the two.
 
+use crate::domain::OrgId;
 use crate::provisioning::write::email_keys;
 use crate::store::audit::{self, NewEntry};
 use crate::store::fold_keys::{self as sql, KeyedRow, KeyedTable, duplicate_key, parked_key};
@@ -30,7 +31,7 @@ pub struct KeyCollision {
     /// `org`, `team`, `user` or `group`.
     pub kind: &'static str,
     /// The org of both rows (for orgs: the moved org).
-    pub org_id: String,
+    pub org_id: OrgId,
     pub kept_id: String,
     pub moved_id: String,
     /// The moved row's name, as stored.
@@ -95,7 +96,7 @@ fn audit_after(c: &KeyCollision) -> (String, String, serde_json::Value) {
 async fn refold_table(tx: &mut Tx, table: KeyedTable) -> Result<Vec<KeyCollision>, StoreError> {
     // (org, folded key) → the id of the oldest row with it, and how many later rows
     // were moved aside from it.
-    let mut taken: HashMap<(String, String), (String, usize)> = HashMap::new();
+    let mut taken: HashMap<(OrgId, String), (String, usize)> = HashMap::new();
     let mut moves: Vec<(String, String)> = Vec::new();
     let mut collisions = Vec::new();
     let mut after = 0;
@@ -116,7 +117,7 @@ async fn refold_table(tx: &mut Tx, table: KeyedTable) -> Result<Vec<KeyCollision
                     collisions.push(KeyCollision {
                         kind: table.kind(),
                         org_id: if table == KeyedTable::Orgs {
-                            row.id.clone()
+                            OrgId::from(row.id.as_str())
                         } else {
                             row.org_id.clone()
                         },

@@ -69,7 +69,7 @@ impl Directory {
             })
             .transpose()?;
         let scope = CursorScope {
-            org_id: &actor.org_id,
+            org_id: actor.org_id.as_str(),
             kind,
             filter: p.filter.as_ref(),
             sort_by: p.sort_by.as_ref(),

@@ -1,6 +1,7 @@
 //! Group member changes: validated against the organization, applied as row changes.
 
 use super::Error;
+use crate::domain::{GroupId, OrgId, UserId};
 use crate::store::Tx;
 use crate::store::members;
 use crate::store::resources::{self, Table};
@@ -15,8 +16,8 @@ use std::collections::HashSet;
 /// or group of this organization. Another org's ids get the same answer as unknown ones.
 pub(super) async fn members_to_add(
     tx: &mut Tx,
-    org_id: &str,
-    group_id: &str,
+    org_id: &OrgId,
+    group_id: &GroupId,
     refs: &[MemberRef],
 ) -> Result<Vec<(String, &'static str)>, Error> {
     let mut seen = HashSet::new();
@@ -25,7 +26,7 @@ pub(super) async fn members_to_add(
         .filter(|r| seen.insert(r.value.clone()))
         .map(|r| r.value.clone())
         .collect();
-    if ids.iter().any(|id| id == group_id) {
+    if ids.iter().any(|id| id == group_id.as_str()) {
         return Err(ScimError::InvalidValue("a group cannot be a member of itself".into()).into());
     }
     let users: HashSet<String> = resources::existing_ids(tx, Table::Users, org_id, &ids)
@@ -67,16 +68,17 @@ pub(super) struct MemberEffects {
     /// Whether any row changed.
     pub changed: bool,
     /// Members added or removed (only collected when asked: a mapped group's members'
-    /// team memberships depend on it).
-    pub affected: Vec<String>,
+    /// team memberships depend on it). A nested group among them names no user, so the
+    /// rules find nothing to want for it.
+    pub affected: Vec<UserId>,
 }
 
 /// Applies member changes in order.
 pub(super) async fn apply_member_changes(
     tx: &mut Tx,
     registry: &Registry,
-    org_id: &str,
-    group_id: &str,
+    org_id: &OrgId,
+    group_id: &GroupId,
     changes: &[MemberChange],
     track: bool,
 ) -> Result<MemberEffects, Error> {
@@ -88,22 +90,24 @@ pub(super) async fn apply_member_changes(
                 if track {
                     effects
                         .affected
-                        .extend(add.iter().map(|(id, _)| id.clone()));
+                        .extend(add.iter().map(|(id, _)| UserId::from(id.as_str())));
                 }
                 members::add(tx, org_id, group_id, &add).await?
             }
             MemberChange::Remove(ids) => {
                 if track {
-                    effects.affected.extend(ids.iter().cloned());
+                    effects
+                        .affected
+                        .extend(ids.iter().map(|id| UserId::from(id.as_str())));
                 }
                 members::remove(tx, group_id, ids).await?
             }
             MemberChange::RemoveAll => {
                 if track {
-                    let current = members::of_groups(tx, &[group_id.to_owned()]).await?;
+                    let current = members::of_groups(tx, std::slice::from_ref(group_id)).await?;
                     effects
                         .affected
-                        .extend(current.into_iter().map(|m| m.member_id));
+                        .extend(current.into_iter().map(|m| UserId::from(m.member_id)));
                 }
                 members::remove_all(tx, group_id).await?
             }
@@ -120,7 +124,7 @@ pub(super) async fn apply_member_changes(
                     };
                     registry.case_exact(rt, &full)
                 };
-                let current = members::of_groups(tx, &[group_id.to_owned()]).await?;
+                let current = members::of_groups(tx, std::slice::from_ref(group_id)).await?;
                 let ids: Vec<String> = current
                     .into_iter()
                     .filter(|m| {
@@ -133,7 +137,9 @@ pub(super) async fn apply_member_changes(
                     .map(|m| m.member_id)
                     .collect();
                 if track {
-                    effects.affected.extend(ids.iter().cloned());
+                    effects
+                        .affected
+                        .extend(ids.iter().map(|id| UserId::from(id.as_str())));
                 }
                 members::remove(tx, group_id, &ids).await?
             }

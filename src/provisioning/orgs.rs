@@ -3,6 +3,7 @@
 //! a user created over SCIM lands in it.
 
 use super::Error;
+use crate::domain::{OrgId, SubscriptionId, TeamId};
 use crate::store::orgs::{self, Org};
 use crate::store::teams::{self, OrgSettings, Overflow, Subscription, Team};
 use crate::store::{Store, StoreError};
@@ -40,13 +41,13 @@ pub async fn create_org(
         return Err(CreateOrgError::EmptyName);
     }
     let org = Org {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: OrgId::new_v4(),
         name: name.to_owned(),
         seats,
         created: now.to_owned(),
     };
     let subscription = Subscription {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: SubscriptionId::new_v4(),
         org_id: org.id.clone(),
         label: format!("{name} subscription"),
         plan: "standard".to_owned(),
@@ -55,7 +56,7 @@ pub async fn create_org(
         created: now.to_owned(),
     };
     let team = Team {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: TeamId::new_v4(),
         org_id: org.id.clone(),
         name: name.to_owned(),
         description: String::new(),

@@ -2,6 +2,7 @@
 //! removed (DESIGN.md "Domain model", "Provisioning rules" 7).
 
 use super::Error;
+use crate::domain::{OrgId, UserId};
 use crate::store::Tx;
 use crate::store::org_roles::{self, OrgRole};
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,12 +18,12 @@ fn rank(role: &str) -> u8 {
 /// source of their role (they all want the initial team).
 pub(super) async fn reconcile(
     tx: &mut Tx,
-    org_id: &str,
-    user_ids: &[String],
-    active: &BTreeSet<String>,
+    org_id: &OrgId,
+    user_ids: &[UserId],
+    active: &BTreeSet<UserId>,
     now: &str,
-) -> Result<Vec<(String, &'static str)>, Error> {
-    let mut wanted: BTreeMap<String, String> = BTreeMap::new();
+) -> Result<Vec<(UserId, &'static str)>, Error> {
+    let mut wanted: BTreeMap<UserId, String> = BTreeMap::new();
     for (user, role) in org_roles::mapped(tx, user_ids).await? {
         if !active.contains(&user) {
             continue;
@@ -32,7 +33,7 @@ pub(super) async fn reconcile(
             *entry = role;
         }
     }
-    let current: BTreeMap<String, OrgRole> = org_roles::of_users(tx, org_id, user_ids)
+    let current: BTreeMap<UserId, OrgRole> = org_roles::of_users(tx, org_id, user_ids)
         .await?
         .into_iter()
         .map(|r| (r.user_id.clone(), r))
@@ -40,7 +41,7 @@ pub(super) async fn reconcile(
     let mut removed_admins = Vec::new();
     let mut gone = Vec::new();
     let mut holders = Vec::new();
-    let users: BTreeSet<&String> = user_ids.iter().collect();
+    let users: BTreeSet<&UserId> = user_ids.iter().collect();
     for user in users {
         match (current.get(user), wanted.get(user)) {
             (Some(c), _) if !active.contains(user) => {
@@ -65,7 +66,7 @@ pub(super) async fn reconcile(
         }
     }
     if !gone.is_empty() {
-        let ids: Vec<String> = gone.iter().map(|r| r.user_id.clone()).collect();
+        let ids: Vec<UserId> = gone.iter().map(|r| r.user_id.clone()).collect();
         org_roles::delete(tx, org_id, &ids).await?;
         removed_admins.extend(gone.into_iter().filter(|r| r.role == "org_admin"));
     }
@@ -79,7 +80,7 @@ pub(super) async fn reconcile(
 /// `removed` in this transaction (the caller then rolls back: nothing changes).
 pub async fn ensure_an_admin_remains(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     removed: &[&OrgRole],
 ) -> Result<(), Error> {
     org_roles::lock(tx, org_id).await?;
@@ -90,7 +91,7 @@ pub async fn ensure_an_admin_remains(
         .iter()
         .map(|r| match &r.user_name {
             Some(name) => format!("{name:?} ({})", r.user_id),
-            None => r.user_id.clone(),
+            None => r.user_id.to_string(),
         })
         .collect();
     Err(Error::LastOrgAdmin(format!(

@@ -5,6 +5,7 @@
 //! waitlist first come, first served. Runs inside the caller's transaction.
 
 use super::Error;
+use crate::domain::{GroupId, MembershipId, OrgId, SubscriptionId, TeamId, UserId};
 use crate::store::StoreError;
 use crate::store::Tx;
 use crate::store::effects;
@@ -41,8 +42,8 @@ fn role_rank(role: &str) -> u8 {
 /// Recomputes the memberships of `user_ids` (deleted or inactive users want none).
 pub async fn reconcile_users(
     tx: &mut Tx,
-    org_id: &str,
-    user_ids: &[String],
+    org_id: &OrgId,
+    user_ids: &[UserId],
     now: &str,
 ) -> Result<Changes, Error> {
     reconcile(tx, org_id, user_ids, now, None).await
@@ -53,19 +54,19 @@ pub async fn reconcile_users(
 /// from its document: no group, role, membership or activity queries per create.
 pub async fn reconcile_new_user(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     active: bool,
     now: &str,
 ) -> Result<Changes, Error> {
-    reconcile(tx, org_id, &[user_id.to_owned()], now, Some(active)).await
+    reconcile(tx, org_id, std::slice::from_ref(user_id), now, Some(active)).await
 }
 
 /// `fresh`: the users were created in this transaction, all active or all not.
 async fn reconcile(
     tx: &mut Tx,
-    org_id: &str,
-    user_ids: &[String],
+    org_id: &OrgId,
+    user_ids: &[UserId],
     now: &str,
     fresh: Option<bool>,
 ) -> Result<Changes, Error> {
@@ -81,10 +82,10 @@ async fn reconcile(
     };
 
     // Wanted: (user, team) -> (role, source).
-    let mut wanted: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
-    let mut want = |user: &str, team: &str, role: &str, source: &str| {
+    let mut wanted: BTreeMap<(UserId, TeamId), (String, String)> = BTreeMap::new();
+    let mut want = |user: &UserId, team: &TeamId, role: &str, source: &str| {
         let entry = wanted
-            .entry((user.to_owned(), team.to_owned()))
+            .entry((user.clone(), team.clone()))
             .or_insert_with(|| (role.to_owned(), source.to_owned()));
         // Highest role wins; the most specific source names it.
         if role_rank(role) > role_rank(&entry.0) {
@@ -126,7 +127,7 @@ async fn reconcile(
         teams::memberships_of_users(tx, user_ids).await?
     };
     let mut removed = Vec::new();
-    let mut kept: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut kept: BTreeSet<(UserId, TeamId)> = BTreeSet::new();
     for m in current {
         let key = (m.user_id.clone(), m.team_id.clone());
         // Deprovisioning takes manual memberships too.
@@ -155,10 +156,10 @@ async fn reconcile(
     // Removals first, then the waitlist gets the freed seats, then newcomers queue.
     let mut freed_subscriptions = BTreeSet::new();
     if !removed.is_empty() {
-        let freed_teams: BTreeSet<&str> = removed
+        let freed_teams: BTreeSet<&TeamId> = removed
             .iter()
             .filter(|m| m.state != "awaiting_seat")
-            .map(|m| m.team_id.as_str())
+            .map(|m| &m.team_id)
             .collect();
         for team_id in freed_teams {
             if let Some(team) = team(tx, org_id, team_id).await? {
@@ -170,7 +171,7 @@ async fn reconcile(
         for subscription in &freed_subscriptions {
             teams::lock_pool(tx, subscription).await?;
         }
-        let ids: Vec<String> = removed.iter().map(|m| m.id.clone()).collect();
+        let ids: Vec<MembershipId> = removed.iter().map(|m| m.id.clone()).collect();
         teams::delete_memberships(tx, &ids).await?;
         for m in removed {
             let held = m.state != "awaiting_seat";
@@ -183,7 +184,7 @@ async fn reconcile(
             .extend(fill_waitlist(tx, subscription, now).await?);
     }
 
-    let mut additions: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
+    let mut additions: BTreeMap<TeamId, Vec<(UserId, String, String)>> = BTreeMap::new();
     for ((user, team), (role, source)) in wanted {
         if !kept.contains(&(user.clone(), team.clone())) {
             additions
@@ -212,7 +213,7 @@ async fn reconcile(
                 free -= 1;
             }
             inserted.push(Membership {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: MembershipId::new_v7(),
                 team_id: team.id.clone(),
                 user_id: user,
                 role,
@@ -232,18 +233,18 @@ async fn reconcile(
     Ok(changes)
 }
 
-fn waiting_scope(team: &Team) -> Option<&str> {
-    team.reserved_seats.map(|_| team.id.as_str())
+fn waiting_scope(team: &Team) -> Option<&TeamId> {
+    team.reserved_seats.map(|_| &team.id)
 }
 
-async fn team(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<Team>, StoreError> {
+async fn team(tx: &mut Tx, org_id: &OrgId, id: &TeamId) -> Result<Option<Team>, StoreError> {
     teams::get_team(tx, org_id, id).await
 }
 
 /// Grants freed seats of a subscription to its waiting memberships, oldest first.
 pub async fn fill_waitlist(
     tx: &mut Tx,
-    subscription_id: &str,
+    subscription_id: &SubscriptionId,
     now: &str,
 ) -> Result<Vec<Membership>, Error> {
     let pool = teams::lock_pool(tx, subscription_id).await?;
@@ -288,6 +289,6 @@ async fn seat_limit(tx: &mut Tx, team: &Team, pool: i64) -> Error {
 }
 
 /// Whether any mapping names this group (group changes only matter then).
-pub async fn group_is_mapped(tx: &mut Tx, group_id: &str) -> Result<bool, StoreError> {
+pub async fn group_is_mapped(tx: &mut Tx, group_id: &GroupId) -> Result<bool, StoreError> {
     teams::group_is_mapped(tx, group_id).await
 }

@@ -6,6 +6,7 @@
 
 use super::Sso;
 use crate::clock::format_timestamp;
+use crate::domain::OrgId;
 use crate::provisioning::admin::{AdminActor, AdminError, record, to_json};
 use crate::store::{StoreError, Tx};
 use serde::Serialize;
@@ -25,18 +26,18 @@ pub trait ConnectionKind {
     /// The org's connections, oldest first.
     fn list(
         tx: &mut Tx,
-        org_id: &str,
+        org_id: &OrgId,
     ) -> impl Future<Output = Result<Vec<Self::Row>, StoreError>> + Send;
     /// One connection of the org.
     fn get(
         tx: &mut Tx,
-        org_id: &str,
+        org_id: &OrgId,
         id: &str,
     ) -> impl Future<Output = Result<Option<Self::Row>, StoreError>> + Send;
     /// Deletes one connection of the org; false if it has none with that id.
     fn delete(
         tx: &mut Tx,
-        org_id: &str,
+        org_id: &OrgId,
         id: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// The view of a stored connection.

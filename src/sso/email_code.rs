@@ -19,6 +19,7 @@
 use super::Sso;
 use super::signin::{self, MatchBy, Refusal, SignInMethod, SignedIn, VerifiedLogin};
 use crate::clock::format_timestamp;
+use crate::domain::{OrgId, TeamId, UserId};
 use crate::outbox::Email;
 use crate::provisioning::invitations::sso_enforced;
 use crate::secrets;
@@ -144,9 +145,9 @@ fn stored_address(user: &UserByEmail, norm: &str) -> String {
 
 /// Refuses a member of an SSO-enforced team; returns whether the user holds a seat
 /// anywhere (otherwise there is nothing to sign in to).
-async fn check_teams(tx: &mut Tx, org_id: &str, user_id: &str) -> Result<bool, CodeError> {
-    let teams = effects_sql::teams_of_users(tx, &[user_id.to_owned()]).await?;
-    let ids: Vec<String> = teams.iter().map(|t| t.team_id.clone()).collect();
+async fn check_teams(tx: &mut Tx, org_id: &OrgId, user_id: &UserId) -> Result<bool, CodeError> {
+    let teams = effects_sql::teams_of_users(tx, std::slice::from_ref(user_id)).await?;
+    let ids: Vec<TeamId> = teams.iter().map(|t| t.team_id.clone()).collect();
     let infos = effects_sql::team_infos(tx, org_id, &ids).await?;
     // Any membership counts, a waiting one too: such a person signs in through SSO.
     for t in &teams {
@@ -201,7 +202,7 @@ enum Answer {
     Nothing,
 }
 
-async fn answer_for(tx: &mut Tx, org_id: &str, user: &UserByEmail) -> Result<Answer, CodeError> {
+async fn answer_for(tx: &mut Tx, org_id: &OrgId, user: &UserByEmail) -> Result<Answer, CodeError> {
     if !user.active {
         return Ok(Answer::Nothing);
     }
@@ -219,7 +220,7 @@ impl Sso {
     /// notice to a member of an SSO-enforced team; answers the same in every case.
     pub async fn send_email_code(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         email: &str,
         requester: &str,
     ) -> Result<(), CodeError> {
@@ -324,7 +325,7 @@ impl Sso {
     /// stays used even if sign-in then refuses the person.
     pub async fn verify_email_code(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         email: &str,
         code: &str,
         requester: &str,

@@ -14,6 +14,7 @@
 
 use super::Sso;
 use crate::clock::format_timestamp;
+use crate::domain::{OrgId, TeamId};
 use crate::provisioning::admin::{AdminActor, AdminError, record, to_json};
 use crate::store::policies::{self, Policy, PolicyKind, SSO_ENFORCED, Source};
 use crate::store::{StoreError, Tx, effects as effects_sql, team_admin};
@@ -31,7 +32,8 @@ const MAX_TEAMS: usize = 1000;
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SsoPolicyView {
     /// Teams whose members must sign in through the org's SSO connection.
-    pub team_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub team_ids: Vec<TeamId>,
     /// When it was last changed; absent if it never was.
     pub updated: Option<String>,
 }
@@ -41,8 +43,8 @@ pub struct SsoPolicyView {
 #[serde(deny_unknown_fields)]
 pub struct SsoPolicyUpdate {
     /// Teams of the org.
-    #[schema(max_items = 1000)]
-    pub team_ids: Vec<String>,
+    #[schema(max_items = 1000, value_type = Vec<String>)]
+    pub team_ids: Vec<TeamId>,
 }
 
 /// A settings policy.
@@ -53,7 +55,8 @@ pub struct SettingsPolicyView {
     /// The settings it imposes on its teams (top-level keys override theirs).
     #[schema(value_type = Object)]
     pub settings: Value,
-    pub team_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub team_ids: Vec<TeamId>,
     /// The org's policy change counter at its last change: where two policies set the same
     /// key on a team, the higher revision wins.
     pub revision: i64,
@@ -74,8 +77,8 @@ pub struct NewSettingsPolicy {
     pub settings: Value,
     /// Teams of the org.
     #[serde(default)]
-    #[schema(max_items = 1000)]
-    pub team_ids: Vec<String>,
+    #[schema(max_items = 1000, value_type = Vec<String>)]
+    pub team_ids: Vec<TeamId>,
 }
 
 /// Changes to a settings policy; absent fields stay as they are.
@@ -90,8 +93,8 @@ pub struct SettingsPolicyUpdate {
     #[schema(value_type = Option<PolicySettings>)]
     pub settings: Option<Value>,
     /// Teams of the org.
-    #[schema(max_items = 1000)]
-    pub team_ids: Option<Vec<String>>,
+    #[schema(max_items = 1000, value_type = Option<Vec<String>>)]
+    pub team_ids: Option<Vec<TeamId>>,
 }
 
 /// The settings a policy imposes, for the OpenAPI document: any object but one that sets
@@ -160,7 +163,8 @@ pub struct SourceView {
 /// A team's settings with its policies applied.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EffectiveSettingsView {
-    pub team_id: String,
+    #[schema(value_type = String)]
+    pub team_id: TeamId,
     /// What applies: the team's own settings overridden by its policies.
     #[schema(value_type = Object)]
     pub settings: Value,
@@ -234,17 +238,21 @@ fn check_settings(v: &Value) -> Result<Map<String, Value>, AdminError> {
 }
 
 /// The distinct teams named, all of them teams of the org.
-async fn check_teams(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<String>, AdminError> {
+async fn check_teams(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    ids: &[TeamId],
+) -> Result<Vec<TeamId>, AdminError> {
     if ids.len() > MAX_TEAMS {
         return Err(AdminError::Invalid(format!(
             "a policy may name at most {MAX_TEAMS} teams; this one names {}",
             ids.len()
         )));
     }
-    let wanted: BTreeSet<String> = ids.iter().cloned().collect();
-    let list: Vec<String> = wanted.iter().cloned().collect();
+    let wanted: BTreeSet<TeamId> = ids.iter().cloned().collect();
+    let list: Vec<TeamId> = wanted.iter().cloned().collect();
     let known = effects_sql::known_teams(tx, org_id, &list).await?;
-    let unknown: Vec<&String> = wanted.difference(&known).collect();
+    let unknown: Vec<&TeamId> = wanted.difference(&known).collect();
     if !unknown.is_empty() {
         // Like every other id of the admin API that names nothing: 404.
         return Err(AdminError::NotFound(format!(
@@ -484,7 +492,7 @@ impl Sso {
     pub async fn effective_settings(
         &self,
         actor: &AdminActor,
-        team_id: &str,
+        team_id: &TeamId,
     ) -> Result<EffectiveSettingsView, AdminError> {
         let mut tx = self.store.read().await?;
         let summary = team_admin::team_summaries(&mut tx, &actor.org_id, Some(team_id))
@@ -495,14 +503,14 @@ impl Sso {
             })?;
         let own: Value = serde_json::from_str(&summary.settings)
             .map_err(|e| AdminError::Internal(format!("team settings: {e}")))?;
-        let applied = policies::applied_to_teams(&mut tx, &[team_id.to_owned()])
+        let applied = policies::applied_to_teams(&mut tx, std::slice::from_ref(team_id))
             .await?
             .remove(team_id)
             .unwrap_or_default();
         let e = policies::effective(&own, &applied);
         let sso_enforced = e.settings.get(SSO_ENFORCED).and_then(Value::as_bool) == Some(true);
         Ok(EffectiveSettingsView {
-            team_id: team_id.to_owned(),
+            team_id: team_id.clone(),
             sources: e
                 .sources
                 .iter()

@@ -14,6 +14,7 @@
 //! are never logged.
 
 use crate::clock::{Clock, format_timestamp};
+use crate::domain::{OrgId, UserId};
 use crate::outbox::{self, Event, EventType};
 use crate::secrets;
 use crate::store::sessions::{self as sql, StoredKey, TeamRole};
@@ -167,7 +168,10 @@ fn internal(what: &str) -> impl FnOnce(String) -> SessionError + '_ {
 fn team_claims(teams: Vec<TeamRole>) -> Vec<TeamClaim> {
     teams
         .into_iter()
-        .map(|TeamRole { team_id, role }| TeamClaim { id: team_id, role })
+        .map(|TeamRole { team_id, role }| TeamClaim {
+            id: team_id.into_string(),
+            role,
+        })
         .collect()
 }
 
@@ -296,8 +300,8 @@ impl Sessions {
     pub(crate) async fn open(
         &self,
         tx: &mut Tx,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         method: &str,
         now: OffsetDateTime,
     ) -> Result<Issued, SessionError> {
@@ -321,8 +325,8 @@ impl Sessions {
         &self,
         tx: &mut Tx,
         session_id: &str,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         now: OffsetDateTime,
     ) -> Result<Issued, SessionError> {
         let (teams, org_role) = sql::access_of(tx, org_id, user_id).await?;
@@ -337,8 +341,8 @@ impl Sessions {
         let iat = now.unix_timestamp();
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
-            sub: user_id.to_owned(),
-            org: org_id.to_owned(),
+            sub: user_id.to_string(),
+            org: org_id.to_string(),
             teams: team_claims(teams),
             org_role,
             iat,
@@ -500,15 +504,19 @@ impl Sessions {
         let live = state.is_some_and(|s| {
             s.revoked.is_none()
                 && s.user_active == Some(true)
-                && s.org_id == claims.org
-                && s.user_id == claims.sub
+                && s.org_id == claims.org.as_str()
+                && s.user_id == claims.sub.as_str()
         });
         if !live {
             return Ok(None);
         }
         // Read in the same snapshot as the session: a membership removed after the token
         // was issued is not reported (issue 16, point 12).
-        let (teams, org_role) = sql::access_of(&mut tx, &claims.org, &claims.sub).await?;
+        let (org_id, user_id) = (
+            OrgId::from(claims.org.as_str()),
+            UserId::from(claims.sub.as_str()),
+        );
+        let (teams, org_role) = sql::access_of(&mut tx, &org_id, &user_id).await?;
         Ok(Some(LiveToken {
             claims,
             teams: team_claims(teams),
@@ -545,8 +553,8 @@ impl Sessions {
 /// Queues `user.sessions_revoked` for the org's webhook endpoints.
 pub(crate) async fn sessions_revoked_event(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     session_ids: &[String],
     reason: &str,
     now: OffsetDateTime,

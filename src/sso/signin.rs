@@ -7,6 +7,7 @@
 
 use super::session::SessionError;
 use crate::clock::format_timestamp;
+use crate::domain::{OrgId, UserId};
 use crate::outbox::{self, Event, EventType};
 use crate::provisioning;
 use crate::store::sessions::{self as sql, MatchColumn};
@@ -61,7 +62,7 @@ pub struct JitProfile {
 /// A login whose protocol checks passed: the IdP (or the code) vouches for `value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedLogin {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub method: SignInMethod,
     pub match_by: MatchBy,
     /// The claim's value (an email, a NameID, a `sub`).
@@ -74,7 +75,7 @@ pub struct VerifiedLogin {
 /// `Debug` leaves the tokens out.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SignedIn {
-    pub user_id: String,
+    pub user_id: UserId,
     pub access_token: String,
     pub refresh_token: String,
     /// Seconds until `access_token` expires.
@@ -151,7 +152,7 @@ pub async fn sign_in(sso: &super::Sso, login: VerifiedLogin) -> Result<SignedIn,
     let mut tx = sso.store.write().await?;
     let (user_id, created) = match find_user(&mut tx, &login).await? {
         Found::One(u) if !u.active => return Err(Refusal::Deactivated),
-        Found::One(u) => (u.id, false),
+        Found::One(u) => (UserId::from(u.id), false),
         Found::Many => return Err(Refusal::Ambiguous),
         Found::None => {
             let Some(profile) = &login.jit else {
@@ -162,7 +163,7 @@ pub async fn sign_in(sso: &super::Sso, login: VerifiedLogin) -> Result<SignedIn,
                 .directory
                 .create_user_in(&mut tx, &login.org_id, &actor, &body)
                 .await?;
-            (view.stored.id, true)
+            (UserId::from(view.stored.id), true)
         }
     };
     let before = sql::memberships_for_sign_in(&mut tx, &login.org_id, &user_id).await?;
@@ -275,13 +276,13 @@ fn jit_user(p: &JitProfile, login: &VerifiedLogin) -> Value {
 
 async fn signed_in_event(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     method: &str,
     issued: &super::session::Issued,
     now: time::OffsetDateTime,
 ) -> Result<(), Refusal> {
-    let info = effects_sql::user_infos(tx, org_id, &[user_id.to_owned()]).await?;
+    let info = effects_sql::user_infos(tx, org_id, std::slice::from_ref(user_id)).await?;
     let user = info.get(user_id).map_or_else(
         || json!({"id": user_id}),
         |u| {

@@ -4,6 +4,7 @@
 use super::Sso;
 use super::oidc::{LoginError, Started};
 use super::saml::{self, SamlError};
+use crate::domain::OrgId;
 use crate::store::sso_oidc::{self, OidcConnectionRow};
 use crate::store::sso_saml::{self, SamlConnection};
 
@@ -43,7 +44,7 @@ impl StartConnection {
 /// unknown org looks like an org without connections, so ids cannot be probed.
 pub async fn choose_connection(
     sso: &Sso,
-    org_id: &str,
+    org_id: &OrgId,
     requested: Option<&str>,
 ) -> Result<StartConnection, LoginError> {
     let mut tx = sso.store.read().await?;
@@ -90,7 +91,7 @@ impl Sso {
     /// is passed to the IdP.
     pub async fn start_sign_in(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         connection: Option<&str>,
         login_hint: Option<&str>,
     ) -> Result<StartRedirect, LoginError> {

@@ -2,11 +2,12 @@
 
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::OrgId;
 
 /// An entry to record. `before`/`after` are JSON snapshots (None where there is none).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEntry<'a> {
-    pub org_id: &'a str,
+    pub org_id: &'a OrgId,
     pub at: &'a str,
     /// Who: `scim:<token label>`, `admin:<token label>`, `system` ...
     pub actor: &'a str,
@@ -91,7 +92,7 @@ fn push_json(q: &mut Q, json_in: &str, v: Option<&serde_json::Value>) {
 /// The org's entries after `after_seq` (oldest first), at most `limit`.
 pub async fn list(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<Entry>, StoreError> {

@@ -5,12 +5,13 @@
 use super::sealed_columns::SERVER_SECRETS;
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::{MembershipId, OrgId, TeamId, UserId};
 use std::collections::HashMap;
 
 /// A team as an email or a webhook names it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeamInfo {
-    pub id: String,
+    pub id: TeamId,
     pub name: String,
     pub org_name: String,
     /// The team's effective settings: its own `settings` object with the policies
@@ -21,7 +22,7 @@ pub struct TeamInfo {
 /// A user as an email or a webhook names it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserInfo {
-    pub id: String,
+    pub id: UserId,
     pub user_name: String,
     pub doc: serde_json::Map<String, serde_json::Value>,
 }
@@ -29,8 +30,8 @@ pub struct UserInfo {
 /// A membership as the SCIM `teams` attribute renders it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserTeam {
-    pub user_id: String,
-    pub team_id: String,
+    pub user_id: UserId,
+    pub team_id: TeamId,
     pub team_name: String,
     pub role: String,
     pub state: String,
@@ -44,9 +45,9 @@ fn json(text: &str) -> Result<serde_json::Value, StoreError> {
 /// The teams `ids` of the org with their org's name, in one query.
 pub async fn team_infos(
     tx: &mut Tx,
-    org_id: &str,
-    ids: &[String],
-) -> Result<HashMap<String, TeamInfo>, StoreError> {
+    org_id: &OrgId,
+    ids: &[TeamId],
+) -> Result<HashMap<TeamId, TeamInfo>, StoreError> {
     let mut out = HashMap::new();
     let d = tx.dialect();
     for chunk in ids.chunks(500) {
@@ -60,7 +61,7 @@ pub async fn team_infos(
         q.push(")");
         for row in tx.fetch_all(q).await? {
             let info = TeamInfo {
-                id: row.text("id")?,
+                id: row.id("id")?,
                 name: row.text("name")?,
                 org_name: row.text("org_name")?,
                 settings: json(&row.text("settings")?)?,
@@ -69,7 +70,7 @@ pub async fn team_infos(
         }
     }
     // Policies override the team's own settings (e.g. the SSO policy's `sso_enforced`).
-    let ids: Vec<String> = out.keys().cloned().collect();
+    let ids: Vec<TeamId> = out.keys().cloned().collect();
     for (team_id, applied) in super::policies::applied_to_teams(tx, &ids).await? {
         if let Some(info) = out.get_mut(&team_id) {
             let e = super::policies::effective(&info.settings, &applied);
@@ -82,9 +83,9 @@ pub async fn team_infos(
 /// The users `ids` of the org (those that still exist), in one query.
 pub async fn user_infos(
     tx: &mut Tx,
-    org_id: &str,
-    ids: &[String],
-) -> Result<HashMap<String, UserInfo>, StoreError> {
+    org_id: &OrgId,
+    ids: &[UserId],
+) -> Result<HashMap<UserId, UserInfo>, StoreError> {
     let mut out = HashMap::new();
     let d = tx.dialect();
     for chunk in ids.chunks(500) {
@@ -96,7 +97,7 @@ pub async fn user_infos(
         q.push(")");
         // The org is checked here, not in the query: see `teams::active_user_ids`.
         for row in tx.fetch_all(q).await? {
-            if row.text("org_id")? != org_id {
+            if row.str("org_id")? != org_id.as_str() {
                 continue;
             }
             let doc = match json(&row.text("doc")?)? {
@@ -104,7 +105,7 @@ pub async fn user_infos(
                 _ => serde_json::Map::new(),
             };
             let info = UserInfo {
-                id: row.text("id")?,
+                id: row.id("id")?,
                 user_name: row.text("user_name")?,
                 doc,
             };
@@ -117,7 +118,7 @@ pub async fn user_infos(
 /// Records that invitations were sent for `ids` at `at`, valid until `expires_at`.
 pub async fn set_invited(
     tx: &mut Tx,
-    ids: &[String],
+    ids: &[MembershipId],
     at: &str,
     expires_at: &str,
 ) -> Result<(), StoreError> {
@@ -137,8 +138,8 @@ pub async fn set_invited(
 /// A membership with its times, for resending invitations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberOfTeam {
-    pub id: String,
-    pub user_id: String,
+    pub id: MembershipId,
+    pub user_id: UserId,
     pub role: String,
     pub state: String,
 }
@@ -146,9 +147,9 @@ pub struct MemberOfTeam {
 /// The memberships of `user_ids` in one team of the org.
 pub async fn members_of_team(
     tx: &mut Tx,
-    org_id: &str,
-    team_id: &str,
-    user_ids: &[String],
+    org_id: &OrgId,
+    team_id: &TeamId,
+    user_ids: &[UserId],
 ) -> Result<Vec<MemberOfTeam>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
@@ -162,8 +163,8 @@ pub async fn members_of_team(
         q.push(")");
         for row in tx.fetch_all(q).await? {
             out.push(MemberOfTeam {
-                id: row.text("id")?,
-                user_id: row.text("user_id")?,
+                id: row.id("id")?,
+                user_id: row.id("user_id")?,
                 role: row.text("role")?,
                 state: row.text("state")?,
             });
@@ -201,8 +202,8 @@ pub async fn secret_or_insert(
 
 fn decode_user_team(r: &Row) -> Result<UserTeam, StoreError> {
     Ok(UserTeam {
-        user_id: r.text("user_id")?,
-        team_id: r.text("team_id")?,
+        user_id: r.id("user_id")?,
+        team_id: r.id("team_id")?,
         team_name: r.text("team_name")?,
         role: r.text("role")?,
         state: r.text("state")?,
@@ -213,7 +214,7 @@ fn decode_user_team(r: &Row) -> Result<UserTeam, StoreError> {
 /// The memberships of `user_ids` with their team names: one query (index
 /// `memberships_user`) for a whole page of users, ordered by user, then team name, then
 /// team id.
-pub async fn teams_of_users(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<UserTeam>, StoreError> {
+pub async fn teams_of_users(tx: &mut Tx, user_ids: &[UserId]) -> Result<Vec<UserTeam>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(1000) {
         if chunk.is_empty() {
@@ -230,23 +231,23 @@ pub async fn teams_of_users(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<User
         }
     }
     Ok(super::members::by_owner_then_name(out, |t| {
-        (&t.user_id, &t.team_id)
+        (t.user_id.as_str(), t.team_id.as_str())
     }))
 }
 
 /// Which of `team_ids` are teams of the org.
 pub async fn known_teams(
     tx: &mut Tx,
-    org_id: &str,
-    team_ids: &[String],
-) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    org_id: &OrgId,
+    team_ids: &[TeamId],
+) -> Result<std::collections::BTreeSet<TeamId>, StoreError> {
     let mut out = std::collections::BTreeSet::new();
     for chunk in team_ids.chunks(500) {
         let mut q = Q::new("SELECT id FROM teams WHERE org_id = ? AND id IN (").bind(org_id);
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            out.insert(row.text("id")?);
+            out.insert(row.id("id")?);
         }
     }
     Ok(out)
@@ -255,7 +256,7 @@ pub async fn known_teams(
 /// Replaces the IdP-written team entries of a user.
 pub async fn put_team_attributes(
     tx: &mut Tx,
-    user_id: &str,
+    user_id: &UserId,
     teams: &[(String, String)],
     replace: bool,
 ) -> Result<(), StoreError> {
@@ -287,8 +288,8 @@ pub async fn put_team_attributes(
 /// attributes (`attribute`), in one query.
 pub async fn wanted_team_roles(
     tx: &mut Tx,
-    user_ids: &[String],
-) -> Result<Vec<(String, String, String, &'static str)>, StoreError> {
+    user_ids: &[UserId],
+) -> Result<Vec<(UserId, TeamId, String, &'static str)>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(400) {
         let mut q = Q::new(
@@ -310,8 +311,8 @@ pub async fn wanted_team_roles(
                 "attribute"
             };
             out.push((
-                row.text("user_id")?,
-                row.text("team_id")?,
+                row.id("user_id")?,
+                row.id("team_id")?,
                 row.text("role")?,
                 source,
             ));
@@ -321,11 +322,11 @@ pub async fn wanted_team_roles(
 }
 
 /// The ids of the org's teams, oldest first.
-pub async fn team_ids(tx: &mut Tx, org_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn team_ids(tx: &mut Tx, org_id: &OrgId) -> Result<Vec<TeamId>, StoreError> {
     let rows = tx
         .fetch_all(
             Q::new("SELECT id FROM teams WHERE org_id = ? ORDER BY created_at, id").bind(org_id),
         )
         .await?;
-    rows.iter().map(|r| r.text("id")).collect()
+    rows.iter().map(|r| r.id("id")).collect()
 }

@@ -4,6 +4,7 @@
 use super::resources::Table;
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::OrgId;
 use serde_json::{Map, Value};
 
 /// A table with a case-insensitive unique key, oldest rows first in [`rows`].
@@ -73,7 +74,7 @@ pub struct KeyedRow {
     pub pos: i64,
     pub id: String,
     /// The org the key is unique in; orgs' names are unique server-wide (empty here).
-    pub org_id: String,
+    pub org_id: OrgId,
     pub name: String,
     pub key: String,
     /// Users and groups: the stored document, if it holds anything but ASCII (else its
@@ -140,7 +141,7 @@ fn decode(r: &Row) -> Result<KeyedRow, StoreError> {
     Ok(KeyedRow {
         pos: r.int("pos")?,
         id: r.text("id")?,
-        org_id: r.text("org_id")?,
+        org_id: r.id("org_id")?,
         name: r.text("name")?,
         key: r.text("key")?,
         doc,

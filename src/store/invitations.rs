@@ -2,14 +2,15 @@
 
 use super::sql::Q;
 use super::{StoreError, Tx};
+use crate::domain::{MembershipId, OrgId, TeamId, UserId};
 
 /// A membership as an invitation link names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invited {
-    pub id: String,
-    pub org_id: String,
-    pub team_id: String,
-    pub user_id: String,
+    pub id: MembershipId,
+    pub org_id: OrgId,
+    pub team_id: TeamId,
+    pub user_id: UserId,
     pub role: String,
     pub state: String,
     pub invitation_expires: Option<String>,
@@ -18,7 +19,11 @@ pub struct Invited {
 
 /// The membership `id`, locked for the rest of the transaction when `lock` (PostgreSQL
 /// `FOR UPDATE`; SQLite's write transactions already hold the lock).
-pub async fn get(tx: &mut Tx, id: &str, lock: bool) -> Result<Option<Invited>, StoreError> {
+pub async fn get(
+    tx: &mut Tx,
+    id: &MembershipId,
+    lock: bool,
+) -> Result<Option<Invited>, StoreError> {
     let suffix = if lock { tx.dialect().for_update() } else { "" };
     let row = tx
         .fetch_optional(
@@ -31,10 +36,10 @@ pub async fn get(tx: &mut Tx, id: &str, lock: bool) -> Result<Option<Invited>, S
         .await?;
     row.map(|r| {
         Ok(Invited {
-            id: r.text("id")?,
-            org_id: r.text("org_id")?,
-            team_id: r.text("team_id")?,
-            user_id: r.text("user_id")?,
+            id: r.id("id")?,
+            org_id: r.id("org_id")?,
+            team_id: r.id("team_id")?,
+            user_id: r.id("user_id")?,
             role: r.text("role")?,
             state: r.text("state")?,
             invitation_expires: r.opt_text("invitation_expires_at")?,
@@ -46,7 +51,7 @@ pub async fn get(tx: &mut Tx, id: &str, lock: bool) -> Result<Option<Invited>, S
 
 /// Moves an `invited` membership to `pending_app_login`, accepted at `at`. False if it
 /// was not (or no longer) `invited`.
-pub async fn accept(tx: &mut Tx, id: &str, at: &str) -> Result<bool, StoreError> {
+pub async fn accept(tx: &mut Tx, id: &MembershipId, at: &str) -> Result<bool, StoreError> {
     Ok(tx
         .execute(
             Q::new(

@@ -4,6 +4,7 @@
 use super::sql::{Q, Row};
 use super::teams::GroupMapping;
 use super::{StoreError, Tx};
+use crate::domain::{MappingId, OrgId};
 
 /// A mapping with the names an admin recognises.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,10 +17,10 @@ pub struct MappingDetail {
 fn decode(r: &Row) -> Result<MappingDetail, StoreError> {
     Ok(MappingDetail {
         mapping: GroupMapping {
-            id: r.text("id")?,
-            org_id: r.text("org_id")?,
-            group_id: r.text("group_id")?,
-            team_id: r.opt_text("team_id")?,
+            id: r.id("id")?,
+            org_id: r.id("org_id")?,
+            group_id: r.id("group_id")?,
+            team_id: r.opt_id("team_id")?,
             team_role: r.opt_text("team_role")?,
             org_role: r.opt_text("org_role")?,
             created: r.text("created_at")?,
@@ -32,8 +33,8 @@ fn decode(r: &Row) -> Result<MappingDetail, StoreError> {
 /// The org's mappings (or one), oldest first.
 pub async fn list(
     tx: &mut Tx,
-    org_id: &str,
-    id: Option<&str>,
+    org_id: &OrgId,
+    id: Option<&MappingId>,
 ) -> Result<Vec<MappingDetail>, StoreError> {
     let mut q = Q::new(
         "SELECT m.id, m.org_id, m.group_id, m.team_id, m.team_role, m.org_role, m.created_at, \
@@ -50,7 +51,7 @@ pub async fn list(
 }
 
 /// Deletes a mapping. Returns false if the org has no such mapping.
-pub async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+pub async fn delete(tx: &mut Tx, org_id: &OrgId, id: &MappingId) -> Result<bool, StoreError> {
     Ok(tx
         .execute(
             Q::new("DELETE FROM group_mappings WHERE org_id = ? AND id = ?")

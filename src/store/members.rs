@@ -3,11 +3,12 @@
 
 use super::sql::{Q, can_match};
 use super::{StoreError, Tx};
+use crate::domain::{GroupId, OrgId};
 
 /// A member of a group as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
-    pub group_id: String,
+    pub group_id: GroupId,
     pub member_id: String,
     /// "User" or "Group".
     pub member_type: String,
@@ -17,15 +18,15 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
     pub member_id: String,
-    pub group_id: String,
+    pub group_id: GroupId,
     pub group_display: String,
 }
 
 /// Adds members (ignoring ones already present). Returns how many rows were added.
 pub async fn add(
     tx: &mut Tx,
-    org_id: &str,
-    group_id: &str,
+    org_id: &OrgId,
+    group_id: &GroupId,
     members: &[(String, &'static str)],
 ) -> Result<u64, StoreError> {
     let mut added = 0;
@@ -54,7 +55,7 @@ pub async fn add(
 }
 
 /// Removes the given members. Returns how many rows were removed.
-pub async fn remove(tx: &mut Tx, group_id: &str, ids: &[String]) -> Result<u64, StoreError> {
+pub async fn remove(tx: &mut Tx, group_id: &GroupId, ids: &[String]) -> Result<u64, StoreError> {
     let mut removed = 0;
     let ids: Vec<&String> = ids.iter().filter(|id| can_match(id)).collect();
     for chunk in ids.chunks(500) {
@@ -68,13 +69,13 @@ pub async fn remove(tx: &mut Tx, group_id: &str, ids: &[String]) -> Result<u64, 
 }
 
 /// Removes every member of a group.
-pub async fn remove_all(tx: &mut Tx, group_id: &str) -> Result<u64, StoreError> {
+pub async fn remove_all(tx: &mut Tx, group_id: &GroupId) -> Result<u64, StoreError> {
     tx.execute(Q::new("DELETE FROM scim_group_members WHERE group_id = ?").bind(group_id))
         .await
 }
 
 /// The members of the given groups, in a stable order.
-pub async fn of_groups(tx: &mut Tx, group_ids: &[String]) -> Result<Vec<Member>, StoreError> {
+pub async fn of_groups(tx: &mut Tx, group_ids: &[GroupId]) -> Result<Vec<Member>, StoreError> {
     let mut out = Vec::new();
     for chunk in group_ids.chunks(500) {
         if chunk.is_empty() {
@@ -88,7 +89,7 @@ pub async fn of_groups(tx: &mut Tx, group_ids: &[String]) -> Result<Vec<Member>,
         q.push(") ORDER BY gm.group_id, gm.member_id");
         for row in tx.fetch_all(q).await? {
             out.push(Member {
-                group_id: row.text("group_id")?,
+                group_id: row.id("group_id")?,
                 member_id: row.text("member_id")?,
                 member_type: row.text("member_type")?,
             });
@@ -115,13 +116,15 @@ pub async fn of_members(tx: &mut Tx, member_ids: &[String]) -> Result<Vec<Member
         for row in tx.fetch_all(q).await? {
             let membership = Membership {
                 member_id: row.text("member_id")?,
-                group_id: row.text("group_id")?,
+                group_id: row.id("group_id")?,
                 group_display: row.text("display_name")?,
             };
             out.push((row.text("display_name_norm")?, membership));
         }
     }
-    Ok(by_owner_then_name(out, |m| (&m.member_id, &m.group_id)))
+    Ok(by_owner_then_name(out, |m| {
+        (&m.member_id, m.group_id.as_str())
+    }))
 }
 
 /// Rows `(name, row)` ordered by owner, then name, then id, where `key` gives a row's
@@ -140,7 +143,7 @@ pub(super) fn by_owner_then_name<T>(
 }
 
 /// The number of members of a group, counted no further than `limit` (bounded cost).
-pub async fn count_up_to(tx: &mut Tx, group_id: &str, limit: i64) -> Result<i64, StoreError> {
+pub async fn count_up_to(tx: &mut Tx, group_id: &GroupId, limit: i64) -> Result<i64, StoreError> {
     let mut q =
         Q::new("SELECT COUNT(*) AS n FROM (SELECT 1 FROM scim_group_members WHERE group_id = ?")
             .bind(group_id);

@@ -3,11 +3,12 @@
 
 use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::{OrgId, UserId};
 
 /// A user's org role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgRole {
-    pub user_id: String,
+    pub user_id: UserId,
     /// None when the user no longer exists.
     pub user_name: Option<String>,
     pub role: String,
@@ -17,7 +18,7 @@ pub struct OrgRole {
 
 fn decode(r: &Row) -> Result<OrgRole, StoreError> {
     Ok(OrgRole {
-        user_id: r.text("user_id")?,
+        user_id: r.id("user_id")?,
         user_name: r.opt_text("user_name")?,
         role: r.text("role")?,
         source: r.text("source")?,
@@ -30,7 +31,7 @@ const SELECT: &str = "SELECT r.user_id, u.user_name, r.role, r.source, r.granted
                       WHERE r.org_id = ?";
 
 /// The org's roles, oldest grant first.
-pub async fn list(tx: &mut Tx, org_id: &str) -> Result<Vec<OrgRole>, StoreError> {
+pub async fn list(tx: &mut Tx, org_id: &OrgId) -> Result<Vec<OrgRole>, StoreError> {
     let mut q = Q::new(SELECT).bind(org_id);
     q.push(" ORDER BY r.granted_at, r.user_id");
     tx.fetch_all(q).await?.iter().map(decode).collect()
@@ -39,8 +40,8 @@ pub async fn list(tx: &mut Tx, org_id: &str) -> Result<Vec<OrgRole>, StoreError>
 /// The roles of the given users.
 pub async fn of_users(
     tx: &mut Tx,
-    org_id: &str,
-    user_ids: &[String],
+    org_id: &OrgId,
+    user_ids: &[UserId],
 ) -> Result<Vec<OrgRole>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
@@ -58,8 +59,8 @@ pub async fn of_users(
 /// Grants (or replaces) a user's role.
 pub async fn put(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     role: &str,
     source: &str,
     now: &str,
@@ -81,7 +82,7 @@ pub async fn put(
 }
 
 /// Removes the roles of the given users.
-pub async fn delete(tx: &mut Tx, org_id: &str, user_ids: &[String]) -> Result<(), StoreError> {
+pub async fn delete(tx: &mut Tx, org_id: &OrgId, user_ids: &[UserId]) -> Result<(), StoreError> {
     for chunk in user_ids.chunks(500) {
         let mut q = Q::new("DELETE FROM org_roles WHERE org_id = ?").bind(org_id);
         q.push(" AND user_id IN (");
@@ -95,7 +96,7 @@ pub async fn delete(tx: &mut Tx, org_id: &str, user_ids: &[String]) -> Result<()
 /// Serialises changes that could remove the org's last admin: held until the transaction
 /// ends (PostgreSQL row lock on the org; SQLite's write transactions are exclusive). A
 /// count taken after this sees every admin removal committed before it.
-pub async fn lock(tx: &mut Tx, org_id: &str) -> Result<(), StoreError> {
+pub async fn lock(tx: &mut Tx, org_id: &OrgId) -> Result<(), StoreError> {
     let mut q = Q::new("SELECT id FROM orgs WHERE id = ?").bind(org_id);
     // NO KEY UPDATE: rows referencing the org (memberships, audit entries ...) take a key
     // share lock on it, which a plain FOR UPDATE would block until this commits.
@@ -108,7 +109,7 @@ pub async fn lock(tx: &mut Tx, org_id: &str) -> Result<(), StoreError> {
 }
 
 /// How many org admins the org has.
-pub async fn count_admins(tx: &mut Tx, org_id: &str) -> Result<i64, StoreError> {
+pub async fn count_admins(tx: &mut Tx, org_id: &OrgId) -> Result<i64, StoreError> {
     tx.fetch_one(
         Q::new("SELECT COUNT(*) AS n FROM org_roles WHERE org_id = ? AND role = 'org_admin'")
             .bind(org_id),
@@ -118,7 +119,7 @@ pub async fn count_admins(tx: &mut Tx, org_id: &str) -> Result<i64, StoreError> 
 }
 
 /// (user, org role) wanted through mapped groups the users are in.
-pub async fn mapped(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+pub async fn mapped(tx: &mut Tx, user_ids: &[UserId]) -> Result<Vec<(UserId, String)>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         let mut q = Q::new(
@@ -129,7 +130,7 @@ pub async fn mapped(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<(String, Str
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            out.push((row.text("user_id")?, row.text("org_role")?));
+            out.push((row.id("user_id")?, row.text("org_role")?));
         }
     }
     Ok(out)

@@ -2,12 +2,13 @@
 
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::OrgId;
 use scim::text::fold_key;
 
 /// An organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub seats: Option<i64>,
     pub created: String,
@@ -15,7 +16,7 @@ pub struct Org {
 
 fn decode(row: &Row) -> Result<Org, StoreError> {
     Ok(Org {
-        id: row.text("id")?,
+        id: row.id("id")?,
         name: row.text("name")?,
         seats: row.opt_int("seats")?,
         created: row.text("created_at")?,

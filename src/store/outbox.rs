@@ -8,6 +8,7 @@
 use super::sealed_columns::WEBHOOK_SECRETS;
 use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::{OrgId, WebhookId};
 use secrecy::SecretString;
 use std::collections::BTreeSet;
 
@@ -77,10 +78,10 @@ impl State {
 #[derive(Debug, Clone)]
 pub struct NewMessage<'a> {
     pub id: &'a str,
-    pub org_id: &'a str,
+    pub org_id: &'a OrgId,
     pub kind: Kind,
     pub dedupe_key: &'a str,
-    pub endpoint_id: Option<&'a str>,
+    pub endpoint_id: Option<&'a WebhookId>,
     pub payload: &'a str,
     pub now: &'a str,
 }
@@ -89,10 +90,10 @@ pub struct NewMessage<'a> {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Message {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub kind: Kind,
     pub dedupe_key: String,
-    pub endpoint_id: Option<String>,
+    pub endpoint_id: Option<WebhookId>,
     pub payload: String,
     pub state: State,
     pub attempts: i64,
@@ -131,10 +132,10 @@ const MESSAGE_COLUMNS: &str = "id, org_id, kind, dedupe_key, endpoint_id, payloa
 fn decode_message(r: &Row) -> Result<Message, StoreError> {
     Ok(Message {
         id: r.text("id")?,
-        org_id: r.text("org_id")?,
+        org_id: r.id("org_id")?,
         kind: Kind::parse(&r.text("kind")?)?,
         dedupe_key: r.text("dedupe_key")?,
-        endpoint_id: r.opt_text("endpoint_id")?,
+        endpoint_id: r.opt_id("endpoint_id")?,
         payload: r.text("payload")?,
         state: State::parse(&r.text("state")?)?,
         attempts: r.int("attempts")?,
@@ -447,7 +448,7 @@ pub async fn get_message(tx: &mut Tx, id: &str) -> Result<Option<Message>, Store
 /// An org's rows, oldest first.
 pub async fn list_messages(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     limit: i64,
 ) -> Result<Vec<Message>, StoreError> {
     let mut q = Q::new("SELECT ");
@@ -501,8 +502,8 @@ pub async fn list_attempts(tx: &mut Tx, outbox_id: &str) -> Result<Vec<Attempt>,
 /// A webhook endpoint as stored. The secret is never printed by `Debug`.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    pub id: String,
-    pub org_id: String,
+    pub id: WebhookId,
+    pub org_id: OrgId,
     pub url: String,
     pub secret: SecretString,
     /// None: every event type.
@@ -516,8 +517,8 @@ const ENDPOINT_COLUMNS: &str =
     "id, org_id, url, secret, event_types, enabled, created_at, updated_at";
 
 fn decode_endpoint(r: &Row, tx: &Tx) -> Result<Endpoint, StoreError> {
-    let id = r.text("id")?;
-    let secret = tx.open(WEBHOOK_SECRETS, &id, &r.text("secret")?)?;
+    let id: WebhookId = r.id("id")?;
+    let secret = tx.open(WEBHOOK_SECRETS, id.as_str(), &r.text("secret")?)?;
     let event_types = match r.opt_text("event_types")? {
         None => None,
         Some(json) => Some(
@@ -527,7 +528,7 @@ fn decode_endpoint(r: &Row, tx: &Tx) -> Result<Endpoint, StoreError> {
     };
     Ok(Endpoint {
         id,
-        org_id: r.text("org_id")?,
+        org_id: r.id("org_id")?,
         url: r.text("url")?,
         secret: SecretString::from(secret),
         event_types,
@@ -545,7 +546,7 @@ fn event_types_json(types: Option<&[String]>) -> Result<Option<String>, StoreErr
 
 /// Inserts an endpoint.
 pub async fn insert_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<(), StoreError> {
-    let secret = tx.seal(WEBHOOK_SECRETS, &e.id, secret)?;
+    let secret = tx.seal(WEBHOOK_SECRETS, e.id.as_str(), secret)?;
     tx.execute(
         Q::new(
             "INSERT INTO webhook_endpoints (id, org_id, url, secret, event_types, enabled, \
@@ -567,7 +568,7 @@ pub async fn insert_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<
 /// Updates an endpoint's URL, secret, filter and switch. Returns false if the org has
 /// no endpoint with that id.
 pub async fn update_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<bool, StoreError> {
-    let secret = tx.seal(WEBHOOK_SECRETS, &e.id, secret)?;
+    let secret = tx.seal(WEBHOOK_SECRETS, e.id.as_str(), secret)?;
     let n = tx
         .execute(
             Q::new(
@@ -587,7 +588,11 @@ pub async fn update_endpoint(tx: &mut Tx, e: &Endpoint, secret: &str) -> Result<
 }
 
 /// Deletes an endpoint. Returns false if the org has no endpoint with that id.
-pub async fn delete_endpoint(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+pub async fn delete_endpoint(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    id: &WebhookId,
+) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             Q::new("DELETE FROM webhook_endpoints WHERE id = ? AND org_id = ?")
@@ -601,8 +606,8 @@ pub async fn delete_endpoint(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool
 /// One endpoint by id; `org_id` None only for the worker, which trusts its own row.
 pub async fn get_endpoint(
     tx: &mut Tx,
-    org_id: Option<&str>,
-    id: &str,
+    org_id: Option<&OrgId>,
+    id: &WebhookId,
 ) -> Result<Option<Endpoint>, StoreError> {
     let mut q = Q::new("SELECT ");
     q.push(ENDPOINT_COLUMNS);
@@ -615,7 +620,7 @@ pub async fn get_endpoint(
 }
 
 /// An org's endpoints, oldest first.
-pub async fn list_endpoints(tx: &mut Tx, org_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+pub async fn list_endpoints(tx: &mut Tx, org_id: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
     let mut q = Q::new("SELECT ");
     q.push(ENDPOINT_COLUMNS);
     q.push(" FROM webhook_endpoints WHERE org_id = ")

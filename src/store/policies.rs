@@ -3,6 +3,7 @@
 
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::{OrgId, TeamId};
 use std::collections::{BTreeMap, HashMap};
 
 /// What a policy does.
@@ -28,7 +29,7 @@ impl PolicyKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub kind: PolicyKind,
     pub name: String,
     /// The settings object (empty for the SSO policy).
@@ -36,7 +37,7 @@ pub struct Policy {
     /// The org-wide change counter when it was last changed: the higher wins a conflict.
     pub revision: i64,
     /// Team ids, sorted.
-    pub team_ids: Vec<String>,
+    pub team_ids: Vec<TeamId>,
     pub created: String,
     pub updated: String,
 }
@@ -55,7 +56,7 @@ fn decode(r: &Row) -> Result<Policy, StoreError> {
     };
     Ok(Policy {
         id: r.text("id")?,
-        org_id: r.text("org_id")?,
+        org_id: r.id("org_id")?,
         kind,
         name: r.text("name")?,
         settings,
@@ -69,7 +70,7 @@ fn decode(r: &Row) -> Result<Policy, StoreError> {
 /// The org's policies of `kind` (or the one with `id`), in revision order, with their teams.
 pub async fn list(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     kind: PolicyKind,
     id: Option<&str>,
 ) -> Result<Vec<Policy>, StoreError> {
@@ -94,7 +95,7 @@ pub async fn list(
         return Ok(out);
     }
     let ids: Vec<String> = out.iter().map(|p| p.id.clone()).collect();
-    let mut teams: HashMap<String, Vec<String>> = HashMap::new();
+    let mut teams: HashMap<String, Vec<TeamId>> = HashMap::new();
     // Bounded IN lists: a statement's parameters stay bounded however many policies.
     for chunk in ids.chunks(500) {
         let mut q = Q::new("SELECT policy_id, team_id FROM policy_teams WHERE policy_id IN (");
@@ -104,7 +105,7 @@ pub async fn list(
             teams
                 .entry(row.text("policy_id")?)
                 .or_default()
-                .push(row.text("team_id")?);
+                .push(row.id("team_id")?);
         }
     }
     for p in &mut out {
@@ -116,7 +117,7 @@ pub async fn list(
 /// The org's next policy revision. Taken inside the writing transaction (SQLite holds
 /// the write lock; on PostgreSQL two concurrent changes may draw the same number, and
 /// the id breaks the tie).
-pub async fn next_revision(tx: &mut Tx, org_id: &str) -> Result<i64, StoreError> {
+pub async fn next_revision(tx: &mut Tx, org_id: &OrgId) -> Result<i64, StoreError> {
     tx.fetch_one(
         Q::new(
             "SELECT CAST(COALESCE(MAX(revision), 0) + 1 AS BIGINT) AS n FROM policies \
@@ -200,7 +201,7 @@ async fn put_teams(tx: &mut Tx, p: &Policy) -> Result<(), StoreError> {
 }
 
 /// Deletes a policy (its team links go with it). False if there is no such policy.
-pub async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+pub async fn delete(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
     Ok(tx
         .execute(
             Q::new("DELETE FROM policies WHERE org_id = ? AND id = ?")
@@ -225,9 +226,9 @@ pub struct Applied {
 /// last one winning; then the SSO policy), in one query.
 pub async fn applied_to_teams(
     tx: &mut Tx,
-    team_ids: &[String],
-) -> Result<BTreeMap<String, Vec<Applied>>, StoreError> {
-    let mut out: BTreeMap<String, Vec<Applied>> = BTreeMap::new();
+    team_ids: &[TeamId],
+) -> Result<BTreeMap<TeamId, Vec<Applied>>, StoreError> {
+    let mut out: BTreeMap<TeamId, Vec<Applied>> = BTreeMap::new();
     let settings = tx.dialect().json_out("p.settings");
     for chunk in team_ids.chunks(500) {
         if chunk.is_empty() {
@@ -242,7 +243,7 @@ pub async fn applied_to_teams(
         q.push(") ORDER BY pt.team_id, p.kind, p.revision, p.id");
         for row in tx.fetch_all(q).await? {
             let p = decode(&row)?;
-            out.entry(row.text("team_id")?).or_default().push(Applied {
+            out.entry(row.id("team_id")?).or_default().push(Applied {
                 id: p.id,
                 kind: p.kind,
                 name: p.name,

@@ -3,6 +3,7 @@
 
 use super::sql::{Dialect, Q, Row, SqlValue, can_match};
 use super::{StoreError, Tx};
+use crate::domain::OrgId;
 use serde_json::{Map, Value};
 
 /// Which table a resource lives in.
@@ -141,7 +142,7 @@ fn doc_ci(doc: &Map<String, Value>) -> String {
 pub async fn insert(
     tx: &mut Tx,
     table: Table,
-    org_id: &str,
+    org_id: &OrgId,
     id: &str,
     w: &ResourceWrite,
     now: &str,
@@ -189,7 +190,7 @@ pub async fn insert(
 
 async fn write_emails(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     seq: i64,
     emails: &[String],
     replace: bool,
@@ -219,7 +220,7 @@ async fn write_emails(
     Ok(())
 }
 
-async fn bump_count(tx: &mut Tx, table: Table, org_id: &str, by: i64) -> Result<(), StoreError> {
+async fn bump_count(tx: &mut Tx, table: Table, org_id: &OrgId, by: i64) -> Result<(), StoreError> {
     tx.execute(
         Q::new(
             "INSERT INTO scim_counts (org_id, resource_type, total) VALUES (?, ?, ?) \
@@ -238,7 +239,7 @@ async fn bump_count(tx: &mut Tx, table: Table, org_id: &str, by: i64) -> Result<
 pub async fn get(
     tx: &mut Tx,
     table: Table,
-    org_id: &str,
+    org_id: &OrgId,
     id: &str,
     for_update: bool,
 ) -> Result<Option<StoredResource>, StoreError> {
@@ -262,7 +263,7 @@ pub async fn get(
 /// The stored password hash of a user, if any.
 pub async fn password_hash(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     id: &str,
 ) -> Result<Option<String>, StoreError> {
     let row = tx
@@ -283,7 +284,7 @@ pub async fn password_hash(
 pub async fn update(
     tx: &mut Tx,
     table: Table,
-    org_id: &str,
+    org_id: &OrgId,
     current: &StoredResource,
     w: &ResourceWrite,
     now: &str,
@@ -330,7 +331,7 @@ pub async fn update(
 pub async fn set_folded_doc(
     tx: &mut Tx,
     table: Table,
-    org_id: &str,
+    org_id: &OrgId,
     seq: i64,
     doc: &Map<String, Value>,
     emails: &[String],
@@ -366,7 +367,7 @@ pub async fn touch(tx: &mut Tx, table: Table, id: &str, now: &str) -> Result<(),
 pub async fn delete(
     tx: &mut Tx,
     table: Table,
-    org_id: &str,
+    org_id: &OrgId,
     id: &str,
     now: &str,
 ) -> Result<bool, StoreError> {
@@ -405,7 +406,7 @@ pub async fn delete(
 pub async fn count(
     tx: &mut Tx,
     table: Table,
-    org_id: &str,
+    org_id: &OrgId,
     filter: Option<&Q>,
 ) -> Result<i64, StoreError> {
     match filter {
@@ -426,7 +427,7 @@ pub async fn count(
     }
 }
 
-fn count_query(table: Table, org_id: &str, filter: &Q) -> Q {
+fn count_query(table: Table, org_id: &OrgId, filter: &Q) -> Q {
     let mut q = Q::new(&format!(
         "SELECT COUNT(*) AS n FROM {} r WHERE r.org_id = ? AND (",
         table.name()
@@ -441,7 +442,7 @@ fn count_query(table: Table, org_id: &str, filter: &Q) -> Q {
 pub async fn list(
     tx: &mut Tx,
     table: Table,
-    org_id: &str,
+    org_id: &OrgId,
     query: &ListQuery,
 ) -> Result<Vec<StoredResource>, StoreError> {
     let q = list_query(tx.dialect(), table, org_id, query);
@@ -449,7 +450,7 @@ pub async fn list(
     rows.iter().map(decode).collect()
 }
 
-fn list_query(d: Dialect, table: Table, org_id: &str, query: &ListQuery) -> Q {
+fn list_query(d: Dialect, table: Table, org_id: &OrgId, query: &ListQuery) -> Q {
     let mut q = Q::new(&format!(
         "SELECT {} FROM {} r WHERE r.org_id = ?",
         select_columns(d),
@@ -488,7 +489,7 @@ fn list_query(d: Dialect, table: Table, org_id: &str, query: &ListQuery) -> Q {
 pub async fn explain_list(
     tx: &mut Tx,
     table: Table,
-    org_id: &str,
+    org_id: &OrgId,
     query: &ListQuery,
 ) -> Result<Vec<String>, StoreError> {
     let d = tx.dialect();
@@ -514,7 +515,7 @@ pub async fn explain_list(
 pub async fn existing_ids(
     tx: &mut Tx,
     table: Table,
-    org_id: &str,
+    org_id: &OrgId,
     ids: &[String],
 ) -> Result<Vec<String>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
@@ -530,7 +531,7 @@ pub async fn existing_ids(
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            if row.text("org_id")? == org_id {
+            if row.str("org_id")? == org_id.as_str() {
                 found.push(row.text("id")?);
             }
         }

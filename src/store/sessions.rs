@@ -6,6 +6,7 @@ use super::sealed_columns::SIGNING_KEYS;
 use super::sql::{Q, Row};
 use super::teams::SEAT_STATES;
 use super::{StoreError, Tx};
+use crate::domain::{MembershipId, OrgId, TeamId, UserId};
 
 /// Which column a login is matched on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +32,7 @@ pub struct MatchedUser {
 /// refold, `fold_keys::duplicate_key`): the match is then ambiguous, never the wrong one.
 pub async fn match_users(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     column: MatchColumn,
     value: &str,
     limit: i64,
@@ -70,8 +71,8 @@ pub async fn match_users(
 /// Whether the user exists in the org and is active; None if there is no such user.
 pub async fn user_active(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
 ) -> Result<Option<bool>, StoreError> {
     tx.fetch_optional(
         Q::new("SELECT active FROM scim_users WHERE org_id = ? AND id = ?")
@@ -86,8 +87,8 @@ pub async fn user_active(
 /// A membership as a sign-in sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignInMembership {
-    pub id: String,
-    pub team_id: String,
+    pub id: MembershipId,
+    pub team_id: TeamId,
     pub role: String,
     pub state: String,
     pub first_sign_in_at: Option<String>,
@@ -96,8 +97,8 @@ pub struct SignInMembership {
 /// The user's memberships in the org, locked until the transaction ends (PostgreSQL).
 pub async fn memberships_for_sign_in(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
 ) -> Result<Vec<SignInMembership>, StoreError> {
     let d = tx.dialect();
     let mut q = Q::new(
@@ -112,8 +113,8 @@ pub async fn memberships_for_sign_in(
         .iter()
         .map(|r| {
             Ok(SignInMembership {
-                id: r.text("id")?,
-                team_id: r.text("team_id")?,
+                id: r.id("id")?,
+                team_id: r.id("team_id")?,
                 role: r.text("role")?,
                 state: r.text("state")?,
                 first_sign_in_at: r.opt_text("first_sign_in_at")?,
@@ -126,8 +127,8 @@ pub async fn memberships_for_sign_in(
 /// is empty and `last_active_at` on all of them. `awaiting_seat` rows are left alone.
 pub async fn activate_memberships(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     now: &str,
 ) -> Result<u64, StoreError> {
     tx.execute(
@@ -147,7 +148,7 @@ pub async fn activate_memberships(
 /// A team claim of an access token: a membership holding a seat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRole {
-    pub team_id: String,
+    pub team_id: TeamId,
     pub role: String,
 }
 
@@ -155,8 +156,8 @@ pub struct TeamRole {
 /// token carries.
 pub async fn access_of(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
 ) -> Result<(Vec<TeamRole>, Option<String>), StoreError> {
     let teams = tx
         .fetch_all(
@@ -171,7 +172,7 @@ pub async fn access_of(
         .iter()
         .map(|r| {
             Ok(TeamRole {
-                team_id: r.text("team_id")?,
+                team_id: r.id("team_id")?,
                 role: r.text("role")?,
             })
         })
@@ -191,15 +192,15 @@ pub async fn access_of(
 /// Which of `user_ids` have no membership left at all.
 pub async fn without_memberships(
     tx: &mut Tx,
-    user_ids: &[String],
-) -> Result<Vec<String>, StoreError> {
+    user_ids: &[UserId],
+) -> Result<Vec<UserId>, StoreError> {
     let mut left = std::collections::BTreeSet::new();
     for chunk in user_ids.chunks(500) {
         let mut q = Q::new("SELECT DISTINCT user_id FROM memberships WHERE user_id IN (");
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            left.insert(row.text("user_id")?);
+            left.insert(row.id::<UserId>("user_id")?);
         }
     }
     Ok(user_ids
@@ -341,8 +342,8 @@ pub async fn published_keys(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSession<'a> {
     pub id: &'a str,
-    pub org_id: &'a str,
-    pub user_id: &'a str,
+    pub org_id: &'a OrgId,
+    pub user_id: &'a UserId,
     pub method: &'a str,
     pub now: &'a str,
 }
@@ -368,8 +369,8 @@ pub async fn insert_session(tx: &mut Tx, s: &NewSession<'_>) -> Result<(), Store
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionState {
     pub id: String,
-    pub org_id: String,
-    pub user_id: String,
+    pub org_id: OrgId,
+    pub user_id: UserId,
     pub revoked: Option<String>,
     /// None: the user no longer exists.
     pub user_active: Option<bool>,
@@ -390,8 +391,8 @@ pub async fn session(tx: &mut Tx, id: &str) -> Result<Option<SessionState>, Stor
     .map(|r| {
         Ok(SessionState {
             id: r.text("id")?,
-            org_id: r.text("org_id")?,
-            user_id: r.text("user_id")?,
+            org_id: r.id("org_id")?,
+            user_id: r.id("user_id")?,
             revoked: r.opt_text("revoked_at")?,
             user_active: match r.opt_text("found")? {
                 Some(_) => Some(r.bool("active")?),
@@ -464,8 +465,8 @@ pub async fn revoke_session(
 /// Revokes every live session of a user of the org. Returns the revoked session ids.
 pub async fn revoke_user_sessions(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     now: &str,
     reason: &str,
 ) -> Result<Vec<String>, StoreError> {
@@ -485,8 +486,8 @@ pub async fn revoke_user_sessions(
 pub struct RefreshToken {
     pub token_hash: String,
     pub session_id: String,
-    pub org_id: String,
-    pub user_id: String,
+    pub org_id: OrgId,
+    pub user_id: UserId,
     pub expires: String,
     pub used: Option<String>,
     pub session_revoked: Option<String>,
@@ -498,7 +499,7 @@ pub async fn insert_refresh_token(
     tx: &mut Tx,
     token_hash: &str,
     session_id: &str,
-    org_id: &str,
+    org_id: &OrgId,
     now: &str,
     expires: &str,
 ) -> Result<(), StoreError> {
@@ -538,8 +539,8 @@ pub async fn refresh_token(
             Ok(RefreshToken {
                 token_hash: r.text("token_hash")?,
                 session_id: r.text("session_id")?,
-                org_id: r.text("org_id")?,
-                user_id: r.text("user_id")?,
+                org_id: r.id("org_id")?,
+                user_id: r.id("user_id")?,
                 expires: r.text("expires_at")?,
                 used: r.opt_text("used_at")?,
                 session_revoked: r.opt_text("revoked_at")?,

@@ -3,11 +3,12 @@
 
 use super::sql::{Q, can_match};
 use super::{StoreError, Tx};
+use crate::domain::{OrgId, UserId};
 
 /// A user an email address belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserByEmail {
-    pub id: String,
+    pub id: UserId,
     pub active: bool,
     pub doc: serde_json::Map<String, serde_json::Value>,
 }
@@ -16,10 +17,10 @@ pub struct UserByEmail {
 /// `(org_id, value_norm)` index.
 pub async fn users_by_email(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     email_norm: &str,
 ) -> Result<Vec<UserByEmail>, StoreError> {
-    if !can_match(org_id) || !can_match(email_norm) {
+    if !can_match(org_id.as_str()) || !can_match(email_norm) {
         return Ok(Vec::new());
     }
     let doc = tx.dialect().json_out("u.doc");
@@ -43,7 +44,7 @@ pub async fn users_by_email(
                 _ => serde_json::Map::new(),
             };
             Ok(UserByEmail {
-                id: r.text("id")?,
+                id: r.id("id")?,
                 active: r.bool("active")?,
                 doc,
             })
@@ -55,8 +56,8 @@ pub async fn users_by_email(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Code {
     pub id: String,
-    pub org_id: String,
-    pub user_id: String,
+    pub org_id: OrgId,
+    pub user_id: UserId,
     /// Hex SHA-256 of the code (see `sso::email_code`).
     pub code_hash: String,
     pub attempts: i64,
@@ -87,7 +88,11 @@ pub async fn insert(tx: &mut Tx, c: &Code) -> Result<(), StoreError> {
 
 /// The user's latest code (a new code replaces the ones before it), locked for the
 /// transaction on PostgreSQL.
-pub async fn latest(tx: &mut Tx, org_id: &str, user_id: &str) -> Result<Option<Code>, StoreError> {
+pub async fn latest(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    user_id: &UserId,
+) -> Result<Option<Code>, StoreError> {
     let lock = tx.dialect().for_update();
     let row = tx
         .fetch_optional(
@@ -103,8 +108,8 @@ pub async fn latest(tx: &mut Tx, org_id: &str, user_id: &str) -> Result<Option<C
     row.map(|r| {
         Ok(Code {
             id: r.text("id")?,
-            org_id: r.text("org_id")?,
-            user_id: r.text("user_id")?,
+            org_id: r.id("org_id")?,
+            user_id: r.id("user_id")?,
             code_hash: r.text("code_hash")?,
             attempts: r.int("attempts")?,
             created: r.text("created_at")?,
@@ -137,7 +142,7 @@ pub async fn mark_used(tx: &mut Tx, id: &str, at: &str) -> Result<bool, StoreErr
 }
 
 /// The org's name (None if there is no such org).
-pub async fn org_name(tx: &mut Tx, org_id: &str) -> Result<Option<String>, StoreError> {
+pub async fn org_name(tx: &mut Tx, org_id: &OrgId) -> Result<Option<String>, StoreError> {
     tx.fetch_optional(Q::new("SELECT name FROM orgs WHERE id = ?").bind(org_id))
         .await?
         .map(|r| r.text("name"))
@@ -166,8 +171,8 @@ impl EventKind {
 /// user's events older than `forget_before`.
 pub async fn record_event(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     requester: &str,
     kind: EventKind,
     code_id: Option<&str>,
@@ -200,8 +205,8 @@ pub async fn record_event(
 /// `requester` asked for.
 pub async fn emails_since(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     requester: &str,
     since: &str,
 ) -> Result<(i64, i64), StoreError> {
@@ -225,8 +230,8 @@ pub async fn emails_since(
 /// Wrong tries of `requester` at the code `code_id`.
 pub async fn wrong_tries(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     code_id: &str,
     requester: &str,
 ) -> Result<i64, StoreError> {

@@ -6,6 +6,9 @@
 //! places where the SQL itself differs go through [`Dialect`].
 
 use super::StoreError;
+use crate::domain::{
+    GroupId, MappingId, MembershipId, OrgId, SubscriptionId, TeamId, UserId, WebhookId,
+};
 use std::sync::Arc;
 
 /// Whether a key (an id, an org id, a filter literal) can name a stored row. No stored
@@ -41,6 +44,32 @@ impl From<&String> for SqlValue {
         SqlValue::Text(v.clone())
     }
 }
+
+/// Ids bind as their text, so a query takes `id` itself rather than `id.as_str()`.
+macro_rules! id_binds_as_text {
+    ($($id:ty),* $(,)?) => {$(
+        impl From<$id> for SqlValue {
+            fn from(v: $id) -> Self {
+                SqlValue::Text(v.into_string())
+            }
+        }
+        impl From<&$id> for SqlValue {
+            fn from(v: &$id) -> Self {
+                SqlValue::Text(v.as_str().to_owned())
+            }
+        }
+    )*};
+}
+id_binds_as_text!(
+    OrgId,
+    UserId,
+    GroupId,
+    TeamId,
+    SubscriptionId,
+    MembershipId,
+    MappingId,
+    WebhookId,
+);
 impl From<i64> for SqlValue {
     fn from(v: i64) -> Self {
         SqlValue::Int(v)
@@ -190,6 +219,16 @@ impl Row {
     pub fn text(&self, name: &str) -> Result<String, StoreError> {
         self.opt_text(name)?
             .ok_or_else(|| StoreError::Decode(format!("{name} is NULL")))
+    }
+
+    /// A text column holding an id.
+    pub fn id<T: From<String>>(&self, name: &str) -> Result<T, StoreError> {
+        self.text(name).map(T::from)
+    }
+
+    /// A text column holding an id, which may be NULL.
+    pub fn opt_id<T: From<String>>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        Ok(self.opt_text(name)?.map(T::from))
     }
 
     /// An integer column that may be NULL.

@@ -4,13 +4,14 @@
 use super::sealed_columns::OIDC_CLIENT_SECRETS;
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::OrgId;
 use secrecy::SecretString;
 
 /// A connection as stored. `Debug` never prints the client secret.
 #[derive(Debug, Clone)]
 pub struct OidcConnectionRow {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub name: String,
     pub issuer: String,
     pub client_id: String,
@@ -35,7 +36,7 @@ fn decode(r: &Row, tx: &Tx) -> Result<OidcConnectionRow, StoreError> {
     let client_secret = tx.open(OIDC_CLIENT_SECRETS, &id, &r.text("client_secret")?)?;
     Ok(OidcConnectionRow {
         id,
-        org_id: r.text("org_id")?,
+        org_id: r.id("org_id")?,
         name: r.text("name")?,
         issuer: r.text("issuer")?,
         client_id: r.text("client_id")?,
@@ -117,7 +118,7 @@ pub async fn update_connection(
 
 /// Deletes a connection (and its logins in flight). Returns false if the org has none
 /// with that id.
-pub async fn delete_connection(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+pub async fn delete_connection(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             Q::new("DELETE FROM oidc_connections WHERE id = ? AND org_id = ?")
@@ -131,7 +132,7 @@ pub async fn delete_connection(tx: &mut Tx, org_id: &str, id: &str) -> Result<bo
 /// One connection of the org.
 pub async fn get_connection(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     id: &str,
 ) -> Result<Option<OidcConnectionRow>, StoreError> {
     let mut q = Q::new("SELECT ");
@@ -147,7 +148,7 @@ pub async fn get_connection(
 /// The org's connections, oldest first.
 pub async fn list_connections(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
 ) -> Result<Vec<OidcConnectionRow>, StoreError> {
     let mut q = Q::new("SELECT ");
     q.push(COLUMNS)
@@ -162,7 +163,7 @@ pub async fn list_connections(
 #[derive(Debug, Clone)]
 pub struct PendingLogin {
     pub state_hash: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub connection_id: String,
     pub browser_hash: String,
     pub nonce_hash: String,
@@ -205,7 +206,7 @@ pub async fn get_login(tx: &mut Tx, state_hash: &str) -> Result<Option<PendingLo
     row.map(|r| {
         Ok(PendingLogin {
             state_hash: r.text("state_hash")?,
-            org_id: r.text("org_id")?,
+            org_id: r.id("org_id")?,
             connection_id: r.text("connection_id")?,
             browser_hash: r.text("browser_hash")?,
             nonce_hash: r.text("nonce_hash")?,

@@ -3,12 +3,13 @@
 
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::OrgId;
 
 /// A SAML connection as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamlConnection {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub idp_entity_id: String,
     pub idp_sso_url: String,
     /// One or more PEM certificates.
@@ -31,7 +32,7 @@ const COLUMNS: &str = "id, org_id, idp_entity_id, idp_sso_url, idp_certificate, 
 fn decode(r: &Row) -> Result<SamlConnection, StoreError> {
     Ok(SamlConnection {
         id: r.text("id")?,
-        org_id: r.text("org_id")?,
+        org_id: r.id("org_id")?,
         idp_entity_id: r.text("idp_entity_id")?,
         idp_sso_url: r.text("idp_sso_url")?,
         idp_certificate: r.text("idp_certificate")?,
@@ -101,7 +102,7 @@ pub async fn update_connection(tx: &mut Tx, c: &SamlConnection) -> Result<bool, 
 /// The org's connections, oldest first.
 pub async fn list_connections(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
 ) -> Result<Vec<SamlConnection>, StoreError> {
     tx.fetch_all(
         Q::new(&format!(
@@ -118,7 +119,7 @@ pub async fn list_connections(
 /// One connection of the org.
 pub async fn get_connection(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     id: &str,
 ) -> Result<Option<SamlConnection>, StoreError> {
     tx.fetch_optional(
@@ -149,7 +150,7 @@ pub async fn find_connection(tx: &mut Tx, id: &str) -> Result<Option<SamlConnect
 }
 
 /// Deletes a connection (its pending requests and replay cache go with it).
-pub async fn delete_connection(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+pub async fn delete_connection(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
     Ok(tx
         .execute(
             Q::new("DELETE FROM saml_connections WHERE org_id = ? AND id = ?")

@@ -4,6 +4,7 @@
 use super::sql::{Q, Row};
 use super::teams::{self, Subscription, Team};
 use super::{StoreError, Tx};
+use crate::domain::{MembershipId, OrgId, SubscriptionId, TeamId, UserId};
 
 /// A team with its settings document and seat counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +22,8 @@ pub struct TeamSummary {
 /// The org's teams (or one of them) with seat counts, oldest first.
 pub async fn team_summaries(
     tx: &mut Tx,
-    org_id: &str,
-    team_id: Option<&str>,
+    org_id: &OrgId,
+    team_id: Option<&TeamId>,
 ) -> Result<Vec<TeamSummary>, StoreError> {
     let settings = tx.dialect().json_out("t.settings");
     let mut q = Q::new(&format!(
@@ -83,7 +84,7 @@ pub async fn update_team(
 /// Sets or clears a team's reserved seats.
 pub async fn set_reserved_seats(
     tx: &mut Tx,
-    team_id: &str,
+    team_id: &TeamId,
     seats: Option<i64>,
     now: &str,
 ) -> Result<(), StoreError> {
@@ -100,8 +101,8 @@ pub async fn set_reserved_seats(
 /// Moves a team to another subscription.
 pub async fn set_team_subscription(
     tx: &mut Tx,
-    team_id: &str,
-    subscription_id: &str,
+    team_id: &TeamId,
+    subscription_id: &SubscriptionId,
     now: &str,
 ) -> Result<(), StoreError> {
     tx.execute(
@@ -115,7 +116,7 @@ pub async fn set_team_subscription(
 }
 
 /// Deletes a team. Returns false if the org has no such team.
-pub async fn delete_team(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+pub async fn delete_team(tx: &mut Tx, org_id: &OrgId, id: &TeamId) -> Result<bool, StoreError> {
     Ok(tx
         .execute(
             Q::new("DELETE FROM teams WHERE org_id = ? AND id = ?")
@@ -127,7 +128,7 @@ pub async fn delete_team(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, St
 }
 
 /// Memberships of a team in any state.
-pub async fn count_memberships(tx: &mut Tx, team_id: &str) -> Result<i64, StoreError> {
+pub async fn count_memberships(tx: &mut Tx, team_id: &TeamId) -> Result<i64, StoreError> {
     tx.fetch_one(Q::new("SELECT COUNT(*) AS n FROM memberships WHERE team_id = ?").bind(team_id))
         .await?
         .int("n")
@@ -137,8 +138,8 @@ pub async fn count_memberships(tx: &mut Tx, team_id: &str) -> Result<i64, StoreE
 /// reservation is about to change).
 pub async fn reserved_sum(
     tx: &mut Tx,
-    subscription_id: &str,
-    except: Option<&str>,
+    subscription_id: &SubscriptionId,
+    except: Option<&TeamId>,
 ) -> Result<i64, StoreError> {
     let mut q = Q::new(
         "SELECT CAST(COALESCE(SUM(reserved_seats), 0) AS BIGINT) AS n FROM teams \
@@ -162,8 +163,8 @@ pub struct SubscriptionSummary {
 
 fn decode_subscription(r: &Row) -> Result<Subscription, StoreError> {
     Ok(Subscription {
-        id: r.text("id")?,
-        org_id: r.text("org_id")?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         label: r.text("label")?,
         plan: r.text("plan")?,
         seats: r.int("seats")?,
@@ -174,8 +175,8 @@ fn decode_subscription(r: &Row) -> Result<Subscription, StoreError> {
 /// The org's subscriptions (or one), oldest first, with reservations and seats held.
 pub async fn subscription_summaries(
     tx: &mut Tx,
-    org_id: &str,
-    id: Option<&str>,
+    org_id: &OrgId,
+    id: Option<&SubscriptionId>,
 ) -> Result<Vec<SubscriptionSummary>, StoreError> {
     let mut q = Q::new(
         "SELECT s.id, s.org_id, s.label, s.plan, s.seats, s.created_at, \
@@ -222,9 +223,9 @@ pub async fn update_subscription(tx: &mut Tx, s: &Subscription) -> Result<bool, 
 /// A membership as an admin sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberDetail {
-    pub id: String,
-    pub team_id: String,
-    pub user_id: String,
+    pub id: MembershipId,
+    pub team_id: TeamId,
+    pub user_id: UserId,
     /// None when the user no longer exists.
     pub user_name: Option<String>,
     pub role: String,
@@ -242,7 +243,7 @@ pub struct MemberDetail {
 /// order it is served.
 pub async fn team_memberships(
     tx: &mut Tx,
-    team_id: &str,
+    team_id: &TeamId,
     waiting: bool,
 ) -> Result<Vec<MemberDetail>, StoreError> {
     let mut q = Q::new(
@@ -261,9 +262,9 @@ pub async fn team_memberships(
     rows.iter()
         .map(|r| {
             Ok(MemberDetail {
-                id: r.text("id")?,
-                team_id: r.text("team_id")?,
-                user_id: r.text("user_id")?,
+                id: r.id("id")?,
+                team_id: r.id("team_id")?,
+                user_id: r.id("user_id")?,
                 user_name: r.opt_text("user_name")?,
                 role: r.text("role")?,
                 source: r.text("source")?,
@@ -280,21 +281,17 @@ pub async fn team_memberships(
 }
 
 /// Every active user of the org.
-pub async fn active_user_ids(tx: &mut Tx, org_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn active_user_ids(tx: &mut Tx, org_id: &OrgId) -> Result<Vec<UserId>, StoreError> {
     let mut q = Q::new("SELECT id FROM scim_users WHERE org_id = ? AND active = ").bind(org_id);
     q.push_bind(true).push(" ORDER BY seq");
-    tx.fetch_all(q)
-        .await?
-        .iter()
-        .map(|r| r.text("id"))
-        .collect()
+    tx.fetch_all(q).await?.iter().map(|r| r.id("id")).collect()
 }
 
 /// One membership of a team.
 pub async fn membership(
     tx: &mut Tx,
-    team_id: &str,
-    user_id: &str,
+    team_id: &TeamId,
+    user_id: &UserId,
 ) -> Result<Option<super::teams::Membership>, StoreError> {
     let row = tx
         .fetch_optional(
@@ -308,9 +305,9 @@ pub async fn membership(
         .await?;
     row.map(|r| {
         Ok(super::teams::Membership {
-            id: r.text("id")?,
-            team_id: r.text("team_id")?,
-            user_id: r.text("user_id")?,
+            id: r.id("id")?,
+            team_id: r.id("team_id")?,
+            user_id: r.id("user_id")?,
             role: r.text("role")?,
             source: r.text("source")?,
             state: r.text("state")?,

@@ -2,16 +2,17 @@
 
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::{GroupId, MappingId, MembershipId, OrgId, SubscriptionId, TeamId, UserId};
 
 /// A team.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Team {
-    pub id: String,
-    pub org_id: String,
+    pub id: TeamId,
+    pub org_id: OrgId,
     pub name: String,
     pub description: String,
     pub login_type: String,
-    pub subscription_id: String,
+    pub subscription_id: SubscriptionId,
     /// Seats reserved for (and capping) this team; None shares the unreserved pool.
     pub reserved_seats: Option<i64>,
     pub created: String,
@@ -20,8 +21,8 @@ pub struct Team {
 /// A subscription: a pool of seats covering one or more teams.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
-    pub id: String,
-    pub org_id: String,
+    pub id: SubscriptionId,
+    pub org_id: OrgId,
     pub label: String,
     pub plan: String,
     pub seats: i64,
@@ -38,8 +39,8 @@ pub enum Overflow {
 /// Per-org settings of the provisioning rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgSettings {
-    pub initial_team_id: Option<String>,
-    pub default_team_id: Option<String>,
+    pub initial_team_id: Option<TeamId>,
+    pub default_team_id: Option<TeamId>,
     pub seat_overflow: Overflow,
     pub idp_managed_teams: bool,
 }
@@ -47,9 +48,9 @@ pub struct OrgSettings {
 /// A membership row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
-    pub id: String,
-    pub team_id: String,
-    pub user_id: String,
+    pub id: MembershipId,
+    pub team_id: TeamId,
+    pub user_id: UserId,
     pub role: String,
     pub source: String,
     pub state: String,
@@ -60,12 +61,12 @@ pub const SEAT_STATES: &str = "('invited', 'pending_app_login', 'active')";
 
 pub(super) fn decode_team(r: &Row) -> Result<Team, StoreError> {
     Ok(Team {
-        id: r.text("id")?,
-        org_id: r.text("org_id")?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         name: r.text("name")?,
         description: r.text("description")?,
         login_type: r.text("login_type")?,
-        subscription_id: r.text("subscription_id")?,
+        subscription_id: r.id("subscription_id")?,
         reserved_seats: r.opt_int("reserved_seats")?,
         created: r.text("created_at")?,
     })
@@ -73,9 +74,9 @@ pub(super) fn decode_team(r: &Row) -> Result<Team, StoreError> {
 
 fn decode_membership(r: &Row) -> Result<Membership, StoreError> {
     Ok(Membership {
-        id: r.text("id")?,
-        team_id: r.text("team_id")?,
-        user_id: r.text("user_id")?,
+        id: r.id("id")?,
+        team_id: r.id("team_id")?,
+        user_id: r.id("user_id")?,
         role: r.text("role")?,
         source: r.text("source")?,
         state: r.text("state")?,
@@ -127,7 +128,11 @@ pub async fn insert_team(tx: &mut Tx, t: &Team) -> Result<(), StoreError> {
 }
 
 /// One team of the org.
-pub async fn get_team(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<Team>, StoreError> {
+pub async fn get_team(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    id: &TeamId,
+) -> Result<Option<Team>, StoreError> {
     let row = tx
         .fetch_optional(
             Q::new(&format!(
@@ -141,7 +146,7 @@ pub async fn get_team(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<Team
 }
 
 /// Writes the org's settings (insert or replace).
-pub async fn put_settings(tx: &mut Tx, org_id: &str, s: &OrgSettings) -> Result<(), StoreError> {
+pub async fn put_settings(tx: &mut Tx, org_id: &OrgId, s: &OrgSettings) -> Result<(), StoreError> {
     tx.execute(
         Q::new(
             "INSERT INTO org_settings (org_id, initial_team_id, default_team_id, seat_overflow, \
@@ -164,7 +169,7 @@ pub async fn put_settings(tx: &mut Tx, org_id: &str, s: &OrgSettings) -> Result<
 }
 
 /// The org's settings (defaults when none were written).
-pub async fn settings(tx: &mut Tx, org_id: &str) -> Result<OrgSettings, StoreError> {
+pub async fn settings(tx: &mut Tx, org_id: &OrgId) -> Result<OrgSettings, StoreError> {
     let row = tx
         .fetch_optional(
             Q::new(
@@ -182,8 +187,8 @@ pub async fn settings(tx: &mut Tx, org_id: &str) -> Result<OrgSettings, StoreErr
             idp_managed_teams: false,
         },
         Some(r) => OrgSettings {
-            initial_team_id: r.opt_text("initial_team_id")?,
-            default_team_id: r.opt_text("default_team_id")?,
+            initial_team_id: r.opt_id("initial_team_id")?,
+            default_team_id: r.opt_id("default_team_id")?,
             seat_overflow: if r.text("seat_overflow")? == "reject" {
                 Overflow::Reject
             } else {
@@ -197,7 +202,7 @@ pub async fn settings(tx: &mut Tx, org_id: &str) -> Result<OrgSettings, StoreErr
 /// The memberships of the given users.
 pub async fn memberships_of_users(
     tx: &mut Tx,
-    user_ids: &[String],
+    user_ids: &[UserId],
 ) -> Result<Vec<Membership>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
@@ -216,7 +221,7 @@ pub async fn memberships_of_users(
 /// Locks the subscription's seat pool until the transaction ends, so two requests racing
 /// for its last seat are serialised (PostgreSQL row lock; SQLite's write transactions
 /// are already exclusive). Returns the pool size.
-pub async fn lock_pool(tx: &mut Tx, subscription_id: &str) -> Result<i64, StoreError> {
+pub async fn lock_pool(tx: &mut Tx, subscription_id: &SubscriptionId) -> Result<i64, StoreError> {
     let d = tx.dialect();
     let mut q = Q::new("SELECT seats FROM subscriptions WHERE id = ?").bind(subscription_id);
     q.push(d.for_update());
@@ -315,7 +320,7 @@ fn shared_left(pool: i64, reserved: i64, shared_held: i64) -> i64 {
 /// Inserts a membership in the given state (`awaiting_seat` rows get the next wait_seq).
 pub async fn insert_membership(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     m: &Membership,
     now: &str,
 ) -> Result<(), StoreError> {
@@ -326,7 +331,7 @@ pub async fn insert_membership(
 /// PATCH adds 100 members at a time). `awaiting_seat` rows queue in slice order.
 pub async fn insert_memberships(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     ms: &[Membership],
     now: &str,
 ) -> Result<(), StoreError> {
@@ -382,7 +387,7 @@ pub async fn insert_memberships(
 }
 
 /// Deletes memberships by id.
-pub async fn delete_memberships(tx: &mut Tx, ids: &[String]) -> Result<(), StoreError> {
+pub async fn delete_memberships(tx: &mut Tx, ids: &[MembershipId]) -> Result<(), StoreError> {
     for chunk in ids.chunks(500) {
         let mut q = Q::new("DELETE FROM memberships WHERE id IN (");
         q.push_list(chunk);
@@ -395,7 +400,7 @@ pub async fn delete_memberships(tx: &mut Tx, ids: &[String]) -> Result<(), Store
 /// Changes a membership's role and source.
 pub async fn update_membership(
     tx: &mut Tx,
-    id: &str,
+    id: &MembershipId,
     role: &str,
     source: &str,
 ) -> Result<(), StoreError> {
@@ -413,8 +418,8 @@ pub async fn update_membership(
 /// subscription that shares its pool (`team_id` None), oldest first.
 pub async fn waiting(
     tx: &mut Tx,
-    subscription_id: &str,
-    team_id: Option<&str>,
+    subscription_id: &SubscriptionId,
+    team_id: Option<&TeamId>,
     limit: i64,
 ) -> Result<Vec<Membership>, StoreError> {
     let mut q = Q::new(
@@ -433,7 +438,7 @@ pub async fn waiting(
 }
 
 /// Gives a waiting membership its seat: it becomes `invited`.
-pub async fn grant_seat(tx: &mut Tx, id: &str, now: &str) -> Result<(), StoreError> {
+pub async fn grant_seat(tx: &mut Tx, id: &MembershipId, now: &str) -> Result<(), StoreError> {
     tx.execute(
         Q::new(
             "UPDATE memberships SET state = 'invited', wait_seq = NULL, invited_at = ? \
@@ -449,7 +454,7 @@ pub async fn grant_seat(tx: &mut Tx, id: &str, now: &str) -> Result<(), StoreErr
 /// The teams of a subscription.
 pub async fn teams_of_subscription(
     tx: &mut Tx,
-    subscription_id: &str,
+    subscription_id: &SubscriptionId,
 ) -> Result<Vec<Team>, StoreError> {
     let rows = tx
         .fetch_all(
@@ -465,8 +470,8 @@ pub async fn teams_of_subscription(
 /// (user, team, role) wanted through mapped groups the users are in.
 pub async fn mapped_team_roles(
     tx: &mut Tx,
-    user_ids: &[String],
-) -> Result<Vec<(String, String, String)>, StoreError> {
+    user_ids: &[UserId],
+) -> Result<Vec<(UserId, TeamId, String)>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         let mut q = Q::new(
@@ -478,8 +483,8 @@ pub async fn mapped_team_roles(
         q.push(")");
         for row in tx.fetch_all(q).await? {
             out.push((
-                row.text("user_id")?,
-                row.text("team_id")?,
+                row.id("user_id")?,
+                row.id("team_id")?,
                 row.text("team_role")?,
             ));
         }
@@ -490,10 +495,10 @@ pub async fn mapped_team_roles(
 /// A mapping of an IdP group to a team and role (or to an org role).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupMapping {
-    pub id: String,
-    pub org_id: String,
-    pub group_id: String,
-    pub team_id: Option<String>,
+    pub id: MappingId,
+    pub org_id: OrgId,
+    pub group_id: GroupId,
+    pub team_id: Option<TeamId>,
     pub team_role: Option<String>,
     pub org_role: Option<String>,
     pub created: String,
@@ -519,7 +524,7 @@ pub async fn insert_mapping(tx: &mut Tx, m: &GroupMapping) -> Result<(), StoreEr
 }
 
 /// Seats held in one team.
-pub async fn seats_held(tx: &mut Tx, team_id: &str) -> Result<i64, StoreError> {
+pub async fn seats_held(tx: &mut Tx, team_id: &TeamId) -> Result<i64, StoreError> {
     tx.fetch_one(
         // Kept by the memberships triggers (migration 0010).
         Q::new("SELECT held_seats AS n FROM teams WHERE id = ?").bind(team_id),
@@ -531,9 +536,9 @@ pub async fn seats_held(tx: &mut Tx, team_id: &str) -> Result<i64, StoreError> {
 /// Which of `user_ids` exist in the org and are active.
 pub async fn active_user_ids(
     tx: &mut Tx,
-    org_id: &str,
-    user_ids: &[String],
-) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    org_id: &OrgId,
+    user_ids: &[UserId],
+) -> Result<std::collections::BTreeSet<UserId>, StoreError> {
     let mut out = std::collections::BTreeSet::new();
     for chunk in user_ids.chunks(500) {
         // By id alone, the org checked here: with `org_id = ?` in the query SQLite walks
@@ -543,8 +548,8 @@ pub async fn active_user_ids(
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            if row.text("org_id")? == org_id {
-                out.insert(row.text("id")?);
+            if row.str("org_id")? == org_id.as_str() {
+                out.insert(row.id("id")?);
             }
         }
     }
@@ -552,7 +557,7 @@ pub async fn active_user_ids(
 }
 
 /// Whether any mapping names this group.
-pub async fn group_is_mapped(tx: &mut Tx, group_id: &str) -> Result<bool, StoreError> {
+pub async fn group_is_mapped(tx: &mut Tx, group_id: &GroupId) -> Result<bool, StoreError> {
     Ok(tx
         .fetch_optional(
             Q::new("SELECT 1 AS one FROM group_mappings WHERE group_id = ? LIMIT 1").bind(group_id),

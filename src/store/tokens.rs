@@ -3,6 +3,7 @@
 
 use super::sql::Q;
 use super::{StoreError, Tx};
+use crate::domain::OrgId;
 
 /// Which API a token opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +25,7 @@ impl TokenKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub label: String,
     pub created: String,
     pub revoked: Option<String>,
@@ -34,7 +35,7 @@ pub struct TokenInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenMatch {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub label: String,
     pub token_hash: String,
 }
@@ -67,7 +68,7 @@ pub async fn insert_kind(
 }
 
 /// The SCIM tokens of an org, oldest first.
-pub async fn list(tx: &mut Tx, org_id: &str) -> Result<Vec<TokenInfo>, StoreError> {
+pub async fn list(tx: &mut Tx, org_id: &OrgId) -> Result<Vec<TokenInfo>, StoreError> {
     list_kind(tx, TokenKind::Scim, org_id).await
 }
 
@@ -75,7 +76,7 @@ pub async fn list(tx: &mut Tx, org_id: &str) -> Result<Vec<TokenInfo>, StoreErro
 pub async fn list_kind(
     tx: &mut Tx,
     kind: TokenKind,
-    org_id: &str,
+    org_id: &OrgId,
 ) -> Result<Vec<TokenInfo>, StoreError> {
     let rows = tx
         .fetch_all(
@@ -91,7 +92,7 @@ pub async fn list_kind(
         .map(|r| {
             Ok(TokenInfo {
                 id: r.text("id")?,
-                org_id: r.text("org_id")?,
+                org_id: r.id("org_id")?,
                 label: r.text("label")?,
                 created: r.text("created_at")?,
                 revoked: r.opt_text("revoked_at")?,
@@ -149,7 +150,7 @@ pub async fn find_live_kind(
     row.map(|r| {
         Ok(TokenMatch {
             id: r.text("id")?,
-            org_id: r.text("org_id")?,
+            org_id: r.id("org_id")?,
             label: r.text("label")?,
             token_hash: r.text("token_hash")?,
         })

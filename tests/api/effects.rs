@@ -8,6 +8,7 @@ mod webhooks;
 
 use crate::harness::TestApp;
 use crate::outbox::fixture::{body, header, unfold};
+use rollcall::domain::{SubscriptionId, TeamId};
 use rollcall::outbox::{self, Kind};
 use rollcall::store::{Q, Store, teams as team_store};
 use serde_json::{Value, json};
@@ -67,12 +68,12 @@ pub async fn add_team(app: &TestApp, name: &str) -> String {
     team_store::insert_team(
         &mut tx,
         &team_store::Team {
-            id: id.clone(),
+            id: TeamId::from(id.clone()),
             org_id: app.org_id.clone(),
             name: name.into(),
             description: String::new(),
             login_type: "email".into(),
-            subscription_id: sub,
+            subscription_id: SubscriptionId::from(sub),
             reserved_seats: None,
             created: "2026-01-02T00:00:00.000Z".into(),
         },
@@ -89,7 +90,15 @@ pub async fn memberships(app: &TestApp) -> Vec<(String, String, String, String, 
     app.org_members()
         .await
         .into_iter()
-        .map(|m| (m.team_id, m.user_id, m.role, m.source, m.state))
+        .map(|m| {
+            (
+                m.team_id.into_string(),
+                m.user_id.into_string(),
+                m.role,
+                m.source,
+                m.state,
+            )
+        })
         .collect()
 }
 

@@ -4,6 +4,7 @@
 
 use crate::harness::{Backend, TestApp, serve_process};
 use reqwest::StatusCode;
+use rollcall::domain::{GroupId, MappingId, SubscriptionId, TeamId};
 use rollcall::store::{Q, Store};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
@@ -47,7 +48,7 @@ async fn states(app: &TestApp) -> BTreeMap<String, String> {
     app.team_members(&team)
         .await
         .into_iter()
-        .map(|m| (m.user_id, m.state))
+        .map(|m| (m.user_id.into_string(), m.state))
         .collect()
 }
 
@@ -247,12 +248,12 @@ async fn map_group_to_new_team(app: &TestApp, group_id: &str, team: &str, role: 
     teams::insert_team(
         &mut tx,
         &teams::Team {
-            id: team_id.clone(),
+            id: TeamId::from(team_id.clone()),
             org_id: app.org_id.clone(),
             name: team.to_owned(),
             description: String::new(),
             login_type: "email".into(),
-            subscription_id: subscription,
+            subscription_id: SubscriptionId::from(subscription),
             reserved_seats: Some(10),
             created: "2026-01-01T00:00:00.000Z".into(),
         },
@@ -262,10 +263,10 @@ async fn map_group_to_new_team(app: &TestApp, group_id: &str, team: &str, role: 
     teams::insert_mapping(
         &mut tx,
         &teams::GroupMapping {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: MappingId::new_v4(),
             org_id: app.org_id.clone(),
-            group_id: group_id.to_owned(),
-            team_id: Some(team_id.clone()),
+            group_id: GroupId::from(group_id.to_owned()),
+            team_id: Some(TeamId::from(team_id.clone())),
             team_role: Some(role.to_owned()),
             org_role: None,
             created: "2026-01-01T00:00:00.000Z".into(),
@@ -283,7 +284,7 @@ async fn team_members(app: &TestApp, team_id: &str) -> BTreeMap<String, (String,
     app.team_members(team_id)
         .await
         .into_iter()
-        .map(|m| (m.user_id, (m.role, m.state)))
+        .map(|m| (m.user_id.into_string(), (m.role, m.state)))
         .collect()
 }
 
@@ -300,10 +301,10 @@ async fn mapped_groups_grant_teams_and_removal_takes_them_away(app: TestApp) {
         rollcall::store::teams::insert_mapping(
             &mut tx,
             &rollcall::store::teams::GroupMapping {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: MappingId::new_v4(),
                 org_id: app.org_id.clone(),
-                group_id: leads.clone(),
-                team_id: Some(team.clone()),
+                group_id: GroupId::from(leads.clone()),
+                team_id: Some(TeamId::from(team.clone())),
                 team_role: Some("admin".into()),
                 org_role: None,
                 created: "2026-01-01T00:00:00.000Z".into(),

@@ -11,6 +11,7 @@ use crate::outbox::fixture::{body, unfold};
 use crate::outbox::receiver::Receiver;
 use reqwest::StatusCode;
 use rollcall::config::{Config, Overrides};
+use rollcall::domain::WebhookId;
 use rollcall::outbox::{self, WebhookSecret};
 use rollcall::store::seal::MasterKey;
 use rollcall::store::{Dialect, Q, Store, effects, sessions, sso_oidc};
@@ -224,7 +225,7 @@ crate::both_backends!(
 struct ClearDatabase {
     url: String,
     dir: tempfile::TempDir,
-    webhook_id: String,
+    webhook_id: WebhookId,
     connection_id: String,
     kid: String,
     seed: String,
@@ -293,7 +294,7 @@ impl ClearDatabase {
         ClearDatabase {
             url,
             dir,
-            webhook_id,
+            webhook_id: WebhookId::from(webhook_id),
             connection_id,
             kid: key.kid,
             seed: key.private_key,

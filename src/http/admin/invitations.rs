@@ -3,6 +3,7 @@
 
 use super::auth::AdminJson;
 use super::error::AdminApiError;
+use crate::domain::{TeamId, UserId};
 use crate::http::AppState;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::provisioning::invitations::{self, Sent};
@@ -17,14 +18,15 @@ const MAX_USERS: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct MemberSelection {
     /// SCIM user ids of members of the team.
-    #[schema(min_items = 1, max_items = 1000)]
-    pub user_ids: Vec<String>,
+    #[schema(min_items = 1, max_items = 1000, value_type = Vec<String>)]
+    pub user_ids: Vec<UserId>,
 }
 
 /// A member no email was queued for, and why.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Skipped {
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     pub reason: String,
 }
 
@@ -32,7 +34,8 @@ pub struct Skipped {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct EmailsQueued {
     /// Users an email was queued for.
-    pub sent: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub sent: Vec<UserId>,
     /// Users skipped (not a member, waiting for a seat, already accepted, no address).
     pub skipped: Vec<Skipped>,
 }
@@ -68,7 +71,7 @@ fn check(selection: &MemberSelection) -> Result<(), AdminApiError> {
 pub async fn resend_invite(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(team_id): Path<String>,
+    Path(team_id): Path<TeamId>,
     AdminJson(selection): AdminJson<MemberSelection>,
 ) -> Result<Json<EmailsQueued>, AdminApiError> {
     check(&selection)?;
@@ -91,7 +94,7 @@ pub async fn resend_invite(
 pub async fn send_instructions(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(team_id): Path<String>,
+    Path(team_id): Path<TeamId>,
     AdminJson(selection): AdminJson<MemberSelection>,
 ) -> Result<Json<EmailsQueued>, AdminApiError> {
     check(&selection)?;

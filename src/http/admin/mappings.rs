@@ -2,6 +2,7 @@
 
 use super::auth::AdminJson;
 use super::error::{AdminApiError, ErrorBody};
+use crate::domain::MappingId;
 use crate::http::AppState;
 use crate::provisioning::admin::{AdminActor, MappingChange, MappingView, NewMapping};
 use axum::Json;
@@ -41,7 +42,7 @@ pub async fn create_mapping(
 pub async fn delete_mapping(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<MappingId>,
 ) -> Result<Json<MappingChange>, AdminApiError> {
     Ok(Json(
         state.directory.admin().delete_mapping(&actor, &id).await?,

@@ -2,6 +2,7 @@
 
 use super::auth::AdminJson;
 use super::error::{AdminApiError, ErrorBody};
+use crate::domain::{TeamId, UserId};
 use crate::http::AppState;
 use crate::provisioning::admin::{AdminActor, MemberView, NewMember};
 use axum::Json;
@@ -15,7 +16,7 @@ use axum::http::StatusCode;
 pub async fn list_members(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<TeamId>,
 ) -> Result<Json<Vec<MemberView>>, AdminApiError> {
     Ok(Json(
         state.directory.admin().list_members(&actor, &id).await?,
@@ -30,7 +31,7 @@ pub async fn list_members(
 pub async fn add_member(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<TeamId>,
     AdminJson(new): AdminJson<NewMember>,
 ) -> Result<(StatusCode, Json<MemberView>), AdminApiError> {
     let m = state.directory.admin().add_member(&actor, &id, new).await?;
@@ -45,7 +46,7 @@ pub async fn add_member(
 pub async fn remove_member(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path((id, user_id)): Path<(String, String)>,
+    Path((id, user_id)): Path<(TeamId, UserId)>,
 ) -> Result<StatusCode, AdminApiError> {
     state
         .directory
@@ -62,7 +63,7 @@ pub async fn remove_member(
 pub async fn waitlist(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<TeamId>,
 ) -> Result<Json<Vec<MemberView>>, AdminApiError> {
     Ok(Json(state.directory.admin().waitlist(&actor, &id).await?))
 }

@@ -3,6 +3,7 @@
 
 use super::auth::AdminJson;
 use super::error::{AdminApiError, ErrorBody};
+use crate::domain::TeamId;
 use crate::http::AppState;
 use crate::provisioning::admin::AdminActor;
 use crate::sso::policy::{
@@ -115,7 +116,7 @@ pub async fn delete_settings_policy(
 pub async fn effective_settings(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<TeamId>,
 ) -> Result<Json<EffectiveSettingsView>, AdminApiError> {
     Ok(Json(state.sso.effective_settings(&actor, &id).await?))
 }

@@ -2,6 +2,7 @@
 
 use super::auth::AdminJson;
 use super::error::{AdminApiError, ErrorBody};
+use crate::domain::UserId;
 use crate::http::AppState;
 use crate::provisioning::admin::{AdminActor, NewOrgRole, OrgRoleView};
 use axum::Json;
@@ -41,7 +42,7 @@ pub async fn assign_org_role(
 pub async fn revoke_org_role(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
 ) -> Result<StatusCode, AdminApiError> {
     state
         .directory

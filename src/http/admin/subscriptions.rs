@@ -2,6 +2,7 @@
 
 use super::auth::AdminJson;
 use super::error::{AdminApiError, ErrorBody};
+use crate::domain::SubscriptionId;
 use crate::http::AppState;
 use crate::provisioning::admin::{
     AdminActor, NewSubscription, SubscriptionUpdate, SubscriptionView,
@@ -48,7 +49,7 @@ pub async fn create_subscription(
 pub async fn update_subscription(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriptionId>,
     AdminJson(update): AdminJson<SubscriptionUpdate>,
 ) -> Result<Json<SubscriptionView>, AdminApiError> {
     Ok(Json(

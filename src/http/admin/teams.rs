@@ -2,6 +2,7 @@
 
 use super::auth::AdminJson;
 use super::error::{AdminApiError, ErrorBody};
+use crate::domain::{SubscriptionId, TeamId};
 use crate::http::AppState;
 use crate::provisioning::admin::{AdminActor, AllocationUpdate, NewTeam, TeamUpdate, TeamView};
 use axum::Json;
@@ -12,7 +13,8 @@ use axum::http::StatusCode;
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveTeam {
-    pub subscription_id: String,
+    #[schema(value_type = String)]
+    pub subscription_id: SubscriptionId,
 }
 
 /// The org's teams with seats assigned, members waiting and seats reserved.
@@ -46,7 +48,7 @@ pub async fn create_team(
 pub async fn get_team(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<TeamId>,
 ) -> Result<Json<TeamView>, AdminApiError> {
     Ok(Json(state.directory.admin().get_team(&actor, &id).await?))
 }
@@ -59,7 +61,7 @@ pub async fn get_team(
 pub async fn update_team(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<TeamId>,
     AdminJson(update): AdminJson<TeamUpdate>,
 ) -> Result<Json<TeamView>, AdminApiError> {
     Ok(Json(
@@ -79,7 +81,7 @@ pub async fn update_team(
 pub async fn delete_team(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<TeamId>,
 ) -> Result<StatusCode, AdminApiError> {
     state.directory.admin().delete_team(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -93,7 +95,7 @@ pub async fn delete_team(
 pub async fn set_allocation(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<TeamId>,
     AdminJson(update): AdminJson<AllocationUpdate>,
 ) -> Result<Json<TeamView>, AdminApiError> {
     Ok(Json(
@@ -112,7 +114,7 @@ pub async fn set_allocation(
 pub async fn clear_allocation(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<TeamId>,
 ) -> Result<Json<TeamView>, AdminApiError> {
     Ok(Json(
         state
@@ -131,7 +133,7 @@ pub async fn clear_allocation(
 pub async fn move_team(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<TeamId>,
     AdminJson(m): AdminJson<MoveTeam>,
 ) -> Result<Json<TeamView>, AdminApiError> {
     Ok(Json(

@@ -2,6 +2,7 @@
 
 use super::auth::AdminJson;
 use super::error::{AdminApiError, ErrorBody};
+use crate::domain::WebhookId;
 use crate::http::AppState;
 use crate::provisioning::admin::{AdminActor, NewWebhook, WebhookUpdate, WebhookView};
 use axum::Json;
@@ -38,7 +39,7 @@ pub async fn create_webhook(
 pub async fn get_webhook(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
 ) -> Result<Json<WebhookView>, AdminApiError> {
     Ok(Json(
         state.directory.admin().get_webhook(&actor, &id).await?,
@@ -52,7 +53,7 @@ pub async fn get_webhook(
 pub async fn update_webhook(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     AdminJson(update): AdminJson<WebhookUpdate>,
 ) -> Result<Json<WebhookView>, AdminApiError> {
     Ok(Json(
@@ -71,7 +72,7 @@ pub async fn update_webhook(
 pub async fn delete_webhook(
     State(state): State<AppState>,
     actor: AdminActor,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
 ) -> Result<StatusCode, AdminApiError> {
     state.directory.admin().delete_webhook(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,6 +1,7 @@
 //! `/Me` (RFC 7644 §3.11): the SCIM User behind a session access token.
 
 use super::resources;
+use crate::domain::OrgId;
 use crate::http::extract::bearer_token;
 use crate::http::{ApiError, AppState};
 use crate::provisioning::Actor;
@@ -34,7 +35,7 @@ pub async fn get_me(
         let span = tracing::Span::current();
         span.record("org", live.claims.org.as_str());
         let actor = Actor {
-            org_id: live.claims.org,
+            org_id: OrgId::from(live.claims.org),
             label: format!("session:{}", live.claims.sid),
         };
         return resources::get(

@@ -111,7 +111,7 @@ pub fn resource(registry: &Registry, base: &str, view: &View, p: &Projection) ->
             .map(|g| {
                 json!({
                     "value": g.group_id,
-                    "$ref": location(base, ResourceKind::Group, &g.group_id),
+                    "$ref": location(base, ResourceKind::Group, g.group_id.as_str()),
                     "display": g.group_display,
                     "type": "direct",
                 })

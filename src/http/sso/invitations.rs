@@ -15,6 +15,7 @@
 //! the token (see `http::loggable_path`) and no handler logs its input.
 
 use super::openapi::SignInError;
+use crate::domain::OrgId;
 use crate::http::AppState;
 use crate::http::edge::SsoBody;
 use crate::http::rate_limit::{AuthFailure, ClientAddress};
@@ -483,7 +484,11 @@ async fn send_sign_in_code(
     let requester = ClientAddress::of(client);
     match state
         .sso
-        .send_email_code(&req.org_id, &req.email, &requester)
+        .send_email_code(
+            &OrgId::from_request_text(req.org_id),
+            &req.email,
+            &requester,
+        )
         .await
     {
         Ok(()) => json_answer(
@@ -520,7 +525,7 @@ async fn verify_sign_in_code(
     match state
         .sso
         .verify_email_code(
-            &req.org_id,
+            &OrgId::from_request_text(req.org_id),
             &req.email,
             &req.code,
             &ClientAddress::of(client),
@@ -541,7 +546,7 @@ fn token_response(s: &SignedIn) -> Response {
             token_type: "Bearer",
             expires_in: s.expires_in,
             refresh_token: s.refresh_token.clone(),
-            user_id: Some(s.user_id.clone()),
+            user_id: Some(s.user_id.to_string()),
         }),
     )
 }

@@ -3,6 +3,7 @@
 //! URI of every OIDC connection). Refusals answer `{"error", "message"}`, or a small
 //! page when the browser asks for HTML.
 
+use crate::domain::OrgId;
 use crate::http::AppState;
 use crate::sso::oidc::{Callback, LoginError, cookie_name};
 use crate::sso::start::StartRedirect;
@@ -177,7 +178,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// sets the cookie that binds the login to this browser.
 async fn start_sign_in(
     State(state): State<AppState>,
-    Path(org_id): Path<String>,
+    Path(org_id): Path<OrgId>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, SignInFailure> {

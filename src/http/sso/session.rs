@@ -279,7 +279,7 @@ async fn introspect_token(
     let token = param(&pairs, "token")
         .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
     let live = state.sso.sessions().live(token).await?;
-    let Some(live) = live.filter(|l| l.claims.org == admin.org_id) else {
+    let Some(live) = live.filter(|l| admin.org_id == l.claims.org.as_str()) else {
         return Ok(no_store(StatusCode::OK, &json!({"active": false})));
     };
     let c = live.claims;

@@ -6,6 +6,7 @@ use super::audit::record;
 use super::kinds::{OrgRole, TeamRole};
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::{GroupId, MappingId, OrgId, TeamId, UserId};
 use crate::provisioning::rules::{self, Changes};
 use crate::store::resources::{self, Table};
 use crate::store::teams::{self, GroupMapping};
@@ -16,10 +17,13 @@ use serde_json::json;
 /// A mapping as an admin sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MappingView {
-    pub id: String,
-    pub group_id: String,
+    #[schema(value_type = String)]
+    pub id: MappingId,
+    #[schema(value_type = String)]
+    pub group_id: GroupId,
     pub group_name: String,
-    pub team_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<TeamId>,
     pub team_name: Option<String>,
     /// With a team.
     #[schema(value_type = Option<TeamRole>)]
@@ -36,8 +40,10 @@ pub struct MappingView {
 #[serde(deny_unknown_fields)]
 pub struct NewMapping {
     /// The SCIM id of the IdP group.
-    pub group_id: String,
-    pub team_id: Option<String>,
+    #[schema(value_type = String)]
+    pub group_id: GroupId,
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<TeamId>,
     /// Only with `team_id`; default `user`.
     pub team_role: Option<TeamRole>,
     /// Only without `team_id`.
@@ -86,7 +92,7 @@ fn effects(c: &Changes) -> MappingEffects {
     }
 }
 
-async fn mapping(tx: &mut Tx, org_id: &str, id: &str) -> Result<MappingView, AdminError> {
+async fn mapping(tx: &mut Tx, org_id: &OrgId, id: &MappingId) -> Result<MappingView, AdminError> {
     mappings::list(tx, org_id, Some(id))
         .await?
         .pop()
@@ -101,15 +107,15 @@ async fn mapping(tx: &mut Tx, org_id: &str, id: &str) -> Result<MappingView, Adm
 /// Recomputes the memberships and roles of the group's members.
 async fn reconcile_group(
     tx: &mut Tx,
-    org_id: &str,
-    group_id: &str,
+    org_id: &OrgId,
+    group_id: &GroupId,
     now: &str,
 ) -> Result<Changes, AdminError> {
-    let users: Vec<String> = members::of_groups(tx, &[group_id.to_owned()])
+    let users: Vec<UserId> = members::of_groups(tx, std::slice::from_ref(group_id))
         .await?
         .into_iter()
         .filter(|m| m.member_type == "User")
-        .map(|m| m.member_id)
+        .map(|m| UserId::from(m.member_id))
         .collect();
     Ok(rules::reconcile_users(tx, org_id, &users, now).await?)
 }
@@ -133,7 +139,7 @@ impl Admin {
     ) -> Result<MappingChange, AdminError> {
         let now = self.now();
         let mut tx = self.write().await?;
-        let group = [new.group_id.clone()];
+        let group = [new.group_id.to_string()];
         if resources::existing_ids(&mut tx, Table::Groups, &actor.org_id, &group)
             .await?
             .is_empty()
@@ -160,7 +166,7 @@ impl Admin {
             }
         };
         let m = GroupMapping {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: MappingId::new_v4(),
             org_id: actor.org_id.clone(),
             group_id: new.group_id.clone(),
             team_id,
@@ -194,7 +200,7 @@ impl Admin {
     pub async fn delete_mapping(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &MappingId,
     ) -> Result<MappingChange, AdminError> {
         let now = self.now();
         let mut tx = self.write().await?;

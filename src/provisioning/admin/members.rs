@@ -6,6 +6,7 @@ use super::kinds::TeamRole;
 use super::roles::active_user;
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::{MembershipId, OrgId, TeamId, UserId};
 use crate::provisioning::rules::Changes;
 use crate::store::teams::{self, Membership, Overflow};
 use crate::store::{Tx, team_admin};
@@ -14,7 +15,8 @@ use serde::{Deserialize, Serialize};
 /// A membership as an admin sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     /// Absent when the user no longer exists.
     pub user_name: Option<String>,
     #[schema(value_type = TeamRole)]
@@ -44,7 +46,8 @@ pub struct MemberView {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     /// Default `user`.
     pub role: Option<TeamRole>,
 }
@@ -73,7 +76,7 @@ fn view(m: team_admin::MemberDetail, position: Option<usize>) -> MemberView {
 
 async fn refuse_if_idp_managed(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     team_name: &str,
 ) -> Result<(), AdminError> {
     if teams::settings(tx, org_id).await?.idp_managed_teams {
@@ -85,11 +88,15 @@ async fn refuse_if_idp_managed(
     Ok(())
 }
 
-async fn member_view(tx: &mut Tx, team_id: &str, user_id: &str) -> Result<MemberView, AdminError> {
+async fn member_view(
+    tx: &mut Tx,
+    team_id: &TeamId,
+    user_id: &UserId,
+) -> Result<MemberView, AdminError> {
     team_admin::team_memberships(tx, team_id, false)
         .await?
         .into_iter()
-        .find(|m| m.user_id == user_id)
+        .find(|m| m.user_id == *user_id)
         .map(|m| view(m, None))
         .ok_or_else(|| AdminError::Internal("membership just written is missing".into()))
 }
@@ -99,7 +106,7 @@ impl Admin {
     pub async fn list_members(
         &self,
         actor: &AdminActor,
-        team_id: &str,
+        team_id: &TeamId,
     ) -> Result<Vec<MemberView>, AdminError> {
         let mut tx = self.read().await?;
         team(&mut tx, &actor.org_id, team_id).await?;
@@ -114,7 +121,7 @@ impl Admin {
     pub async fn waitlist(
         &self,
         actor: &AdminActor,
-        team_id: &str,
+        team_id: &TeamId,
     ) -> Result<Vec<MemberView>, AdminError> {
         let mut tx = self.read().await?;
         team(&mut tx, &actor.org_id, team_id).await?;
@@ -131,7 +138,7 @@ impl Admin {
     pub async fn add_member(
         &self,
         actor: &AdminActor,
-        team_id: &str,
+        team_id: &TeamId,
         new: NewMember,
     ) -> Result<MemberView, AdminError> {
         let role = new.role.unwrap_or(TeamRole::User).as_str().to_owned();
@@ -148,7 +155,7 @@ impl Admin {
         }
         let pool = teams::lock_pool(&mut tx, &t.subscription_id).await?;
         let free = teams::free_seats(&mut tx, &t, pool).await?;
-        let scope = t.reserved_seats.map(|_| t.id.as_str());
+        let scope = t.reserved_seats.map(|_| &t.id);
         let queue_ahead = !teams::waiting(&mut tx, &t.subscription_id, scope, 1)
             .await?
             .is_empty();
@@ -166,7 +173,7 @@ impl Admin {
             )));
         }
         let m = Membership {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: MembershipId::new_v4(),
             team_id: t.id.clone(),
             user_id: new.user_id.clone(),
             role,
@@ -205,8 +212,8 @@ impl Admin {
     pub async fn remove_member(
         &self,
         actor: &AdminActor,
-        team_id: &str,
-        user_id: &str,
+        team_id: &TeamId,
+        user_id: &UserId,
     ) -> Result<(), AdminError> {
         let now = self.now();
         let mut tx = self.write().await?;

@@ -28,13 +28,14 @@ use super::invitations::Invitations;
 use super::rules::Changes;
 use super::{Directory, Error};
 use crate::clock::{Clock, format_timestamp};
+use crate::domain::OrgId;
 use crate::store::{Store, StoreError, Tx};
 use std::sync::Arc;
 
 /// Who is making an admin request: the org of the admin token and its label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminActor {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub label: String,
 }
 

@@ -4,6 +4,7 @@
 use super::audit::record;
 use super::kinds::OrgRole as OrgRoleName;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::{OrgId, UserId};
 use crate::provisioning::roles::ensure_an_admin_remains;
 use crate::provisioning::rules;
 use crate::store::Tx;
@@ -14,7 +15,8 @@ use serde::{Deserialize, Serialize};
 /// An org role as an admin sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrgRoleView {
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     /// Absent when the user no longer exists.
     pub user_name: Option<String>,
     #[schema(value_type = OrgRoleName)]
@@ -28,7 +30,8 @@ pub struct OrgRoleView {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrgRole {
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     pub role: OrgRoleName,
 }
 
@@ -45,10 +48,10 @@ fn view(r: OrgRole) -> OrgRoleView {
 /// The user exists in the org and is active, or NotFound / Conflict.
 pub(super) async fn active_user(
     tx: &mut Tx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
 ) -> Result<(), AdminError> {
-    let ids = [user_id.to_owned()];
+    let ids = [user_id.to_string()];
     if resources::existing_ids(tx, Table::Users, org_id, &ids)
         .await?
         .is_empty()
@@ -57,7 +60,7 @@ pub(super) async fn active_user(
             "no user with id {user_id:?} in this organization"
         )));
     }
-    if crate::store::teams::active_user_ids(tx, org_id, &ids)
+    if crate::store::teams::active_user_ids(tx, org_id, std::slice::from_ref(user_id))
         .await?
         .is_empty()
     {
@@ -68,7 +71,11 @@ pub(super) async fn active_user(
     Ok(())
 }
 
-async fn role_of(tx: &mut Tx, org_id: &str, user_id: &str) -> Result<Option<OrgRole>, AdminError> {
+async fn role_of(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    user_id: &UserId,
+) -> Result<Option<OrgRole>, AdminError> {
     Ok(org_roles::of_users(tx, org_id, &[user_id.to_owned()])
         .await?
         .pop())
@@ -135,7 +142,7 @@ impl Admin {
     pub async fn revoke_org_role(
         &self,
         actor: &AdminActor,
-        user_id: &str,
+        user_id: &UserId,
     ) -> Result<(), AdminError> {
         let now = self.now();
         let mut tx = self.write().await?;

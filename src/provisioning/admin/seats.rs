@@ -5,6 +5,7 @@ use super::audit::record;
 use super::kinds::{optional_whole_number, whole_number};
 use super::teams::{team, team_view};
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::{OrgId, SubscriptionId, TeamId};
 use crate::provisioning::rules::{self, Changes};
 use crate::store::teams::{self, Membership, Subscription};
 use crate::store::{Tx, team_admin};
@@ -16,7 +17,8 @@ use super::TeamView;
 /// A subscription as an admin sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: SubscriptionId,
     pub label: String,
     pub plan: String,
     /// The pool size; null: unlimited.
@@ -92,8 +94,8 @@ fn subscription_view(s: team_admin::SubscriptionSummary) -> SubscriptionView {
 
 async fn subscription(
     tx: &mut Tx,
-    org_id: &str,
-    id: &str,
+    org_id: &OrgId,
+    id: &SubscriptionId,
 ) -> Result<team_admin::SubscriptionSummary, AdminError> {
     team_admin::subscription_summaries(tx, org_id, Some(id))
         .await?
@@ -119,9 +121,9 @@ fn check_seats(n: i64, what: &str) -> Result<(), AdminError> {
 /// is the team whose current reservation the new one replaces.
 pub(super) async fn check_reservations(
     tx: &mut Tx,
-    org_id: &str,
-    subscription_id: &str,
-    except: Option<&str>,
+    org_id: &OrgId,
+    subscription_id: &SubscriptionId,
+    except: Option<&TeamId>,
     reserved: Option<i64>,
     team_name: &str,
 ) -> Result<(), AdminError> {
@@ -151,7 +153,7 @@ impl Admin {
         tx: &mut Tx,
         actor: &AdminActor,
         now: &str,
-        subscription_id: &str,
+        subscription_id: &SubscriptionId,
     ) -> Result<Vec<Membership>, AdminError> {
         let granted = rules::fill_waitlist(tx, subscription_id, now).await?;
         if !granted.is_empty() {
@@ -193,7 +195,7 @@ impl Admin {
         check_seats(new.seats, "seats")?;
         let now = self.now();
         let s = Subscription {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: SubscriptionId::new_v4(),
             org_id: actor.org_id.clone(),
             label,
             plan: new.plan.unwrap_or_else(|| "standard".to_owned()),
@@ -222,7 +224,7 @@ impl Admin {
     pub async fn update_subscription(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &SubscriptionId,
         update: SubscriptionUpdate,
     ) -> Result<SubscriptionView, AdminError> {
         let now = self.now();
@@ -287,7 +289,7 @@ impl Admin {
     pub async fn set_allocation(
         &self,
         actor: &AdminActor,
-        team_id: &str,
+        team_id: &TeamId,
         reserved: Option<i64>,
     ) -> Result<TeamView, AdminError> {
         let now = self.now();
@@ -329,21 +331,21 @@ impl Admin {
     pub async fn move_team(
         &self,
         actor: &AdminActor,
-        team_id: &str,
-        subscription_id: &str,
+        team_id: &TeamId,
+        subscription_id: &SubscriptionId,
     ) -> Result<TeamView, AdminError> {
         let now = self.now();
         let mut tx = self.write().await?;
         let before = team_view(&mut tx, &actor.org_id, team_id).await?;
         let t = team(&mut tx, &actor.org_id, team_id).await?;
-        if t.subscription_id == subscription_id {
+        if t.subscription_id == *subscription_id {
             return Ok(before);
         }
         // Both pools, in a fixed order so two moves cannot deadlock.
-        let (a, b) = if t.subscription_id.as_str() < subscription_id {
-            (t.subscription_id.as_str(), subscription_id)
+        let (a, b) = if t.subscription_id < *subscription_id {
+            (&t.subscription_id, subscription_id)
         } else {
-            (subscription_id, t.subscription_id.as_str())
+            (subscription_id, &t.subscription_id)
         };
         let target = subscription(&mut tx, &actor.org_id, subscription_id).await?;
         teams::lock_pool(&mut tx, a).await?;
@@ -359,7 +361,7 @@ impl Admin {
         .await?;
         if t.reserved_seats.is_none() {
             let shared = teams::Team {
-                subscription_id: subscription_id.to_owned(),
+                subscription_id: subscription_id.clone(),
                 ..t.clone()
             };
             let free = teams::free_seats(&mut tx, &shared, target.subscription.seats).await?;

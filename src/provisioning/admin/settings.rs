@@ -5,6 +5,7 @@ use super::audit::record;
 use super::kinds::SeatOverflow;
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::TeamId;
 use crate::provisioning::rules;
 use crate::store::teams::{self, OrgSettings};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -13,9 +14,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SettingsView {
     /// The org's first team (read-only).
-    pub initial_team_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub initial_team_id: Option<TeamId>,
     /// The team every provisioned user joins; null: none.
-    pub default_team_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub default_team_id: Option<TeamId>,
     pub seat_overflow: SeatOverflow,
     /// When true, team members come only from the IdP: admins cannot add or remove them.
     pub idp_managed_teams: bool,
@@ -28,7 +31,7 @@ pub struct SettingsUpdate {
     /// A team id, or null for no default team.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
-    pub default_team_id: Option<Option<String>>,
+    pub default_team_id: Option<Option<TeamId>>,
     pub seat_overflow: Option<SeatOverflow>,
     pub idp_managed_teams: Option<bool>,
 }

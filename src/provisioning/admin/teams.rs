@@ -4,6 +4,7 @@ use super::audit::record;
 use super::kinds::{LoginType, optional_whole_number};
 use super::seats::check_reservations;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::{OrgId, SubscriptionId, TeamId};
 use crate::store::teams::{self, Team};
 use crate::store::{StoreError, Tx, team_admin};
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,8 @@ use serde_json::Value;
 /// A team as an admin sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TeamView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: TeamId,
     pub name: String,
     pub description: String,
     #[schema(value_type = LoginType)]
@@ -20,7 +22,8 @@ pub struct TeamView {
     /// The team's own settings (a JSON object).
     #[schema(value_type = Object)]
     pub settings: Value,
-    pub subscription_id: String,
+    #[schema(value_type = String)]
+    pub subscription_id: SubscriptionId,
     /// Seats reserved for (and capping) this team; null: it shares the unreserved pool.
     pub reserved_seats: Option<i64>,
     /// Seats held by its members.
@@ -51,7 +54,8 @@ pub struct NewTeam {
     #[schema(value_type = Option<Object>)]
     pub settings: Option<Value>,
     /// Default: the subscription of the org's initial team.
-    pub subscription_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub subscription_id: Option<SubscriptionId>,
     /// Seats to reserve for the team; absent: it shares the unreserved pool.
     #[serde(default, deserialize_with = "optional_whole_number")]
     #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
@@ -99,12 +103,16 @@ fn name_taken(name: &str) -> impl FnOnce(StoreError) -> AdminError + '_ {
     }
 }
 
-pub(super) fn team_not_found(id: &str) -> AdminError {
+pub(super) fn team_not_found(id: &TeamId) -> AdminError {
     AdminError::NotFound(format!("no team with id {id:?} in this organization"))
 }
 
 /// The team as an admin sees it, or NotFound.
-pub(super) async fn team_view(tx: &mut Tx, org_id: &str, id: &str) -> Result<TeamView, AdminError> {
+pub(super) async fn team_view(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    id: &TeamId,
+) -> Result<TeamView, AdminError> {
     let settings = teams::settings(tx, org_id).await?;
     let summary = team_admin::team_summaries(tx, org_id, Some(id))
         .await?
@@ -116,8 +124,8 @@ pub(super) async fn team_view(tx: &mut Tx, org_id: &str, id: &str) -> Result<Tea
 fn view(s: team_admin::TeamSummary, settings: &teams::OrgSettings) -> Result<TeamView, AdminError> {
     let t = s.team;
     Ok(TeamView {
-        initial: settings.initial_team_id.as_deref() == Some(t.id.as_str()),
-        default: settings.default_team_id.as_deref() == Some(t.id.as_str()),
+        initial: settings.initial_team_id.as_ref() == Some(&t.id),
+        default: settings.default_team_id.as_ref() == Some(&t.id),
         settings: serde_json::from_str(&s.settings)
             .map_err(|e| AdminError::Internal(format!("team settings: {e}")))?,
         id: t.id,
@@ -134,7 +142,7 @@ fn view(s: team_admin::TeamSummary, settings: &teams::OrgSettings) -> Result<Tea
 }
 
 /// The team row, or NotFound.
-pub(super) async fn team(tx: &mut Tx, org_id: &str, id: &str) -> Result<Team, AdminError> {
+pub(super) async fn team(tx: &mut Tx, org_id: &OrgId, id: &TeamId) -> Result<Team, AdminError> {
     teams::get_team(tx, org_id, id)
         .await?
         .ok_or_else(|| team_not_found(id))
@@ -153,7 +161,7 @@ impl Admin {
     }
 
     /// One team.
-    pub async fn get_team(&self, actor: &AdminActor, id: &str) -> Result<TeamView, AdminError> {
+    pub async fn get_team(&self, actor: &AdminActor, id: &TeamId) -> Result<TeamView, AdminError> {
         let mut tx = self.read().await?;
         team_view(&mut tx, &actor.org_id, id).await
     }
@@ -191,7 +199,7 @@ impl Admin {
             }
         };
         let t = Team {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: TeamId::new_v4(),
             org_id: actor.org_id.clone(),
             name: name.clone(),
             description: new.description.trim().to_owned(),
@@ -232,7 +240,7 @@ impl Admin {
     pub async fn update_team(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &TeamId,
         update: TeamUpdate,
     ) -> Result<TeamView, AdminError> {
         let now = self.now();
@@ -270,7 +278,7 @@ impl Admin {
 
     /// Deletes a team that has no members (waiting ones included). The initial and the
     /// default team cannot be deleted.
-    pub async fn delete_team(&self, actor: &AdminActor, id: &str) -> Result<(), AdminError> {
+    pub async fn delete_team(&self, actor: &AdminActor, id: &TeamId) -> Result<(), AdminError> {
         let now = self.now();
         let mut tx = self.write().await?;
         let before = team_view(&mut tx, &actor.org_id, id).await?;

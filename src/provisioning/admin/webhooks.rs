@@ -4,6 +4,7 @@
 use super::audit::record;
 use super::settings::present;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::WebhookId;
 use crate::outbox::{
     self, Endpoint, EndpointUpdate, EventType, NewEndpoint, OutboxError, WebhookSecret,
 };
@@ -15,7 +16,8 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 /// An endpoint as an admin sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: WebhookId,
     pub url: String,
     /// Event types sent; null: every type.
     #[schema(value_type = Option<Vec<WebhookEventType>>)]
@@ -119,7 +121,7 @@ fn view(e: &Endpoint, show_secret: bool) -> WebhookView {
     }
 }
 
-fn not_found(id: &str) -> AdminError {
+fn not_found(id: &WebhookId) -> AdminError {
     AdminError::NotFound(format!(
         "no webhook endpoint with id {id:?} in this organization"
     ))
@@ -141,7 +143,7 @@ impl Admin {
     pub async fn get_webhook(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &WebhookId,
     ) -> Result<WebhookView, AdminError> {
         let mut tx = self.read().await?;
         outbox::get_endpoint(&mut tx, &actor.org_id, id)
@@ -186,7 +188,7 @@ impl Admin {
     pub async fn update_webhook(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &WebhookId,
         update: WebhookUpdate,
     ) -> Result<WebhookView, AdminError> {
         let rotated = update.secret.is_some();
@@ -225,7 +227,11 @@ impl Admin {
     }
 
     /// Deletes an endpoint.
-    pub async fn delete_webhook(&self, actor: &AdminActor, id: &str) -> Result<(), AdminError> {
+    pub async fn delete_webhook(
+        &self,
+        actor: &AdminActor,
+        id: &WebhookId,
+    ) -> Result<(), AdminError> {
         let now = self.now();
         let mut tx = self.write().await?;
         let before = outbox::get_endpoint(&mut tx, &actor.org_id, id)

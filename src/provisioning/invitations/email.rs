@@ -1,6 +1,7 @@
 //! The invitation emails: who to write to and what to say.
 
 use crate::clock::format_timestamp;
+use crate::domain::UserId;
 use crate::outbox::Email;
 use crate::store::effects::{TeamInfo, UserInfo};
 use serde_json::{Map, Value};
@@ -141,12 +142,12 @@ pub fn compose(
 
 /// A user's doc as an email needs it.
 pub(in crate::provisioning) fn user_info(
-    id: &str,
+    id: &UserId,
     user_name: &str,
     doc: &Map<String, Value>,
 ) -> UserInfo {
     UserInfo {
-        id: id.to_owned(),
+        id: id.clone(),
         user_name: user_name.to_owned(),
         doc: doc.clone(),
     }

@@ -99,9 +99,9 @@ async fn load(
         .remove(&m.user_id);
     let accepted = matches!(m.state.as_str(), "pending_app_login" | "active");
     let view = InvitationView {
-        membership_id: m.id.clone(),
+        membership_id: m.id.to_string(),
         org_name: team.org_name.clone(),
-        team_id: team.id.clone(),
+        team_id: team.id.to_string(),
         team_name: team.name.clone(),
         role: m.role.clone(),
         status: if accepted { "accepted" } else { "invited" },

@@ -3,6 +3,7 @@
 
 use super::{Invitations, Template, address, compose};
 use crate::clock::format_timestamp;
+use crate::domain::{MembershipId, OrgId, TeamId, UserId};
 use crate::outbox::Email;
 use crate::provisioning::effects::{self, Recorded};
 use crate::provisioning::{Directory, Error};
@@ -16,9 +17,9 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sent {
     /// Users an email was queued for.
-    pub sent: Vec<String>,
+    pub sent: Vec<UserId>,
     /// Users skipped, with why (not a member, waiting for a seat, no address ...).
-    pub skipped: Vec<(String, String)>,
+    pub skipped: Vec<(UserId, String)>,
 }
 
 /// Admin "resend invite": a new link (new token and expiry) and a new email for each
@@ -26,9 +27,9 @@ pub struct Sent {
 pub async fn resend(
     dir: &Directory,
     actor: &str,
-    org_id: &str,
-    team_id: &str,
-    user_ids: &[String],
+    org_id: &OrgId,
+    team_id: &TeamId,
+    user_ids: &[UserId],
 ) -> Result<Sent, Error> {
     send(dir, actor, org_id, team_id, user_ids, Template::Reminder).await
 }
@@ -38,9 +39,9 @@ pub async fn resend(
 pub async fn send_instructions(
     dir: &Directory,
     actor: &str,
-    org_id: &str,
-    team_id: &str,
-    user_ids: &[String],
+    org_id: &OrgId,
+    team_id: &TeamId,
+    user_ids: &[UserId],
 ) -> Result<Sent, Error> {
     send(
         dir,
@@ -56,15 +57,15 @@ pub async fn send_instructions(
 async fn send(
     dir: &Directory,
     actor: &str,
-    org_id: &str,
-    team_id: &str,
-    user_ids: &[String],
+    org_id: &OrgId,
+    team_id: &TeamId,
+    user_ids: &[UserId],
     template: Template,
 ) -> Result<Sent, Error> {
     let now = dir.clock.now();
     let stamp = format_timestamp(now);
     let mut tx = dir.store.write().await?;
-    let teams = sql::team_infos(&mut tx, org_id, &[team_id.to_owned()]).await?;
+    let teams = sql::team_infos(&mut tx, org_id, std::slice::from_ref(team_id)).await?;
     let team = teams
         .get(team_id)
         .ok_or_else(|| Error::NotFound(format!("team {team_id} not found")))?;
@@ -154,7 +155,7 @@ async fn send(
     Ok(out)
 }
 
-fn dedup(ids: &[String]) -> Vec<&String> {
+fn dedup(ids: &[UserId]) -> Vec<&UserId> {
     let mut seen = std::collections::BTreeSet::new();
     ids.iter().filter(|id| seen.insert(id.as_str())).collect()
 }
@@ -171,7 +172,7 @@ pub(in crate::provisioning) fn joining_emails<'r>(
     recorded: &Recorded<'r>,
     now: OffsetDateTime,
     emails: &mut Vec<(String, Email)>,
-) -> (Vec<String>, Vec<&'r Membership>) {
+) -> (Vec<MembershipId>, Vec<&'r Membership>) {
     let expires = inv.expiry(now);
     let mut invited = Vec::new();
     let mut no_address = Vec::new();

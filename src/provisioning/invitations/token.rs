@@ -1,6 +1,7 @@
 //! The invitation token: `<membership id>.<expiry, unix seconds>.<base64url HMAC-SHA256 of
 //! both>`, signed with a key shared by every process.
 
+use crate::domain::MembershipId;
 use crate::provisioning::{Error, server_keys};
 use crate::store::Store;
 use base64::Engine as _;
@@ -79,9 +80,12 @@ impl Invitations {
     }
 
     /// The signed token for a membership, valid until `expires`.
-    pub fn token(&self, membership_id: &str, expires: OffsetDateTime) -> String {
+    pub fn token(&self, membership_id: &MembershipId, expires: OffsetDateTime) -> String {
         let exp = expires.unix_timestamp();
-        let sig = self.mac(membership_id, exp).finalize().into_bytes();
+        let sig = self
+            .mac(membership_id.as_str(), exp)
+            .finalize()
+            .into_bytes();
         format!("{membership_id}.{exp}.{}", B64.encode(sig))
     }
 
@@ -108,14 +112,18 @@ impl Invitations {
         let expires =
             OffsetDateTime::from_unix_timestamp(exp).map_err(|_| InvalidInvitation::Malformed)?;
         Ok(Checked {
-            membership_id: id.to_owned(),
+            membership_id: MembershipId::from(id),
             expires,
             expired: now.unix_timestamp() >= exp,
         })
     }
 
     /// Checks a token; returns the membership id it names.
-    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<String, InvalidInvitation> {
+    pub fn verify(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<MembershipId, InvalidInvitation> {
         let checked = self.check(token, now)?;
         if checked.expired {
             return Err(InvalidInvitation::Expired);
@@ -135,7 +143,7 @@ fn parse_expiry(exp: &str) -> Option<i64> {
 /// A token whose signature holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
-    pub membership_id: String,
+    pub membership_id: MembershipId,
     pub expires: OffsetDateTime,
     pub expired: bool,
 }
@@ -150,7 +158,7 @@ mod tests {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let exp = inv.expiry(now);
         assert_eq!(exp - now, time::Duration::days(7));
-        let t = inv.token("m-1", exp);
+        let t = inv.token(&MembershipId::from("m-1"), exp);
         assert_eq!(inv.verify(&t, now).unwrap(), "m-1");
         assert!(inv.link(&t).starts_with("https://r.test/invitations/m-1."));
         assert_eq!(inv.verify(&t, exp), Err(InvalidInvitation::Expired));

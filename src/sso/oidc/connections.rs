@@ -4,6 +4,7 @@
 
 use super::{Oidc, discover};
 use crate::clock::format_timestamp;
+use crate::domain::OrgId;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
 use crate::sso::connections::{self, Change, ConnectionKind, record_change};
@@ -256,19 +257,19 @@ impl ConnectionKind for OidcConnections {
     const NAME: &'static str = "oidc_connection";
     const LABEL: &'static str = "OIDC";
 
-    async fn list(tx: &mut Tx, org_id: &str) -> Result<Vec<OidcConnectionRow>, StoreError> {
+    async fn list(tx: &mut Tx, org_id: &OrgId) -> Result<Vec<OidcConnectionRow>, StoreError> {
         sso_oidc::list_connections(tx, org_id).await
     }
 
     async fn get(
         tx: &mut Tx,
-        org_id: &str,
+        org_id: &OrgId,
         id: &str,
     ) -> Result<Option<OidcConnectionRow>, StoreError> {
         sso_oidc::get_connection(tx, org_id, id).await
     }
 
-    async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+    async fn delete(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
         sso_oidc::delete_connection(tx, org_id, id).await
     }
 

@@ -5,6 +5,7 @@
 
 use super::{SpUrls, sp_urls};
 use crate::clock::format_timestamp;
+use crate::domain::OrgId;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
 use crate::sso::connections::{self, Change, ConnectionKind, record_change};
@@ -351,19 +352,22 @@ impl ConnectionKind for SamlConnections {
     const NAME: &'static str = "saml_connection";
     const LABEL: &'static str = "SAML";
 
-    async fn list(tx: &mut Tx, org_id: &str) -> Result<Vec<sso_saml::SamlConnection>, StoreError> {
+    async fn list(
+        tx: &mut Tx,
+        org_id: &OrgId,
+    ) -> Result<Vec<sso_saml::SamlConnection>, StoreError> {
         sso_saml::list_connections(tx, org_id).await
     }
 
     async fn get(
         tx: &mut Tx,
-        org_id: &str,
+        org_id: &OrgId,
         id: &str,
     ) -> Result<Option<sso_saml::SamlConnection>, StoreError> {
         sso_saml::get_connection(tx, org_id, id).await
     }
 
-    async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> Result<bool, StoreError> {
+    async fn delete(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
         sso_saml::delete_connection(tx, org_id, id).await
     }
 

@@ -14,6 +14,7 @@
 //! that start from an index.
 
 use super::sql::{Dialect, Q, SqlValue};
+use crate::domain::OrgId;
 use scim::ScimError;
 use scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use scim::schema::{AttrType, Registry, Resolved, ResourceKind, ResourceTypeDef};
@@ -29,14 +30,14 @@ pub fn compile(
     registry: &Registry,
     rt: &ResourceTypeDef,
     dialect: Dialect,
-    org_id: &str,
+    org_id: &OrgId,
     filter: &Filter,
 ) -> Result<Q, ScimError> {
     let ctx = Ctx {
         registry,
         rt,
         dialect,
-        org_id,
+        org_id: org_id.as_str(),
     };
     let mut q = Q::default();
     ctx.filter(&mut q, filter, &Scope::Resource)?;

@@ -14,7 +14,14 @@ fn text(s: &str) -> SqlValue {
 fn compiled(dialect: Dialect, kind: ResourceKind, filter: &str) -> (String, Vec<SqlValue>) {
     let registry = Registry::load().unwrap();
     let rt = registry.resource_type(kind);
-    let q = compile(&registry, rt, dialect, "org-1", &parse(filter).unwrap()).unwrap();
+    let q = compile(
+        &registry,
+        rt,
+        dialect,
+        &OrgId::from("org-1"),
+        &parse(filter).unwrap(),
+    )
+    .unwrap();
     (q.sql, q.args)
 }
 

@@ -6,13 +6,14 @@ mod teams;
 
 use crate::harness::{Resp, TestApp};
 use reqwest::Method;
+use rollcall::domain::OrgId;
 use rollcall::store::Store;
 use rollcall::store::tokens::{self, TokenKind};
 use serde_json::Value;
 
 /// An admin token for the test org, labelled `label`.
 pub async fn admin_token(app: &TestApp, label: &str) -> String {
-    admin_token_for(app, &app.org_id, label).await
+    admin_token_for(app, app.org_id.as_str(), label).await
 }
 
 /// An admin token for any org of the test database.
@@ -25,7 +26,7 @@ pub async fn admin_token_for(app: &TestApp, org_id: &str, label: &str) -> String
         TokenKind::Admin,
         &tokens::TokenInfo {
             id: uuid::Uuid::new_v4().to_string(),
-            org_id: org_id.to_owned(),
+            org_id: OrgId::from(org_id.to_owned()),
             label: label.to_owned(),
             created: "2026-01-01T00:00:00.000Z".into(),
             revoked: None,
@@ -125,6 +126,6 @@ pub async fn member_states(
     app.team_members(team_id)
         .await
         .into_iter()
-        .map(|m| (m.user_id, m.state))
+        .map(|m| (m.user_id.into_string(), m.state))
         .collect()
 }

@@ -131,7 +131,7 @@ async fn teams_are_created_listed_updated_and_deleted_when_empty(app: TestApp) {
     };
     let other = Admin {
         app: &app,
-        token: admin_token_for(&app, &globex, "globex admin").await,
+        token: admin_token_for(&app, globex.as_str(), "globex admin").await,
     };
     let globex_team = other.team_named("Globex").await;
     let gid = globex_team["id"].as_str().unwrap();
@@ -462,7 +462,7 @@ async fn admin_tokens_are_created_listed_and_revoked_on_the_command_line(app: Te
         StatusCode::UNAUTHORIZED,
         "an admin token is no SCIM token"
     );
-    let listed = run(&["admin-token", "list", "--org", &app.org_id]);
+    let listed = run(&["admin-token", "list", "--org", app.org_id.as_str()]);
     let line = listed.lines().find(|l| l.contains("portal")).unwrap();
     assert!(line.ends_with("active"), "{line}");
     assert!(
@@ -470,7 +470,7 @@ async fn admin_tokens_are_created_listed_and_revoked_on_the_command_line(app: Te
         "the token itself is never shown again"
     );
     assert!(
-        !run(&["token", "list", "--org", &app.org_id]).contains("portal"),
+        !run(&["token", "list", "--org", app.org_id.as_str()]).contains("portal"),
         "SCIM tokens and admin tokens are listed apart"
     );
     let id = line.split('\t').next().unwrap();

@@ -12,6 +12,7 @@ use crate::outbox::sink::SmtpSink;
 use reqwest::StatusCode;
 use rollcall::clock::SystemClock;
 use rollcall::config::Overrides;
+use rollcall::domain::{TeamId, UserId};
 use rollcall::outbox::State;
 use rollcall::provisioning::invitations::{self, Invitations};
 use rollcall::provisioning::{CursorKey, Directory};
@@ -36,7 +37,7 @@ async fn membership_id(app: &TestApp, team: &str, user: &str) -> (String, Option
         .into_iter()
         .find(|m| m.user_id == user)
         .unwrap_or_else(|| panic!("{user} is not a member of {team}"));
-    (m.id, m.invitation_expires)
+    (m.id.into_string(), m.invitation_expires)
 }
 
 /// The invitation token in an email body.
@@ -173,7 +174,11 @@ async fn admins_can_resend_invitations_and_send_instructions(app: TestApp) {
             .await
             .unwrap(),
     );
-    let ids = vec![ada.clone(), bob.clone(), "nobody".to_owned(), ada.clone()];
+    let ids: Vec<UserId> = [ada.as_str(), bob.as_str(), "nobody", ada.as_str()]
+        .into_iter()
+        .map(UserId::from)
+        .collect();
+    let team = TeamId::from(team.as_str());
     let sent = invitations::resend(&dir, "admin:test", &app.org_id, &team, &ids)
         .await
         .unwrap();
@@ -184,7 +189,7 @@ async fn admins_can_resend_invitations_and_send_instructions(app: TestApp) {
         "admin:test",
         &app.org_id,
         &team,
-        std::slice::from_ref(&ada),
+        std::slice::from_ref(&ids[0]),
     )
     .await
     .unwrap();
@@ -195,7 +200,7 @@ async fn admins_can_resend_invitations_and_send_instructions(app: TestApp) {
         "admin:test",
         &app.org_id,
         &team,
-        std::slice::from_ref(&ada),
+        std::slice::from_ref(&ids[0]),
     )
     .await
     .unwrap();
@@ -213,7 +218,7 @@ async fn admins_can_resend_invitations_and_send_instructions(app: TestApp) {
             "Reminder: your invitation to Acme at Acme",
         ]
     );
-    let (ada_m, _) = membership_id(&app, &team, &ada).await;
+    let (ada_m, _) = membership_id(&app, team.as_str(), &ada).await;
     let inv = invitations(&app).await;
     let token = token_in(queued[1].1["text_body"].as_str().unwrap(), &app.address);
     assert_eq!(

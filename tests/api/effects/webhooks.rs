@@ -5,6 +5,7 @@ use super::{patch, set_pool, store};
 use crate::harness::TestApp;
 use crate::outbox::receiver::Receiver;
 use reqwest::StatusCode;
+use rollcall::domain::{GroupId, MappingId, TeamId};
 use rollcall::outbox::{self, NewEndpoint, WebhookSecret};
 use rollcall::store::teams::{self, GroupMapping};
 use serde_json::{Value, json};
@@ -102,10 +103,10 @@ async fn provisioning_emits_signed_webhooks_once(app: TestApp) {
     teams::insert_mapping(
         &mut tx,
         &GroupMapping {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: MappingId::new_v4(),
             org_id: app.org_id.clone(),
-            group_id: group.clone(),
-            team_id: Some(team.clone()),
+            group_id: GroupId::from(group.clone()),
+            team_id: Some(TeamId::from(team.clone())),
             team_role: Some("admin".into()),
             org_role: None,
             created: "2026-01-01T00:00:00.000Z".into(),

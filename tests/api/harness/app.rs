@@ -7,6 +7,7 @@ use super::backends::{Backend, PgDatabase, fresh_database};
 use rollcall::app::App;
 use rollcall::clock::{Clock, ManualClock, SystemClock};
 use rollcall::config::{Config, Overrides};
+use rollcall::domain::OrgId;
 use rollcall::store::{Store, tokens};
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT/scim/v2`
     pub base: String,
     pub token: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub client: reqwest::Client,
     pub database_url: String,
     /// The server's master key: a store that reads or writes secrets needs it.
@@ -199,7 +200,7 @@ impl TestApp {
 }
 
 /// Creates an organization and a SCIM token for it, as the CLI does.
-pub async fn create_org_and_token(database_url: &str, name: &str) -> (String, String) {
+pub async fn create_org_and_token(database_url: &str, name: &str) -> (OrgId, String) {
     let store = Store::connect(database_url).await.unwrap();
     let (org, _) =
         rollcall::provisioning::orgs::create_org(&store, name, None, "2026-01-01T00:00:00.000Z")

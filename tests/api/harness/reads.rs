@@ -2,6 +2,7 @@
 //! when the API does not show it, instead of SQL of its own.
 
 use super::app::TestApp;
+use rollcall::domain::{TeamId, UserId};
 use rollcall::store::team_admin::{self, MemberDetail};
 use rollcall::store::teams::{self, Membership, OrgSettings};
 
@@ -22,6 +23,7 @@ impl TestApp {
             .await
             .default_team_id
             .expect("the org has a default team")
+            .into_string()
     }
 
     /// The id of the org's first subscription.
@@ -33,14 +35,14 @@ impl TestApp {
             .unwrap();
         drop(tx);
         store.close().await;
-        subscriptions[0].subscription.id.clone()
+        subscriptions[0].subscription.id.to_string()
     }
 
     /// Every membership of a team, whatever its state, by time added.
     pub async fn team_members(&self, team_id: &str) -> Vec<MemberDetail> {
         let store = self.store().await;
         let mut tx = store.read().await.unwrap();
-        let members = team_admin::team_memberships(&mut tx, team_id, false)
+        let members = team_admin::team_memberships(&mut tx, &TeamId::from(team_id), false)
             .await
             .unwrap();
         drop(tx);
@@ -73,7 +75,7 @@ impl TestApp {
     pub async fn memberships_of(&self, user_id: &str) -> Vec<Membership> {
         let store = self.store().await;
         let mut tx = store.read().await.unwrap();
-        let memberships = teams::memberships_of_users(&mut tx, &[user_id.to_owned()])
+        let memberships = teams::memberships_of_users(&mut tx, &[UserId::from(user_id)])
             .await
             .unwrap();
         drop(tx);

@@ -5,6 +5,7 @@
 use super::fixture::{Db, options, serve};
 use super::receiver::Receiver;
 use super::sink::closed_port;
+use rollcall::domain::WebhookId;
 use rollcall::outbound::Destinations;
 use rollcall::outbox::{self, Event, EventType, Mailer, NO_ANSWER, NewEndpoint, State};
 use serde_json::json;
@@ -22,7 +23,7 @@ fn mailer(db: &Db) -> Mailer {
     .unwrap()
 }
 
-async fn endpoint(db: &Db, url: &str) -> String {
+async fn endpoint(db: &Db, url: &str) -> WebhookId {
     let mut tx = db.store.write().await.unwrap();
     let e = outbox::create_endpoint(
         &mut tx,
@@ -42,7 +43,7 @@ async fn endpoint(db: &Db, url: &str) -> String {
 }
 
 /// Queues one event for every endpoint; endpoint id -> row id.
-async fn enqueue(db: &Db, key: &str) -> Vec<(String, String)> {
+async fn enqueue(db: &Db, key: &str) -> Vec<(WebhookId, String)> {
     let mut tx = db.store.write().await.unwrap();
     let ids = outbox::enqueue_event(
         &mut tx,

@@ -2,6 +2,7 @@
 
 use crate::harness::{Backend, PgDatabase, create_org_and_token};
 use rollcall::clock::{Clock, ManualClock};
+use rollcall::domain::OrgId;
 use rollcall::outbound::Destinations;
 use rollcall::outbox::{self, Email, Mailer, Worker, WorkerOptions};
 use rollcall::store::Store;
@@ -15,7 +16,7 @@ pub struct Db {
     pub backend: Backend,
     pub store: Store,
     pub url: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub dir: tempfile::TempDir,
     pub clock: Arc<ManualClock>,
     /// The master key of `store`, for `serve` processes on this database.

@@ -9,6 +9,7 @@ use crate::harness::{Backend, TestApp, spawn_on_manual_clock};
 use crate::outbox::fixture::{body, header};
 use reqwest::{Method, StatusCode};
 use rollcall::clock::{Clock as _, ManualClock};
+use rollcall::domain::MembershipId;
 use rollcall::store::Q;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -397,7 +398,10 @@ async fn tampered_and_stale_links_are_refused(env: Env) {
     .unwrap();
     tx.commit().await.unwrap();
     s.close().await;
-    let token = inv.token(ada_id, env.clock.now() + time::Duration::days(1));
+    let token = inv.token(
+        &MembershipId::from(ada_id),
+        env.clock.now() + time::Duration::days(1),
+    );
     let (status, err) = env
         .json(Method::POST, &format!("/invitations/{token}"), None)
         .await;

@@ -270,7 +270,9 @@ async fn signs_in_through_a_real_provider(app: TestApp) {
     assert!(conn.get("client_secret").is_none(), "{conn:?}");
 
     let browser = Browser::new();
-    let authorize = browser.start(&app, &app.org_id, "login_hint=alice").await;
+    let authorize = browser
+        .start(&app, app.org_id.as_str(), "login_hint=alice")
+        .await;
     assert!(authorize.starts_with(&format!("{}/auth?", peer.issuer)));
     // RFC 7636: S256 only; OIDC Core: state, nonce, the login hint passed through.
     assert_eq!(
@@ -312,7 +314,7 @@ async fn userinfo_supplies_claims_the_id_token_lacks(app: TestApp) {
     let authorize = browser
         .start(
             &app,
-            &app.org_id,
+            app.org_id.as_str(),
             &format!(
                 "login_hint=alice&connection={}",
                 without["id"].as_str().unwrap()
@@ -328,7 +330,7 @@ async fn userinfo_supplies_claims_the_id_token_lacks(app: TestApp) {
     let authorize = browser
         .start(
             &app,
-            &app.org_id,
+            app.org_id.as_str(),
             &format!(
                 "login_hint=alice&connection={}",
                 with["id"].as_str().unwrap()
@@ -347,7 +349,9 @@ async fn a_wrong_state_is_refused(app: TestApp) {
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let browser = Browser::new();
-    let authorize = browser.start(&app, &app.org_id, "login_hint=alice").await;
+    let authorize = browser
+        .start(&app, app.org_id.as_str(), "login_hint=alice")
+        .await;
     let callback = browser.to_callback(&app, &authorize).await;
     let forged = replace_param(&callback, "state", "not-a-state-we-issued");
     assert_refused(
@@ -372,7 +376,9 @@ async fn a_state_without_the_browsers_cookie_is_refused(app: TestApp) {
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let victim = Browser::new();
-    let authorize = victim.start(&app, &app.org_id, "login_hint=alice").await;
+    let authorize = victim
+        .start(&app, app.org_id.as_str(), "login_hint=alice")
+        .await;
     let callback = victim.to_callback(&app, &authorize).await;
 
     // Another browser (no cookie) presenting the victim's callback: login CSRF / a leaked URL.
@@ -384,7 +390,9 @@ async fn a_state_without_the_browsers_cookie_is_refused(app: TestApp) {
         &["another browser"],
     );
     // A browser with a cookie of its own login presenting someone else's state.
-    let _ = attacker.start(&app, &app.org_id, "login_hint=bob").await;
+    let _ = attacker
+        .start(&app, app.org_id.as_str(), "login_hint=bob")
+        .await;
     assert_refused(&attacker.get(&callback).await, 400, "browser_mismatch", &[]);
     // The browser that started it can still finish.
     assert_signed_in(&victim.get(&callback).await);
@@ -396,7 +404,9 @@ async fn a_replayed_callback_is_refused(app: TestApp) {
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let browser = Browser::new();
-    let authorize = browser.start(&app, &app.org_id, "login_hint=alice").await;
+    let authorize = browser
+        .start(&app, app.org_id.as_str(), "login_hint=alice")
+        .await;
     let callback = browser.to_callback(&app, &authorize).await;
     let first = browser.get(&callback).await;
     assert_signed_in(&first);
@@ -409,7 +419,9 @@ async fn an_id_token_for_another_nonce_is_refused(app: TestApp) {
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let browser = Browser::new();
-    let authorize = browser.start(&app, &app.org_id, "login_hint=alice").await;
+    let authorize = browser
+        .start(&app, app.org_id.as_str(), "login_hint=alice")
+        .await;
     // The authorization request the provider sees carries another nonce (an injected
     // code, or an IdP echoing the wrong one): state, cookie and PKCE are all right, so
     // only the ID token's nonce tells this sign-in from another.
@@ -430,7 +442,9 @@ async fn an_id_token_signed_with_the_client_secret_is_refused(app: TestApp) {
     // so only the provider's asymmetric keys (its JWKS) are trusted.
     let peer = OidcPeer::start_with(&app, json!({"id_token_alg": "HS256"})).await;
     connect(&admin, &peer, json!({})).await;
-    let page = Browser::new().sign_in(&app, &app.org_id, "alice").await;
+    let page = Browser::new()
+        .sign_in(&app, app.org_id.as_str(), "alice")
+        .await;
     assert_refused(&page, 401, "invalid_id_token", &["not valid"]);
 }
 
@@ -447,7 +461,9 @@ async fn an_id_token_with_a_missing_or_mistyped_claim_is_invalid_not_an_outage(a
     ] {
         let peer = OidcPeer::start_with(&app, json!({"id_token_claims": changes})).await;
         let conn = connect(&admin, &peer, json!({})).await;
-        let page = Browser::new().sign_in(&app, &app.org_id, "alice").await;
+        let page = Browser::new()
+            .sign_in(&app, app.org_id.as_str(), "alice")
+            .await;
         assert_refused(&page, 401, "invalid_id_token", &["not valid", claim]);
         let r = admin
             .delete(&format!(
@@ -467,7 +483,9 @@ async fn an_id_token_with_a_missing_or_mistyped_claim_is_invalid_not_an_outage(a
     )
     .await;
     connect(&admin, &by_userinfo, json!({"use_userinfo": true})).await;
-    let page = Browser::new().sign_in(&app, &app.org_id, "alice").await;
+    let page = Browser::new()
+        .sign_in(&app, app.org_id.as_str(), "alice")
+        .await;
     assert_refused(&page, 401, "invalid_id_token", &["userinfo", "email"]);
 }
 
@@ -476,7 +494,9 @@ async fn a_response_naming_another_issuer_is_refused(app: TestApp) {
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let browser = Browser::new();
-    let authorize = browser.start(&app, &app.org_id, "login_hint=alice").await;
+    let authorize = browser
+        .start(&app, app.org_id.as_str(), "login_hint=alice")
+        .await;
     let callback = browser.to_callback(&app, &authorize).await;
     assert_eq!(
         query_param(&callback, "iss").as_deref(),
@@ -497,7 +517,9 @@ async fn an_idp_refusal_is_explained(app: TestApp) {
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let browser = Browser::new();
-    let authorize = browser.start(&app, &app.org_id, "login_hint=nobody").await;
+    let authorize = browser
+        .start(&app, app.org_id.as_str(), "login_hint=nobody")
+        .await;
     let callback = browser.to_callback(&app, &authorize).await;
     assert_eq!(
         query_param(&callback, "error").as_deref(),
@@ -511,7 +533,9 @@ async fn an_idp_refusal_is_explained(app: TestApp) {
     );
     // A browser asking for HTML gets a page saying the same.
     let browser = Browser::new();
-    let authorize = browser.start(&app, &app.org_id, "login_hint=nobody").await;
+    let authorize = browser
+        .start(&app, app.org_id.as_str(), "login_hint=nobody")
+        .await;
     let callback = browser.to_callback(&app, &authorize).await;
     let page = browser
         .get_with(&callback, &[("accept", "text/html,*/*;q=0.8")])
@@ -532,7 +556,9 @@ async fn an_unverified_email_is_refused(app: TestApp) {
     app.create_user("mallory@example.com").await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
-    let page = Browser::new().sign_in(&app, &app.org_id, "mallory").await;
+    let page = Browser::new()
+        .sign_in(&app, app.org_id.as_str(), "mallory")
+        .await;
     assert_refused(&page, 403, "email_not_verified", &["not verified"]);
 }
 
@@ -710,7 +736,7 @@ async fn admin_api_manages_and_validates_connections(app: TestApp) {
     };
     let other_admin = Admin {
         app: &app,
-        token: admin_token_for(&app, &globex, "globex console").await,
+        token: admin_token_for(&app, globex.as_str(), "globex console").await,
     };
     assert_eq!(
         other_admin
@@ -753,7 +779,9 @@ async fn a_user_who_is_not_provisioned_is_refused(app: TestApp) {
     app.create_user("alice@example.com").await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
-    let page = Browser::new().sign_in(&app, &app.org_id, "bob").await;
+    let page = Browser::new()
+        .sign_in(&app, app.org_id.as_str(), "bob")
+        .await;
     assert_refused(&page, 403, "no_such_user", &["IT admin"]);
 }
 
@@ -770,7 +798,9 @@ async fn a_deactivated_user_is_refused(app: TestApp) {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
-    let page = Browser::new().sign_in(&app, &app.org_id, "bob").await;
+    let page = Browser::new()
+        .sign_in(&app, app.org_id.as_str(), "bob")
+        .await;
     assert_refused(&page, 403, "user_deactivated", &["deactivated"]);
 }
 
@@ -794,7 +824,9 @@ async fn a_user_of_another_org_is_refused(app: TestApp) {
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
-    let page = Browser::new().sign_in(&app, &app.org_id, "carol").await;
+    let page = Browser::new()
+        .sign_in(&app, app.org_id.as_str(), "carol")
+        .await;
     assert_refused(&page, 403, "no_such_user", &[]);
 }
 
@@ -802,7 +834,9 @@ async fn jit_creates_the_user_through_the_rules(app: TestApp) {
     let admin = Admin::new(&app).await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({"jit": true})).await;
-    let page = Browser::new().sign_in(&app, &app.org_id, "carol").await;
+    let page = Browser::new()
+        .sign_in(&app, app.org_id.as_str(), "carol")
+        .await;
     assert_signed_in(&page);
     // Created like a SCIM user: findable by SCIM, with the claims' name, in the org's
     // default team (the rules ran), and signed in.

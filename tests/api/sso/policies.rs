@@ -247,7 +247,7 @@ async fn bad_policies_are_refused_with_a_reason(app: TestApp) {
     let (globex, _) = crate::harness::create_org_and_token(&app.database_url, "Globex").await;
     let globex_admin = Admin {
         app: &app,
-        token: crate::admin::admin_token_for(&app, &globex, "globex ops").await,
+        token: crate::admin::admin_token_for(&app, globex.as_str(), "globex ops").await,
     };
     let theirs = globex_admin.team_named("Globex").await["id"]
         .as_str()

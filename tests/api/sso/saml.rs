@@ -115,7 +115,7 @@ impl Saml {
     /// With connection settings `extra` merged into the defaults.
     async fn with(app: TestApp, extra: Value) -> Saml {
         let idp = Idp::new().await;
-        let admin = admin_token_for(&app, &app.org_id, "sso setup").await;
+        let admin = admin_token_for(&app, app.org_id.as_str(), "sso setup").await;
         app.create_user(USER).await;
         let mut body = json!({
             "idp_entity_id": IDP_ENTITY_ID,
@@ -957,7 +957,7 @@ async fn cdata_in_signed_values_reads_as_their_text(app: TestApp) {
 // ---- admin API ------------------------------------------------------------------------
 
 async fn a_connection_without_certificate_is_refused(app: TestApp) {
-    let admin = admin_token_for(&app, &app.org_id, "sso setup").await;
+    let admin = admin_token_for(&app, app.org_id.as_str(), "sso setup").await;
     let r = admin_call(
         &app,
         &admin,
@@ -1056,7 +1056,7 @@ async fn connections_are_managed_per_org_and_read_from_metadata(app: TestApp) {
 
     // Another org's admin sees none of it.
     let (globex, _) = create_org_and_token(&s.app.database_url, "Globex").await;
-    let globex_admin = admin_token_for(&s.app, &globex, "globex").await;
+    let globex_admin = admin_token_for(&s.app, globex.as_str(), "globex").await;
     let path = format!("/sso/saml-connections/{id}");
     let r = admin_call(&s.app, &globex_admin, Method::GET, &path, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);

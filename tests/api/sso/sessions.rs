@@ -16,6 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::{Method, StatusCode};
+use rollcall::domain::OrgId;
 use rollcall::outbox::{self, NewEndpoint, WebhookSecret};
 use rollcall::sso::signin::{
     JitProfile, MatchBy, Refusal, SignInMethod, SignedIn, VerifiedLogin, sign_in,
@@ -53,12 +54,12 @@ mod on_manual_clock {
 // ---- helpers ----
 
 fn login(app: &TestApp, by: MatchBy, value: &str) -> VerifiedLogin {
-    login_to(&app.org_id, by, value)
+    login_to(app.org_id.as_str(), by, value)
 }
 
 fn login_to(org_id: &str, by: MatchBy, value: &str) -> VerifiedLogin {
     VerifiedLogin {
-        org_id: org_id.to_owned(),
+        org_id: OrgId::from(org_id.to_owned()),
         method: SignInMethod::Oidc {
             connection_id: "okta".into(),
         },
@@ -173,12 +174,17 @@ async fn memberships(
     let mut out = Vec::new();
     for m in app.memberships_of(user_id).await {
         let detail = app
-            .team_members(&m.team_id)
+            .team_members(m.team_id.as_str())
             .await
             .into_iter()
             .find(|d| d.user_id == user_id)
             .unwrap();
-        out.push((m.team_id, m.state, detail.first_sign_in, detail.last_active));
+        out.push((
+            m.team_id.into_string(),
+            m.state,
+            detail.first_sign_in,
+            detail.last_active,
+        ));
     }
     out.sort();
     out
@@ -414,13 +420,13 @@ async fn sign_in_matches_by_user_name_email_or_external_id_within_the_org(app: T
     assert!(matches!(r, Err(Refusal::NoSuchUser)), "{r:?}");
     let r = sign_in(
         &app.sso,
-        login_to(&globex, MatchBy::Email, "ada@example.com"),
+        login_to(globex.as_str(), MatchBy::Email, "ada@example.com"),
     )
     .await;
     assert!(matches!(r, Err(Refusal::NoSuchUser)), "{r:?}");
     let grace = sign_in(
         &app.sso,
-        login_to(&globex, MatchBy::Email, "grace@example.com"),
+        login_to(globex.as_str(), MatchBy::Email, "grace@example.com"),
     )
     .await
     .unwrap();
@@ -487,10 +493,10 @@ async fn just_in_time_creation_only_when_on_and_under_the_seat_rules(app: TestAp
     assert_eq!(user.body["externalId"], "ext-ann@example.com");
     assert_eq!(user.body["name"]["givenName"], "New");
     assert_eq!(
-        memberships(&app, &ann.user_id).await[0].0.as_str(),
+        memberships(&app, ann.user_id.as_str()).await[0].0.as_str(),
         acme.as_str()
     );
-    assert_eq!(memberships(&app, &ann.user_id).await[0].1, "active");
+    assert_eq!(memberships(&app, ann.user_id.as_str()).await[0].1, "active");
     let (_, claims) = verify(&app, &ann.access_token).await;
     assert_eq!(claims["teams"], json!([{"id": acme, "role": "user"}]));
     let entries = audit_actions(&app, &admin).await;
@@ -506,7 +512,10 @@ async fn just_in_time_creation_only_when_on_and_under_the_seat_rules(app: TestAp
 
     // The pool is full. Waitlist (the default): created, waiting, no team in the token.
     let bo = sign_in(&app.sso, jit("bo@example.com")).await.unwrap();
-    assert_eq!(memberships(&app, &bo.user_id).await[0].1, "awaiting_seat");
+    assert_eq!(
+        memberships(&app, bo.user_id.as_str()).await[0].1,
+        "awaiting_seat"
+    );
     let (_, claims) = verify(&app, &bo.access_token).await;
     assert_eq!(claims["teams"], json!([]));
 
@@ -660,7 +669,7 @@ async fn introspection_answers_active_only_for_live_tokens_of_the_callers_org(ap
     }
     // Another org's admin learns nothing about this org's token.
     let (globex, _) = create_org_and_token(&app.database_url, "Globex").await;
-    let other_admin = admin_token_for(&app, &globex, "globex backend").await;
+    let other_admin = admin_token_for(&app, globex.as_str(), "globex backend").await;
     assert_eq!(
         introspect(&app, &other_admin, &s.access_token).await,
         json!({"active": false})
