@@ -3,12 +3,14 @@
 use super::webhook::WebhookSender;
 use super::{Email, Kind, Mailer, Message, OutboxError};
 use crate::clock::{Clock, format_timestamp};
+use crate::domain::WebhookId;
 use crate::outbound::Destinations;
 use crate::store::Store;
+use crate::store::outbox::Endpoint;
 use crate::store::outbox::{self as sql, Outcome};
 use futures::FutureExt as _;
 use futures::stream::{FuturesUnordered, StreamExt as _};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -154,10 +156,15 @@ impl Worker {
         .await?;
         tx.commit().await?;
         let n = claimed.len();
+        // Read before any send starts: a send suspended in the middle of a read would hold
+        // a reader while this task waits for the writer to record another send's outcome
+        // (see `store::reader_ledger`).
+        let endpoints = self.endpoints_of(&claimed).await;
+        let endpoints = &endpoints;
         let mut in_flight: BTreeSet<&str> = claimed.iter().map(|m| m.id.as_str()).collect();
         let mut sending: FuturesUnordered<_> = claimed
             .iter()
-            .map(|m| async move { (m, self.attempt(m).await) })
+            .map(|m| async move { (m, self.attempt(m, endpoints).await) })
             .collect();
         let period = self.options.claim_for / 3;
         let mut renewal = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -205,15 +212,46 @@ impl Worker {
         Ok(())
     }
 
+    /// The endpoints of the claimed webhook rows (one deleted since is absent), or why
+    /// they could not be read.
+    async fn endpoints_of(
+        &self,
+        claimed: &[Message],
+    ) -> Result<HashMap<WebhookId, Endpoint>, String> {
+        let wanted: BTreeSet<_> = claimed
+            .iter()
+            .filter_map(|m| m.endpoint_id.as_ref().map(|id| (&m.org_id, id)))
+            .collect();
+        let mut found = HashMap::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let mut tx = self.store.read().await.map_err(|e| e.to_string())?;
+        for (org_id, id) in wanted {
+            if let Some(endpoint) = sql::get_endpoint(&mut tx, Some(org_id), id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                found.insert(id.clone(), endpoint);
+            }
+        }
+        Ok(found)
+    }
+
     /// Sends one claimed row and says how it went.
-    async fn attempt(&self, m: &Message) -> (Outcome, OffsetDateTime) {
-        let sent = match tokio::time::timeout(self.options.send_timeout, self.send(m)).await {
-            Ok(result) => result,
-            Err(_) => Err(Failure::Retry(format!(
-                "no answer within {} s",
-                self.options.send_timeout.as_secs()
-            ))),
-        };
+    async fn attempt(
+        &self,
+        m: &Message,
+        endpoints: &Result<HashMap<WebhookId, Endpoint>, String>,
+    ) -> (Outcome, OffsetDateTime) {
+        let sent =
+            match tokio::time::timeout(self.options.send_timeout, self.send(m, endpoints)).await {
+                Ok(result) => result,
+                Err(_) => Err(Failure::Retry(format!(
+                    "no answer within {} s",
+                    self.options.send_timeout.as_secs()
+                ))),
+            };
         let now = self.clock.now();
         let outcome = match sent {
             Ok(()) => Outcome::Delivered,
@@ -282,7 +320,11 @@ impl Worker {
         Ok(())
     }
 
-    async fn send(&self, m: &Message) -> Result<(), Failure> {
+    async fn send(
+        &self,
+        m: &Message,
+        endpoints: &Result<HashMap<WebhookId, Endpoint>, String>,
+    ) -> Result<(), Failure> {
         match m.kind {
             Kind::Email => {
                 let email: Email = serde_json::from_str(&m.payload)
@@ -300,14 +342,10 @@ impl Worker {
                     .map_err(Failure::Retry)
             }
             Kind::Webhook => {
-                let endpoint = match &m.endpoint_id {
-                    Some(id) => {
-                        let mut tx = self.store.read().await.map_err(retry)?;
-                        sql::get_endpoint(&mut tx, Some(&m.org_id), id)
-                            .await
-                            .map_err(retry)?
-                    }
-                    None => None,
+                let endpoint = match (&m.endpoint_id, endpoints) {
+                    (Some(id), Ok(found)) => found.get(id),
+                    (Some(_), Err(e)) => return Err(Failure::Retry(e.clone())),
+                    (None, _) => None,
                 };
                 let endpoint = endpoint
                     .ok_or_else(|| Failure::Permanent("the webhook endpoint was deleted".into()))?;
@@ -318,7 +356,7 @@ impl Worker {
                 }
                 let timestamp = self.clock.now().unix_timestamp();
                 self.webhooks
-                    .send(&endpoint, &m.id, timestamp, &m.payload)
+                    .send(endpoint, &m.id, timestamp, &m.payload)
                     .await
                     .map_err(Failure::Retry)
             }
@@ -352,8 +390,4 @@ enum Failure {
     Retry(String),
     /// Will never work (unreadable payload, endpoint gone).
     Permanent(String),
-}
-
-fn retry(e: impl std::fmt::Display) -> Failure {
-    Failure::Retry(e.to_string())
 }
