@@ -8,6 +8,7 @@ use super::rules::{self, Changes};
 use super::write::{hash_password, resource_write, table};
 use super::{Error, if_match_holds};
 use crate::clock::{Clock, format_timestamp};
+use crate::domain::kinds::TeamRole;
 use crate::store::effects::{self as effects_sql, TeamInfo, UserTeam};
 use crate::store::members::{self, Member, Membership};
 use crate::store::resources::{self, ResourceWrite, StoredResource};
@@ -597,7 +598,7 @@ impl Directory {
 /// The IdP's team entries in a user document: (team id, role), one per team, in order.
 /// Teams are keyed by id: naming a team again (a PATCH `add` of a team the user has)
 /// sets its role, the last entry wins.
-fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, String)>, Error> {
+fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, TeamRole)>, Error> {
     let Some(list) = doc
         .get(ROLLCALL_USER_SCHEMA)
         .and_then(|ext| ext.get("teams"))
@@ -605,7 +606,7 @@ fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, String)>, Er
     else {
         return Ok(Vec::new());
     };
-    let mut out: Vec<(String, String)> = Vec::new();
+    let mut out: Vec<(String, TeamRole)> = Vec::new();
     for entry in list {
         let team = entry
             .get("value")
@@ -617,9 +618,9 @@ fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, String)>, Er
                 ))
             })?;
         let role = match entry.get("role").and_then(Value::as_str) {
-            None => "user",
-            Some(r) if r.eq_ignore_ascii_case("user") => "user",
-            Some(r) if r.eq_ignore_ascii_case("admin") => "admin",
+            None => TeamRole::User,
+            Some(r) if r.eq_ignore_ascii_case("user") => TeamRole::User,
+            Some(r) if r.eq_ignore_ascii_case("admin") => TeamRole::Admin,
             Some(r) => {
                 return Err(ScimError::InvalidValue(format!(
                     "team role {r:?} of team {team:?} is neither \"user\" nor \"admin\""
@@ -628,7 +629,7 @@ fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, String)>, Er
             }
         };
         out.retain(|(t, _)| t != team);
-        out.push((team.to_owned(), role.to_owned()));
+        out.push((team.to_owned(), role));
     }
     Ok(out)
 }
@@ -654,7 +655,7 @@ async fn put_team_attributes(
     tx: &mut Tx,
     org_id: &str,
     user_id: &str,
-    teams: &[(String, String)],
+    teams: &[(String, TeamRole)],
     replace: bool,
 ) -> Result<(), Error> {
     if !teams.is_empty() {
@@ -685,9 +686,9 @@ fn new_user_teams(changes: &Changes, infos: &HashMap<String, TeamInfo>) -> Vec<U
                 .get(&m.team_id)
                 .map(|t| t.name.clone())
                 .unwrap_or_default(),
-            role: m.role.clone(),
-            state: m.state.clone(),
-            source: m.source.clone(),
+            role: m.role,
+            state: m.state,
+            source: m.source,
         })
         .collect();
     out.sort_by(|a, b| {

@@ -3,8 +3,9 @@
 //! a user created over SCIM lands in it.
 
 use super::Error;
+use crate::domain::kinds::{LoginType, SeatOverflow};
 use crate::store::orgs::{self, Org};
-use crate::store::teams::{self, OrgSettings, Overflow, Subscription, Team};
+use crate::store::teams::{self, OrgSettings, Subscription, Team};
 use crate::store::{Store, StoreError};
 
 /// Why an organization could not be created.
@@ -59,7 +60,7 @@ pub async fn create_org(
         org_id: org.id.clone(),
         name: name.to_owned(),
         description: String::new(),
-        login_type: "email".to_owned(),
+        login_type: LoginType::Email,
         subscription_id: subscription.id.clone(),
         reserved_seats: None,
         created: now.to_owned(),
@@ -77,7 +78,7 @@ pub async fn create_org(
         &OrgSettings {
             initial_team_id: Some(team.id.clone()),
             default_team_id: Some(team.id.clone()),
-            seat_overflow: Overflow::Waitlist,
+            seat_overflow: SeatOverflow::Waitlist,
             idp_managed_teams: false,
         },
     )

@@ -5,6 +5,7 @@
 use super::sealed_columns::SERVER_SECRETS;
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::kinds::{MembershipSource, MembershipState, TeamRole};
 use std::collections::HashMap;
 
 /// A team as an email or a webhook names it.
@@ -32,9 +33,9 @@ pub struct UserTeam {
     pub user_id: String,
     pub team_id: String,
     pub team_name: String,
-    pub role: String,
-    pub state: String,
-    pub source: String,
+    pub role: TeamRole,
+    pub state: MembershipState,
+    pub source: MembershipSource,
 }
 
 fn json(text: &str) -> Result<serde_json::Value, StoreError> {
@@ -139,8 +140,8 @@ pub async fn set_invited(
 pub struct MemberOfTeam {
     pub id: String,
     pub user_id: String,
-    pub role: String,
-    pub state: String,
+    pub role: TeamRole,
+    pub state: MembershipState,
 }
 
 /// The memberships of `user_ids` in one team of the org.
@@ -164,8 +165,8 @@ pub async fn members_of_team(
             out.push(MemberOfTeam {
                 id: row.text("id")?,
                 user_id: row.text("user_id")?,
-                role: row.text("role")?,
-                state: row.text("state")?,
+                role: row.parse("role")?,
+                state: row.parse("state")?,
             });
         }
     }
@@ -204,9 +205,9 @@ fn decode_user_team(r: &Row) -> Result<UserTeam, StoreError> {
         user_id: r.text("user_id")?,
         team_id: r.text("team_id")?,
         team_name: r.text("team_name")?,
-        role: r.text("role")?,
-        state: r.text("state")?,
-        source: r.text("source")?,
+        role: r.parse("role")?,
+        state: r.parse("state")?,
+        source: r.parse("source")?,
     })
 }
 
@@ -256,7 +257,7 @@ pub async fn known_teams(
 pub async fn put_team_attributes(
     tx: &mut Tx,
     user_id: &str,
-    teams: &[(String, String)],
+    teams: &[(String, TeamRole)],
     replace: bool,
 ) -> Result<(), StoreError> {
     if replace {
@@ -276,7 +277,7 @@ pub async fn put_team_attributes(
             .push(", ")
             .push_bind(team.as_str())
             .push(", ")
-            .push_bind(role.as_str())
+            .push_bind(*role)
             .push(")");
     }
     tx.execute(q).await?;
@@ -288,7 +289,7 @@ pub async fn put_team_attributes(
 pub async fn wanted_team_roles(
     tx: &mut Tx,
     user_ids: &[String],
-) -> Result<Vec<(String, String, String, &'static str)>, StoreError> {
+) -> Result<Vec<(String, String, TeamRole, MembershipSource)>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(400) {
         let mut q = Q::new(
@@ -304,16 +305,11 @@ pub async fn wanted_team_roles(
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            let source = if row.text("source")? == "group" {
-                "group"
-            } else {
-                "attribute"
-            };
             out.push((
                 row.text("user_id")?,
                 row.text("team_id")?,
-                row.text("role")?,
-                source,
+                row.parse("role")?,
+                row.parse("source")?,
             ));
         }
     }

@@ -2,6 +2,7 @@
 
 use super::sql::Q;
 use super::{StoreError, Tx};
+use crate::domain::kinds::{MembershipState, TeamRole};
 
 /// A membership as an invitation link names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,8 +11,8 @@ pub struct Invited {
     pub org_id: String,
     pub team_id: String,
     pub user_id: String,
-    pub role: String,
-    pub state: String,
+    pub role: TeamRole,
+    pub state: MembershipState,
     pub invitation_expires: Option<String>,
     pub accepted: Option<String>,
 }
@@ -35,8 +36,8 @@ pub async fn get(tx: &mut Tx, id: &str, lock: bool) -> Result<Option<Invited>, S
             org_id: r.text("org_id")?,
             team_id: r.text("team_id")?,
             user_id: r.text("user_id")?,
-            role: r.text("role")?,
-            state: r.text("state")?,
+            role: r.parse("role")?,
+            state: r.parse("state")?,
             invitation_expires: r.opt_text("invitation_expires_at")?,
             accepted: r.opt_text("accepted_at")?,
         })

@@ -3,6 +3,7 @@
 
 use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::kinds::{self, MembershipSource};
 
 /// A user's org role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,8 +11,8 @@ pub struct OrgRole {
     pub user_id: String,
     /// None when the user no longer exists.
     pub user_name: Option<String>,
-    pub role: String,
-    pub source: String,
+    pub role: kinds::OrgRole,
+    pub source: MembershipSource,
     pub granted: String,
 }
 
@@ -19,8 +20,8 @@ fn decode(r: &Row) -> Result<OrgRole, StoreError> {
     Ok(OrgRole {
         user_id: r.text("user_id")?,
         user_name: r.opt_text("user_name")?,
-        role: r.text("role")?,
-        source: r.text("source")?,
+        role: r.parse("role")?,
+        source: r.parse("source")?,
         granted: r.text("granted_at")?,
     })
 }
@@ -60,8 +61,8 @@ pub async fn put(
     tx: &mut Tx,
     org_id: &str,
     user_id: &str,
-    role: &str,
-    source: &str,
+    role: kinds::OrgRole,
+    source: MembershipSource,
     now: &str,
 ) -> Result<(), StoreError> {
     tx.execute(
@@ -118,7 +119,10 @@ pub async fn count_admins(tx: &mut Tx, org_id: &str) -> Result<i64, StoreError> 
 }
 
 /// (user, org role) wanted through mapped groups the users are in.
-pub async fn mapped(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+pub async fn mapped(
+    tx: &mut Tx,
+    user_ids: &[String],
+) -> Result<Vec<(String, kinds::OrgRole)>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         let mut q = Q::new(
@@ -129,7 +133,7 @@ pub async fn mapped(tx: &mut Tx, user_ids: &[String]) -> Result<Vec<(String, Str
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            out.push((row.text("user_id")?, row.text("org_role")?));
+            out.push((row.text("user_id")?, row.parse("org_role")?));
         }
     }
     Ok(out)

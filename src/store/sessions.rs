@@ -6,6 +6,7 @@ use super::sealed_columns::SIGNING_KEYS;
 use super::sql::{Q, Row};
 use super::teams::SEAT_STATES;
 use super::{StoreError, Tx};
+use crate::domain::kinds::{self, MembershipState, OrgRole};
 
 /// Which column a login is matched on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +89,8 @@ pub async fn user_active(
 pub struct SignInMembership {
     pub id: String,
     pub team_id: String,
-    pub role: String,
-    pub state: String,
+    pub role: kinds::TeamRole,
+    pub state: MembershipState,
     pub first_sign_in_at: Option<String>,
 }
 
@@ -114,8 +115,8 @@ pub async fn memberships_for_sign_in(
             Ok(SignInMembership {
                 id: r.text("id")?,
                 team_id: r.text("team_id")?,
-                role: r.text("role")?,
-                state: r.text("state")?,
+                role: r.parse("role")?,
+                state: r.parse("state")?,
                 first_sign_in_at: r.opt_text("first_sign_in_at")?,
             })
         })
@@ -148,7 +149,7 @@ pub async fn activate_memberships(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRole {
     pub team_id: String,
-    pub role: String,
+    pub role: kinds::TeamRole,
 }
 
 /// The teams (memberships holding a seat) and the org role of a user: what an access
@@ -157,7 +158,7 @@ pub async fn access_of(
     tx: &mut Tx,
     org_id: &str,
     user_id: &str,
-) -> Result<(Vec<TeamRole>, Option<String>), StoreError> {
+) -> Result<(Vec<TeamRole>, Option<OrgRole>), StoreError> {
     let teams = tx
         .fetch_all(
             Q::new(&format!(
@@ -172,7 +173,7 @@ pub async fn access_of(
         .map(|r| {
             Ok(TeamRole {
                 team_id: r.text("team_id")?,
-                role: r.text("role")?,
+                role: r.parse("role")?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -183,7 +184,7 @@ pub async fn access_of(
                 .bind(user_id),
         )
         .await?
-        .map(|r| r.text("role"))
+        .map(|r| r.parse("role"))
         .transpose()?;
     Ok((teams, org_role))
 }

@@ -4,6 +4,7 @@
 use super::sql::{Q, Row};
 use super::teams::{self, Subscription, Team};
 use super::{StoreError, Tx};
+use crate::domain::kinds::{MembershipSource, MembershipState, TeamRole};
 
 /// A team with its settings document and seat counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +68,7 @@ pub async fn update_team(
     .bind(team.name.as_str())
     .bind(scim::text::fold_key(&team.name))
     .bind(team.description.as_str())
-    .bind(team.login_type.as_str());
+    .bind(team.login_type);
     // `json_in` is `?` or `?::jsonb`: its placeholder takes the next bound value.
     q.push(json_in);
     q.args.push(settings.into());
@@ -227,9 +228,9 @@ pub struct MemberDetail {
     pub user_id: String,
     /// None when the user no longer exists.
     pub user_name: Option<String>,
-    pub role: String,
-    pub source: String,
-    pub state: String,
+    pub role: TeamRole,
+    pub source: MembershipSource,
+    pub state: MembershipState,
     pub added: String,
     pub invited: Option<String>,
     pub invitation_expires: Option<String>,
@@ -265,9 +266,9 @@ pub async fn team_memberships(
                 team_id: r.text("team_id")?,
                 user_id: r.text("user_id")?,
                 user_name: r.opt_text("user_name")?,
-                role: r.text("role")?,
-                source: r.text("source")?,
-                state: r.text("state")?,
+                role: r.parse("role")?,
+                source: r.parse("source")?,
+                state: r.parse("state")?,
                 added: r.text("added_at")?,
                 invited: r.opt_text("invited_at")?,
                 invitation_expires: r.opt_text("invitation_expires_at")?,
@@ -311,9 +312,9 @@ pub async fn membership(
             id: r.text("id")?,
             team_id: r.text("team_id")?,
             user_id: r.text("user_id")?,
-            role: r.text("role")?,
-            source: r.text("source")?,
-            state: r.text("state")?,
+            role: r.parse("role")?,
+            source: r.parse("source")?,
+            state: r.parse("state")?,
         })
     })
     .transpose()

@@ -2,6 +2,9 @@
 
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::kinds::{
+    LoginType, MembershipSource, MembershipState, OrgRole, SeatOverflow, TeamRole,
+};
 
 /// A team.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,7 +13,7 @@ pub struct Team {
     pub org_id: String,
     pub name: String,
     pub description: String,
-    pub login_type: String,
+    pub login_type: LoginType,
     pub subscription_id: String,
     /// Seats reserved for (and capping) this team; None shares the unreserved pool.
     pub reserved_seats: Option<i64>,
@@ -28,19 +31,12 @@ pub struct Subscription {
     pub created: String,
 }
 
-/// What `seat_overflow` says to do when a team is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overflow {
-    Waitlist,
-    Reject,
-}
-
 /// Per-org settings of the provisioning rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgSettings {
     pub initial_team_id: Option<String>,
     pub default_team_id: Option<String>,
-    pub seat_overflow: Overflow,
+    pub seat_overflow: SeatOverflow,
     pub idp_managed_teams: bool,
 }
 
@@ -50,12 +46,13 @@ pub struct Membership {
     pub id: String,
     pub team_id: String,
     pub user_id: String,
-    pub role: String,
-    pub source: String,
-    pub state: String,
+    pub role: TeamRole,
+    pub source: MembershipSource,
+    pub state: MembershipState,
 }
 
-/// Seat-holding states (every state but `awaiting_seat`).
+/// Seat-holding states (every state but `awaiting_seat`): what
+/// [`MembershipState::seat_states_sql`] says, as a constant for `format!`.
 pub const SEAT_STATES: &str = "('invited', 'pending_app_login', 'active')";
 
 pub(super) fn decode_team(r: &Row) -> Result<Team, StoreError> {
@@ -64,7 +61,7 @@ pub(super) fn decode_team(r: &Row) -> Result<Team, StoreError> {
         org_id: r.text("org_id")?,
         name: r.text("name")?,
         description: r.text("description")?,
-        login_type: r.text("login_type")?,
+        login_type: r.parse("login_type")?,
         subscription_id: r.text("subscription_id")?,
         reserved_seats: r.opt_int("reserved_seats")?,
         created: r.text("created_at")?,
@@ -76,9 +73,9 @@ fn decode_membership(r: &Row) -> Result<Membership, StoreError> {
         id: r.text("id")?,
         team_id: r.text("team_id")?,
         user_id: r.text("user_id")?,
-        role: r.text("role")?,
-        source: r.text("source")?,
-        state: r.text("state")?,
+        role: r.parse("role")?,
+        source: r.parse("source")?,
+        state: r.parse("state")?,
     })
 }
 
@@ -116,7 +113,7 @@ pub async fn insert_team(tx: &mut Tx, t: &Team) -> Result<(), StoreError> {
         .bind(t.name.as_str())
         .bind(scim::text::fold_key(&t.name))
         .bind(t.description.as_str())
-        .bind(t.login_type.as_str())
+        .bind(t.login_type)
         .bind(t.subscription_id.as_str())
         .bind(t.reserved_seats)
         .bind(t.created.as_str())
@@ -153,10 +150,7 @@ pub async fn put_settings(tx: &mut Tx, org_id: &str, s: &OrgSettings) -> Result<
         .bind(org_id)
         .bind(s.initial_team_id.clone())
         .bind(s.default_team_id.clone())
-        .bind(match s.seat_overflow {
-            Overflow::Waitlist => "waitlist",
-            Overflow::Reject => "reject",
-        })
+        .bind(s.seat_overflow)
         .bind(s.idp_managed_teams),
     )
     .await?;
@@ -178,17 +172,13 @@ pub async fn settings(tx: &mut Tx, org_id: &str) -> Result<OrgSettings, StoreErr
         None => OrgSettings {
             initial_team_id: None,
             default_team_id: None,
-            seat_overflow: Overflow::Waitlist,
+            seat_overflow: SeatOverflow::Waitlist,
             idp_managed_teams: false,
         },
         Some(r) => OrgSettings {
             initial_team_id: r.opt_text("initial_team_id")?,
             default_team_id: r.opt_text("default_team_id")?,
-            seat_overflow: if r.text("seat_overflow")? == "reject" {
-                Overflow::Reject
-            } else {
-                Overflow::Waitlist
-            },
+            seat_overflow: r.parse("seat_overflow")?,
             idp_managed_teams: r.bool("idp_managed_teams")?,
         },
     })
@@ -330,7 +320,7 @@ pub async fn insert_memberships(
     ms: &[Membership],
     now: &str,
 ) -> Result<(), StoreError> {
-    let mut next_wait = if ms.iter().any(|m| m.state == "awaiting_seat") {
+    let mut next_wait = if ms.iter().any(|m| !m.state.holds_seat()) {
         // First come, first served across every team of a pool; callers hold the pool
         // lock, so two transactions cannot read the same maximum for one pool.
         tx.fetch_one(Q::new(
@@ -347,7 +337,7 @@ pub async fn insert_memberships(
              wait_seq, added_at, invited_at) VALUES ",
         );
         for (i, m) in chunk.iter().enumerate() {
-            let waiting = m.state == "awaiting_seat";
+            let waiting = !m.state.holds_seat();
             let wait_seq = if waiting {
                 next_wait += 1;
                 Some(next_wait)
@@ -363,11 +353,11 @@ pub async fn insert_memberships(
                 .push(", ")
                 .push_bind(m.user_id.as_str())
                 .push(", ")
-                .push_bind(m.role.as_str())
+                .push_bind(m.role)
                 .push(", ")
-                .push_bind(m.source.as_str())
+                .push_bind(m.source)
                 .push(", ")
-                .push_bind(m.state.as_str())
+                .push_bind(m.state)
                 .push(", ")
                 .push_bind(wait_seq)
                 .push(", ")
@@ -396,8 +386,8 @@ pub async fn delete_memberships(tx: &mut Tx, ids: &[String]) -> Result<(), Store
 pub async fn update_membership(
     tx: &mut Tx,
     id: &str,
-    role: &str,
-    source: &str,
+    role: TeamRole,
+    source: MembershipSource,
 ) -> Result<(), StoreError> {
     tx.execute(
         Q::new("UPDATE memberships SET role = ?, source = ? WHERE id = ?")
@@ -466,7 +456,7 @@ pub async fn teams_of_subscription(
 pub async fn mapped_team_roles(
     tx: &mut Tx,
     user_ids: &[String],
-) -> Result<Vec<(String, String, String)>, StoreError> {
+) -> Result<Vec<(String, String, TeamRole)>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         let mut q = Q::new(
@@ -480,7 +470,7 @@ pub async fn mapped_team_roles(
             out.push((
                 row.text("user_id")?,
                 row.text("team_id")?,
-                row.text("team_role")?,
+                row.parse("team_role")?,
             ));
         }
     }
@@ -494,8 +484,8 @@ pub struct GroupMapping {
     pub org_id: String,
     pub group_id: String,
     pub team_id: Option<String>,
-    pub team_role: Option<String>,
-    pub org_role: Option<String>,
+    pub team_role: Option<TeamRole>,
+    pub org_role: Option<OrgRole>,
     pub created: String,
 }
 
@@ -510,8 +500,8 @@ pub async fn insert_mapping(tx: &mut Tx, m: &GroupMapping) -> Result<(), StoreEr
         .bind(m.org_id.as_str())
         .bind(m.group_id.as_str())
         .bind(m.team_id.clone())
-        .bind(m.team_role.clone())
-        .bind(m.org_role.clone())
+        .bind(m.team_role)
+        .bind(m.org_role)
         .bind(m.created.as_str()),
     )
     .await?;
@@ -559,4 +549,14 @@ pub async fn group_is_mapped(tx: &mut Tx, group_id: &str) -> Result<bool, StoreE
         )
         .await?
         .is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seat_states_are_the_enum_s() {
+        assert_eq!(SEAT_STATES, MembershipState::seat_states_sql());
+    }
 }

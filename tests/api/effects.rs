@@ -130,7 +130,7 @@ pub async fn add_team(app: &TestApp, name: &str) -> String {
             org_id: app.org_id.clone(),
             name: name.into(),
             description: String::new(),
-            login_type: "email".into(),
+            login_type: rollcall::domain::kinds::LoginType::Email,
             subscription_id: sub,
             reserved_seats: None,
             created: "2026-01-02T00:00:00.000Z".into(),

@@ -23,10 +23,10 @@ pub struct MappingView {
     pub team_name: Option<String>,
     /// With a team.
     #[schema(value_type = Option<TeamRole>)]
-    pub team_role: Option<String>,
+    pub team_role: Option<TeamRole>,
     /// Without a team.
     #[schema(value_type = Option<OrgRole>)]
-    pub org_role: Option<String>,
+    pub org_role: Option<OrgRole>,
     pub created: String,
 }
 
@@ -146,12 +146,10 @@ impl Admin {
         let (team_id, team_role, org_role) = match (new.team_id, new.org_role) {
             (Some(team_id), None) => {
                 team(&mut tx, &actor.org_id, &team_id).await?;
-                let role = new.team_role.unwrap_or(TeamRole::User).as_str().to_owned();
+                let role = new.team_role.unwrap_or(TeamRole::User);
                 (Some(team_id), Some(role), None)
             }
-            (None, Some(org_role)) if new.team_role.is_none() => {
-                (None, None, Some(org_role.as_str().to_owned()))
-            }
+            (None, Some(org_role)) if new.team_role.is_none() => (None, None, Some(org_role)),
             _ => {
                 return Err(AdminError::Invalid(
                     "a mapping names either team_id (with an optional team_role) or org_role"

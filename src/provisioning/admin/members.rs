@@ -6,8 +6,9 @@ use super::kinds::TeamRole;
 use super::roles::active_user;
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::kinds::{MembershipSource, MembershipState};
 use crate::provisioning::rules::Changes;
-use crate::store::teams::{self, Membership, Overflow};
+use crate::store::teams::{self, Membership};
 use crate::store::{Tx, team_admin};
 use serde::{Deserialize, Serialize};
 
@@ -18,11 +19,13 @@ pub struct MemberView {
     /// Absent when the user no longer exists.
     pub user_name: Option<String>,
     #[schema(value_type = TeamRole)]
-    pub role: String,
+    pub role: TeamRole,
     /// `group`, `attribute`, `default` or `manual`
-    pub source: String,
+    #[schema(value_type = String)]
+    pub source: MembershipSource,
     /// `awaiting_seat`, `invited`, `pending_app_login` or `active`
-    pub state: String,
+    #[schema(value_type = String)]
+    pub state: MembershipState,
     pub added: String,
     pub invited: Option<String>,
     pub invitation_expires: Option<String>,
@@ -52,8 +55,9 @@ pub struct NewMember {
 fn view(m: team_admin::MemberDetail, position: Option<usize>) -> MemberView {
     // Every joining email sets the invitation's expiry; an `invited` membership without
     // one was never emailed, which happens only for want of an address.
-    let invitation_not_sent = (m.state == "invited" && m.invitation_expires.is_none())
-        .then(|| crate::provisioning::invitations::NO_ADDRESS.to_owned());
+    let invitation_not_sent = (m.state == MembershipState::Invited
+        && m.invitation_expires.is_none())
+    .then(|| crate::provisioning::invitations::NO_ADDRESS.to_owned());
     MemberView {
         user_id: m.user_id,
         user_name: m.user_name,
@@ -134,7 +138,7 @@ impl Admin {
         team_id: &str,
         new: NewMember,
     ) -> Result<MemberView, AdminError> {
-        let role = new.role.unwrap_or(TeamRole::User).as_str().to_owned();
+        let role = new.role.unwrap_or(TeamRole::User);
         let now = self.now();
         let mut tx = self.write().await?;
         let t = team(&mut tx, &actor.org_id, team_id).await?;
@@ -153,7 +157,9 @@ impl Admin {
             .await?
             .is_empty();
         let seat = free > 0 && !queue_ahead;
-        if !seat && teams::settings(&mut tx, &actor.org_id).await?.seat_overflow == Overflow::Reject
+        if !seat
+            && teams::settings(&mut tx, &actor.org_id).await?.seat_overflow
+                == super::kinds::SeatOverflow::Reject
         {
             let held = teams::seats_held(&mut tx, &t.id).await?;
             return Err(AdminError::SeatLimit(format!(
@@ -170,8 +176,12 @@ impl Admin {
             team_id: t.id.clone(),
             user_id: new.user_id.clone(),
             role,
-            source: "manual".to_owned(),
-            state: if seat { "invited" } else { "awaiting_seat" }.to_owned(),
+            source: MembershipSource::Manual,
+            state: if seat {
+                MembershipState::Invited
+            } else {
+                MembershipState::AwaitingSeat
+            },
         };
         teams::insert_membership(&mut tx, &actor.org_id, &m, &now).await?;
         let changes = if seat {
@@ -220,7 +230,7 @@ impl Admin {
                     t.name
                 ))
             })?;
-        if m.source != "manual" {
+        if m.source != MembershipSource::Manual {
             return Err(AdminError::Conflict(format!(
                 "user {user_id:?} is in team {:?} through the identity provider (source {}); \
                  change it there",
@@ -241,7 +251,7 @@ impl Admin {
             None,
         )
         .await?;
-        let held = m.state != "awaiting_seat";
+        let held = m.state.holds_seat();
         let changes = Changes {
             removed: vec![(m, held)],
             ..Changes::default()

@@ -16,7 +16,7 @@ pub struct TeamView {
     pub name: String,
     pub description: String,
     #[schema(value_type = LoginType)]
-    pub login_type: String,
+    pub login_type: LoginType,
     /// The team's own settings (a JSON object).
     #[schema(value_type = Object)]
     pub settings: Value,
@@ -165,11 +165,7 @@ impl Admin {
         new: NewTeam,
     ) -> Result<TeamView, AdminError> {
         let name = check_name(&new.name)?;
-        let login_type = new
-            .login_type
-            .unwrap_or(LoginType::Email)
-            .as_str()
-            .to_owned();
+        let login_type = new.login_type.unwrap_or(LoginType::Email);
         let settings_json = check_settings(
             &new.settings
                 .unwrap_or_else(|| Value::Object(serde_json::Map::new())),
@@ -246,7 +242,7 @@ impl Admin {
             t.description = d.trim().to_owned();
         }
         if let Some(lt) = update.login_type {
-            t.login_type = lt.as_str().to_owned();
+            t.login_type = lt;
         }
         let settings_json = check_settings(update.settings.as_ref().unwrap_or(&before.settings))?;
         let name = t.name.clone();

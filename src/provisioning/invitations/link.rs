@@ -2,6 +2,7 @@
 
 use super::{Checked, InvalidInvitation, Template, address, compose, sso_enforced};
 use crate::clock::format_timestamp;
+use crate::domain::kinds::{MembershipState, TeamRole};
 use crate::provisioning::effects;
 use crate::provisioning::{Directory, Error};
 use crate::store::audit;
@@ -17,7 +18,8 @@ pub struct InvitationView {
     pub team_id: String,
     pub team_name: String,
     /// `user` or `admin`
-    pub role: String,
+    #[schema(value_type = String)]
+    pub role: TeamRole,
     /// `invited` (waiting to be accepted) or `accepted`.
     pub status: &'static str,
     /// When this link expires.
@@ -97,13 +99,16 @@ async fn load(
     let user = sql::user_infos(tx, &m.org_id, std::slice::from_ref(&m.user_id))
         .await?
         .remove(&m.user_id);
-    let accepted = matches!(m.state.as_str(), "pending_app_login" | "active");
+    let accepted = matches!(
+        m.state,
+        MembershipState::PendingAppLogin | MembershipState::Active
+    );
     let view = InvitationView {
         membership_id: m.id.clone(),
         org_name: team.org_name.clone(),
         team_id: team.id.clone(),
         team_name: team.name.clone(),
-        role: m.role.clone(),
+        role: m.role,
         status: if accepted { "accepted" } else { "invited" },
         expires: format_timestamp(checked.expires),
         accepted: m.accepted.clone(),
@@ -120,12 +125,12 @@ async fn load(
 /// The link's checks in the order a person needs the answers: is it ours, does the
 /// membership exist, was it accepted, does it wait, has the link expired.
 fn judge(l: &Loaded, checked: &Checked) -> Result<(), InvitationError> {
-    match l.m.state.as_str() {
-        "invited" => {}
-        "pending_app_login" | "active" => {
+    match l.m.state {
+        MembershipState::Invited => {}
+        MembershipState::PendingAppLogin | MembershipState::Active => {
             return Err(InvitationError::AlreadyAccepted(Box::new(l.view.clone())));
         }
-        _ => return Err(InvitationError::NotWaiting),
+        MembershipState::AwaitingSeat => return Err(InvitationError::NotWaiting),
     }
     if checked.expired {
         return Err(InvitationError::Expired {
@@ -152,7 +157,7 @@ pub async fn show(dir: &Directory, token: &str) -> Result<InvitationView, Invita
     }
 }
 
-fn membership_event(l: &Loaded, state: &str) -> Value {
+fn membership_event(l: &Loaded, state: MembershipState) -> Value {
     json!({
         "membership": {
             "id": l.m.id,
@@ -182,8 +187,9 @@ pub async fn accept(dir: &Directory, token: &str) -> Result<InvitationView, Invi
     }
     let actor = format!("user:{}", l.m.user_id);
     let target = format!("membership:{}/{}", l.m.team_id, l.m.user_id);
-    let before = json!({"id": l.m.id, "state": "invited"});
-    let after = json!({"id": l.m.id, "state": "pending_app_login", "accepted_at": stamp});
+    let before = json!({"id": l.m.id, "state": MembershipState::Invited});
+    let after =
+        json!({"id": l.m.id, "state": MembershipState::PendingAppLogin, "accepted_at": stamp});
     audit::insert(
         &mut tx,
         &audit::NewEntry {
@@ -203,7 +209,7 @@ pub async fn accept(dir: &Directory, token: &str) -> Result<InvitationView, Invi
         format!("{}:{}", kind.as_str(), l.m.id),
         crate::outbox::Event {
             kind,
-            data: membership_event(&l, "pending_app_login"),
+            data: membership_event(&l, MembershipState::PendingAppLogin),
         },
     )];
     crate::outbox::enqueue_batch(&mut tx, &l.m.org_id, &[], &events, now)
@@ -269,7 +275,7 @@ pub async fn renew(dir: &Directory, token: &str) -> Result<Renewed, InvitationEr
         &l.team,
         user,
         to.clone(),
-        &l.m.role,
+        l.m.role,
         &link,
         expires,
     );
