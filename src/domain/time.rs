@@ -63,6 +63,14 @@ impl FromStr for Timestamp {
     }
 }
 
+/// The stored text: a Timestamp goes wherever the store still takes `&str`.
+impl std::ops::Deref for Timestamp {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -10,7 +10,7 @@ use super::{Error, if_match_holds};
 use crate::clock::{Clock, format_timestamp};
 use crate::domain::kinds::TeamRole;
 use crate::store::effects::{self as effects_sql, TeamInfo, UserTeam};
-use crate::store::members::{self, Member, Membership};
+use crate::store::members::{self, GroupMembership, Member};
 use crate::store::resources::{self, ResourceWrite, StoredResource};
 use crate::store::{Store, StoreError, Tx};
 use scim::ScimError;
@@ -48,7 +48,7 @@ pub struct View {
     /// Group members, when loaded.
     pub members: Option<Vec<Member>>,
     /// A user's groups, when loaded.
-    pub groups: Option<Vec<Membership>>,
+    pub groups: Option<Vec<GroupMembership>>,
     /// A user's team memberships (the rollcall extension's `teams`).
     pub teams: Option<Vec<UserTeam>>,
 }
@@ -547,7 +547,7 @@ impl Directory {
     ) -> Result<Vec<View>, Error> {
         let ids: Vec<String> = stored.iter().map(|s| s.id.clone()).collect();
         let mut members: HashMap<String, Vec<Member>> = HashMap::new();
-        let mut groups: HashMap<String, Vec<Membership>> = HashMap::new();
+        let mut groups: HashMap<String, Vec<GroupMembership>> = HashMap::new();
         // One indexed query for the whole page.
         let mut teams: HashMap<String, Vec<UserTeam>> = HashMap::new();
         let with_teams = with_teams && kind == ResourceKind::User;

@@ -4,6 +4,7 @@
 
 use super::Error;
 use crate::domain::kinds::{LoginType, SeatOverflow};
+use crate::domain::time::Timestamp;
 use crate::store::orgs::{self, Org};
 use crate::store::teams::{self, OrgSettings, Subscription, Team};
 use crate::store::{Store, StoreError};
@@ -34,7 +35,7 @@ pub async fn create_org(
     store: &Store,
     name: &str,
     seats: Option<i64>,
-    now: &str,
+    now: &Timestamp,
 ) -> Result<(Org, Team), CreateOrgError> {
     let name = name.trim();
     if name.is_empty() {
@@ -44,7 +45,7 @@ pub async fn create_org(
         id: uuid::Uuid::new_v4().to_string(),
         name: name.to_owned(),
         seats,
-        created: now.to_owned(),
+        created: now.to_string(),
     };
     let subscription = Subscription {
         id: uuid::Uuid::new_v4().to_string(),
@@ -53,7 +54,7 @@ pub async fn create_org(
         plan: "standard".to_owned(),
         // No --seats: no limit (i64::MAX keeps the arithmetic simple).
         seats: seats.unwrap_or(i64::MAX),
-        created: now.to_owned(),
+        created: now.clone(),
     };
     let team = Team {
         id: uuid::Uuid::new_v4().to_string(),
@@ -63,7 +64,7 @@ pub async fn create_org(
         login_type: LoginType::Email,
         subscription_id: subscription.id.clone(),
         reserved_seats: None,
-        created: now.to_owned(),
+        created: now.clone(),
     };
     let mut tx = store.write().await?;
     match orgs::insert(&mut tx, &org).await {

@@ -9,20 +9,20 @@ use crate::domain::kinds::{MembershipSource, MembershipState, SeatOverflow, Team
 use crate::store::StoreError;
 use crate::store::Tx;
 use crate::store::effects;
-use crate::store::teams::{self, Membership, Team};
+use crate::store::teams::{self, Team, TeamMembership};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a reconciliation changed, for emails, webhooks and the audit log.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Changes {
     /// Memberships that got a seat (new, or promoted from the waitlist).
-    pub granted: Vec<Membership>,
+    pub granted: Vec<TeamMembership>,
     /// New memberships waiting for a seat.
-    pub waitlisted: Vec<Membership>,
+    pub waitlisted: Vec<TeamMembership>,
     /// Memberships removed (and whether each held a seat).
-    pub removed: Vec<(Membership, bool)>,
+    pub removed: Vec<(TeamMembership, bool)>,
     /// Memberships whose role or source changed: (before, after).
-    pub changed: Vec<(Membership, Membership)>,
+    pub changed: Vec<(TeamMembership, TeamMembership)>,
 }
 
 /// Recomputes the memberships of `user_ids` (deleted or inactive users want none).
@@ -132,7 +132,7 @@ async fn reconcile(
             Some((role, source)) => {
                 if m.role != *role || m.source != *source {
                     teams::update_membership(tx, &m.id, *role, *source).await?;
-                    let after = Membership {
+                    let after = TeamMembership {
                         role: *role,
                         source: *source,
                         ..m.clone()
@@ -205,7 +205,7 @@ async fn reconcile(
             if seat {
                 free -= 1;
             }
-            inserted.push(Membership {
+            inserted.push(TeamMembership {
                 id: uuid::Uuid::now_v7().to_string(),
                 team_id: team.id.clone(),
                 user_id: user,
@@ -243,7 +243,7 @@ pub async fn fill_waitlist(
     tx: &mut Tx,
     subscription_id: &str,
     now: &str,
-) -> Result<Vec<Membership>, Error> {
+) -> Result<Vec<TeamMembership>, Error> {
     let pool = teams::lock_pool(tx, subscription_id).await?;
     let mut granted = Vec::new();
     let all = teams::teams_of_subscription(tx, subscription_id).await?;
@@ -263,7 +263,7 @@ pub async fn fill_waitlist(
         }
         for m in teams::waiting(tx, subscription_id, waiting_scope(&team), free).await? {
             teams::grant_seat(tx, &m.id, now).await?;
-            granted.push(Membership {
+            granted.push(TeamMembership {
                 state: MembershipState::Invited,
                 ..m
             });

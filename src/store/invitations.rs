@@ -3,6 +3,7 @@
 use super::sql::Q;
 use super::{StoreError, Tx};
 use crate::domain::kinds::{MembershipState, TeamRole};
+use crate::domain::time::Timestamp;
 
 /// A membership as an invitation link names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,8 +14,8 @@ pub struct Invited {
     pub user_id: String,
     pub role: TeamRole,
     pub state: MembershipState,
-    pub invitation_expires: Option<String>,
-    pub accepted: Option<String>,
+    pub invitation_expires: Option<Timestamp>,
+    pub accepted: Option<Timestamp>,
 }
 
 /// The membership `id`, locked for the rest of the transaction when `lock` (PostgreSQL
@@ -38,8 +39,8 @@ pub async fn get(tx: &mut Tx, id: &str, lock: bool) -> Result<Option<Invited>, S
             user_id: r.text("user_id")?,
             role: r.parse("role")?,
             state: r.parse("state")?,
-            invitation_expires: r.opt_text("invitation_expires_at")?,
-            accepted: r.opt_text("accepted_at")?,
+            invitation_expires: r.opt_parse("invitation_expires_at")?,
+            accepted: r.opt_parse("accepted_at")?,
         })
     })
     .transpose()

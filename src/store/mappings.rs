@@ -22,7 +22,7 @@ fn decode(r: &Row) -> Result<MappingDetail, StoreError> {
             team_id: r.opt_text("team_id")?,
             team_role: r.opt_parse("team_role")?,
             org_role: r.opt_parse("org_role")?,
-            created: r.text("created_at")?,
+            created: r.parse("created_at")?,
         },
         group_name: r.text("group_name")?,
         team_name: r.opt_text("team_name")?,

@@ -4,6 +4,7 @@
 use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
 use crate::domain::kinds::{self, MembershipSource};
+use crate::domain::time::Timestamp;
 
 /// A user's org role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +14,7 @@ pub struct OrgRole {
     pub user_name: Option<String>,
     pub role: kinds::OrgRole,
     pub source: MembershipSource,
-    pub granted: String,
+    pub granted: Timestamp,
 }
 
 fn decode(r: &Row) -> Result<OrgRole, StoreError> {
@@ -22,7 +23,7 @@ fn decode(r: &Row) -> Result<OrgRole, StoreError> {
         user_name: r.opt_text("user_name")?,
         role: r.parse("role")?,
         source: r.parse("source")?,
-        granted: r.text("granted_at")?,
+        granted: r.parse("granted_at")?,
     })
 }
 

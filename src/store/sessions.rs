@@ -7,6 +7,7 @@ use super::sql::{Q, Row};
 use super::teams::SEAT_STATES;
 use super::{StoreError, Tx};
 use crate::domain::kinds::{self, MembershipState, OrgRole};
+use crate::domain::time::Timestamp;
 
 /// Which column a login is matched on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +92,7 @@ pub struct SignInMembership {
     pub team_id: String,
     pub role: kinds::TeamRole,
     pub state: MembershipState,
-    pub first_sign_in_at: Option<String>,
+    pub first_sign_in_at: Option<Timestamp>,
 }
 
 /// The user's memberships in the org, locked until the transaction ends (PostgreSQL).
@@ -117,7 +118,7 @@ pub async fn memberships_for_sign_in(
                 team_id: r.text("team_id")?,
                 role: r.parse("role")?,
                 state: r.parse("state")?,
-                first_sign_in_at: r.opt_text("first_sign_in_at")?,
+                first_sign_in_at: r.opt_parse("first_sign_in_at")?,
             })
         })
         .collect()

@@ -5,6 +5,7 @@ use super::sql::{Q, Row};
 use super::teams::{self, Subscription, Team};
 use super::{StoreError, Tx};
 use crate::domain::kinds::{MembershipSource, MembershipState, TeamRole};
+use crate::domain::time::Timestamp;
 
 /// A team with its settings document and seat counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +17,7 @@ pub struct TeamSummary {
     pub assigned: i64,
     /// Memberships waiting for a seat.
     pub waiting: i64,
-    pub updated: String,
+    pub updated: Timestamp,
 }
 
 /// The org's teams (or one of them) with seat counts, oldest first.
@@ -47,7 +48,7 @@ pub async fn team_summaries(
                 settings: r.text("settings")?,
                 assigned: r.int("assigned")?,
                 waiting: r.int("waiting")?,
-                updated: r.text("updated_at")?,
+                updated: r.parse("updated_at")?,
             })
         })
         .collect()
@@ -168,7 +169,7 @@ fn decode_subscription(r: &Row) -> Result<Subscription, StoreError> {
         label: r.text("label")?,
         plan: r.text("plan")?,
         seats: r.int("seats")?,
-        created: r.text("created_at")?,
+        created: r.parse("created_at")?,
     })
 }
 
@@ -231,12 +232,12 @@ pub struct MemberDetail {
     pub role: TeamRole,
     pub source: MembershipSource,
     pub state: MembershipState,
-    pub added: String,
-    pub invited: Option<String>,
-    pub invitation_expires: Option<String>,
-    pub accepted: Option<String>,
-    pub first_sign_in: Option<String>,
-    pub last_active: Option<String>,
+    pub added: Timestamp,
+    pub invited: Option<Timestamp>,
+    pub invitation_expires: Option<Timestamp>,
+    pub accepted: Option<Timestamp>,
+    pub first_sign_in: Option<Timestamp>,
+    pub last_active: Option<Timestamp>,
 }
 
 /// A team's memberships: seat holders by time added, or (`waiting`) the waitlist in the
@@ -269,12 +270,12 @@ pub async fn team_memberships(
                 role: r.parse("role")?,
                 source: r.parse("source")?,
                 state: r.parse("state")?,
-                added: r.text("added_at")?,
-                invited: r.opt_text("invited_at")?,
-                invitation_expires: r.opt_text("invitation_expires_at")?,
-                accepted: r.opt_text("accepted_at")?,
-                first_sign_in: r.opt_text("first_sign_in_at")?,
-                last_active: r.opt_text("last_active_at")?,
+                added: r.parse("added_at")?,
+                invited: r.opt_parse("invited_at")?,
+                invitation_expires: r.opt_parse("invitation_expires_at")?,
+                accepted: r.opt_parse("accepted_at")?,
+                first_sign_in: r.opt_parse("first_sign_in_at")?,
+                last_active: r.opt_parse("last_active_at")?,
             })
         })
         .collect()
@@ -296,7 +297,7 @@ pub async fn membership(
     tx: &mut Tx,
     team_id: &str,
     user_id: &str,
-) -> Result<Option<super::teams::Membership>, StoreError> {
+) -> Result<Option<super::teams::TeamMembership>, StoreError> {
     let row = tx
         .fetch_optional(
             Q::new(
@@ -308,7 +309,7 @@ pub async fn membership(
         )
         .await?;
     row.map(|r| {
-        Ok(super::teams::Membership {
+        Ok(super::teams::TeamMembership {
             id: r.text("id")?,
             team_id: r.text("team_id")?,
             user_id: r.text("user_id")?,

@@ -5,6 +5,7 @@ use super::{StoreError, Tx};
 use crate::domain::kinds::{
     LoginType, MembershipSource, MembershipState, OrgRole, SeatOverflow, TeamRole,
 };
+use crate::domain::time::Timestamp;
 
 /// A team.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +18,7 @@ pub struct Team {
     pub subscription_id: String,
     /// Seats reserved for (and capping) this team; None shares the unreserved pool.
     pub reserved_seats: Option<i64>,
-    pub created: String,
+    pub created: Timestamp,
 }
 
 /// A subscription: a pool of seats covering one or more teams.
@@ -28,7 +29,7 @@ pub struct Subscription {
     pub label: String,
     pub plan: String,
     pub seats: i64,
-    pub created: String,
+    pub created: Timestamp,
 }
 
 /// Per-org settings of the provisioning rules.
@@ -40,9 +41,9 @@ pub struct OrgSettings {
     pub idp_managed_teams: bool,
 }
 
-/// A membership row.
+/// A team membership row: a user in a team, with its role, source and state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
+pub struct TeamMembership {
     pub id: String,
     pub team_id: String,
     pub user_id: String,
@@ -64,12 +65,12 @@ pub(super) fn decode_team(r: &Row) -> Result<Team, StoreError> {
         login_type: r.parse("login_type")?,
         subscription_id: r.text("subscription_id")?,
         reserved_seats: r.opt_int("reserved_seats")?,
-        created: r.text("created_at")?,
+        created: r.parse("created_at")?,
     })
 }
 
-fn decode_membership(r: &Row) -> Result<Membership, StoreError> {
-    Ok(Membership {
+fn decode_membership(r: &Row) -> Result<TeamMembership, StoreError> {
+    Ok(TeamMembership {
         id: r.text("id")?,
         team_id: r.text("team_id")?,
         user_id: r.text("user_id")?,
@@ -188,7 +189,7 @@ pub async fn settings(tx: &mut Tx, org_id: &str) -> Result<OrgSettings, StoreErr
 pub async fn memberships_of_users(
     tx: &mut Tx,
     user_ids: &[String],
-) -> Result<Vec<Membership>, StoreError> {
+) -> Result<Vec<TeamMembership>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         let mut q = Q::new(
@@ -306,7 +307,7 @@ fn shared_left(pool: i64, reserved: i64, shared_held: i64) -> i64 {
 pub async fn insert_membership(
     tx: &mut Tx,
     org_id: &str,
-    m: &Membership,
+    m: &TeamMembership,
     now: &str,
 ) -> Result<(), StoreError> {
     insert_memberships(tx, org_id, std::slice::from_ref(m), now).await
@@ -317,7 +318,7 @@ pub async fn insert_membership(
 pub async fn insert_memberships(
     tx: &mut Tx,
     org_id: &str,
-    ms: &[Membership],
+    ms: &[TeamMembership],
     now: &str,
 ) -> Result<(), StoreError> {
     let mut next_wait = if ms.iter().any(|m| !m.state.holds_seat()) {
@@ -406,7 +407,7 @@ pub async fn waiting(
     subscription_id: &str,
     team_id: Option<&str>,
     limit: i64,
-) -> Result<Vec<Membership>, StoreError> {
+) -> Result<Vec<TeamMembership>, StoreError> {
     let mut q = Q::new(
         "SELECT m.id, m.team_id, m.user_id, m.role, m.source, m.state FROM memberships m \
          JOIN teams t ON t.id = m.team_id \
@@ -486,7 +487,7 @@ pub struct GroupMapping {
     pub team_id: Option<String>,
     pub team_role: Option<TeamRole>,
     pub org_role: Option<OrgRole>,
-    pub created: String,
+    pub created: Timestamp,
 }
 
 /// Inserts a group mapping.

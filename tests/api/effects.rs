@@ -133,7 +133,7 @@ pub async fn add_team(app: &TestApp, name: &str) -> String {
             login_type: rollcall::domain::kinds::LoginType::Email,
             subscription_id: sub,
             reserved_seats: None,
-            created: "2026-01-02T00:00:00.000Z".into(),
+            created: "2026-01-02T00:00:00.000Z".parse().unwrap(),
         },
     )
     .await

@@ -272,7 +272,7 @@ async fn map_group_to_new_team(app: &TestApp, group_id: &str, team: &str, role: 
             login_type: rollcall::domain::kinds::LoginType::Email,
             subscription_id: subscription,
             reserved_seats: Some(10),
-            created: "2026-01-01T00:00:00.000Z".into(),
+            created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
         },
     )
     .await
@@ -286,7 +286,7 @@ async fn map_group_to_new_team(app: &TestApp, group_id: &str, team: &str, role: 
             team_id: Some(team_id.clone()),
             team_role: Some(role.parse().unwrap()),
             org_role: None,
-            created: "2026-01-01T00:00:00.000Z".into(),
+            created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
         },
     )
     .await
@@ -337,7 +337,7 @@ async fn mapped_groups_grant_teams_and_removal_takes_them_away(app: TestApp) {
                 team_id: Some(team.clone()),
                 team_role: Some(rollcall::domain::kinds::TeamRole::Admin),
                 org_role: None,
-                created: "2026-01-01T00:00:00.000Z".into(),
+                created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
             },
         )
         .await

@@ -264,7 +264,7 @@ mod tests {
     use crate::domain::kinds::{MembershipSource, MembershipState, TeamRole};
     use crate::provisioning::View;
     use crate::store::effects::UserTeam;
-    use crate::store::members::{Member, Membership};
+    use crate::store::members::{GroupMembership, Member};
     use crate::store::resources::StoredResource;
     use scim::schema::{Registry, ResourceKind};
     use serde_json::{Value, json};
@@ -323,7 +323,7 @@ mod tests {
                 ]},
             }),
         );
-        full.groups = Some(vec![Membership {
+        full.groups = Some(vec![GroupMembership {
             member_id: "r-1".into(),
             group_id: "g-1".into(),
             group_display: "Admins".into(),

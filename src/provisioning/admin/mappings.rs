@@ -6,6 +6,7 @@ use super::audit::record;
 use super::kinds::{OrgRole, TeamRole};
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::time::Timestamp;
 use crate::provisioning::rules::{self, Changes};
 use crate::store::resources::{self, Table};
 use crate::store::teams::{self, GroupMapping};
@@ -27,7 +28,8 @@ pub struct MappingView {
     /// Without a team.
     #[schema(value_type = Option<OrgRole>)]
     pub org_role: Option<OrgRole>,
-    pub created: String,
+    #[schema(value_type = String)]
+    pub created: Timestamp,
 }
 
 /// A mapping to create: `group_id` with `team_id` (and `team_role`, default `user`), or

@@ -7,8 +7,9 @@ use super::roles::active_user;
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
 use crate::domain::kinds::{MembershipSource, MembershipState};
+use crate::domain::time::Timestamp;
 use crate::provisioning::rules::Changes;
-use crate::store::teams::{self, Membership};
+use crate::store::teams::{self, TeamMembership};
 use crate::store::{Tx, team_admin};
 use serde::{Deserialize, Serialize};
 
@@ -26,12 +27,18 @@ pub struct MemberView {
     /// `awaiting_seat`, `invited`, `pending_app_login` or `active`
     #[schema(value_type = String)]
     pub state: MembershipState,
-    pub added: String,
-    pub invited: Option<String>,
-    pub invitation_expires: Option<String>,
-    pub accepted: Option<String>,
-    pub first_sign_in: Option<String>,
-    pub last_active: Option<String>,
+    #[schema(value_type = String)]
+    pub added: Timestamp,
+    #[schema(value_type = Option<String>)]
+    pub invited: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub invitation_expires: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub accepted: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub first_sign_in: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub last_active: Option<Timestamp>,
     /// Why the person was not emailed: `"no address"` when the membership holds its seat
     /// (`invited`) but no joining email went out, because the user had no usable email
     /// address (the audit log has a `membership.invitation_not_sent` entry). Absent
@@ -171,7 +178,7 @@ impl Admin {
                     .unwrap_or_default()
             )));
         }
-        let m = Membership {
+        let m = TeamMembership {
             id: uuid::Uuid::new_v4().to_string(),
             team_id: t.id.clone(),
             user_id: new.user_id.clone(),

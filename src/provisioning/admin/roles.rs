@@ -5,6 +5,7 @@ use super::audit::record;
 use super::kinds::OrgRole as OrgRoleName;
 use super::{Admin, AdminActor, AdminError, to_json};
 use crate::domain::kinds::MembershipSource;
+use crate::domain::time::Timestamp;
 use crate::provisioning::roles::ensure_an_admin_remains;
 use crate::provisioning::rules;
 use crate::store::Tx;
@@ -23,7 +24,8 @@ pub struct OrgRoleView {
     /// `manual` (an admin) or `group` (a mapped IdP group)
     #[schema(value_type = String)]
     pub source: MembershipSource,
-    pub granted: String,
+    #[schema(value_type = String)]
+    pub granted: Timestamp,
 }
 
 /// A role to grant.

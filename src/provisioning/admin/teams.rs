@@ -4,6 +4,7 @@ use super::audit::record;
 use super::kinds::{LoginType, optional_whole_number};
 use super::seats::check_reservations;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::time::Timestamp;
 use crate::store::teams::{self, Team};
 use crate::store::{StoreError, Tx, team_admin};
 use serde::{Deserialize, Serialize};
@@ -31,8 +32,10 @@ pub struct TeamView {
     pub initial: bool,
     /// The team every provisioned user joins.
     pub default: bool,
-    pub created: String,
-    pub updated: String,
+    #[schema(value_type = String)]
+    pub created: Timestamp,
+    #[schema(value_type = String)]
+    pub updated: Timestamp,
 }
 
 /// A team to create.

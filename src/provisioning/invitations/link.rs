@@ -1,7 +1,7 @@
 //! What an invitation link does for the person holding it: show, accept, renew.
 
 use super::{Checked, InvalidInvitation, Template, address, compose, sso_enforced};
-use crate::clock::format_timestamp;
+use crate::clock::{Timestamp, format_timestamp};
 use crate::domain::kinds::{MembershipState, TeamRole};
 use crate::provisioning::effects;
 use crate::provisioning::{Directory, Error};
@@ -23,9 +23,11 @@ pub struct InvitationView {
     /// `invited` (waiting to be accepted) or `accepted`.
     pub status: &'static str,
     /// When this link expires.
-    pub expires: String,
+    #[schema(value_type = String)]
+    pub expires: Timestamp,
     /// When the invitation was accepted.
-    pub accepted: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub accepted: Option<Timestamp>,
     /// Whether the team enforces SSO (then sign-in goes through the company's IdP).
     pub sso_enforced: bool,
 }
@@ -110,7 +112,7 @@ async fn load(
         team_name: team.name.clone(),
         role: m.role,
         status: if accepted { "accepted" } else { "invited" },
-        expires: format_timestamp(checked.expires),
+        expires: Timestamp::from(checked.expires),
         accepted: m.accepted.clone(),
         sso_enforced: sso_enforced(&team),
     };
@@ -173,7 +175,7 @@ fn membership_event(l: &Loaded, state: MembershipState) -> Value {
 /// audit entry and an `invitation.accepted` webhook, in one transaction.
 pub async fn accept(dir: &Directory, token: &str) -> Result<InvitationView, InvitationError> {
     let now = dir.clock.now();
-    let stamp = format_timestamp(now);
+    let stamp = Timestamp::from(now);
     let checked = dir
         .invitations
         .check(token, now)
@@ -229,7 +231,8 @@ pub struct Renewed {
     /// The address, partly hidden (`a***@example.com`).
     pub sent_to: String,
     /// When the new link expires.
-    pub expires: String,
+    #[schema(value_type = String)]
+    pub expires: Timestamp,
 }
 
 fn mask(address: &str) -> String {
@@ -248,7 +251,7 @@ fn mask(address: &str) -> String {
 /// valid, asking again sends nothing.
 pub async fn renew(dir: &Directory, token: &str) -> Result<Renewed, InvitationError> {
     let now = dir.clock.now();
-    let stamp = format_timestamp(now);
+    let stamp = Timestamp::from(now);
     let checked = dir
         .invitations
         .check(token, now)
@@ -263,7 +266,7 @@ pub async fn renew(dir: &Directory, token: &str) -> Result<Renewed, InvitationEr
     if let Some(current) = &l.m.invitation_expires
         && current.as_str() > stamp.as_str()
     {
-        return Err(InvitationError::AlreadyRenewed(current.clone()));
+        return Err(InvitationError::AlreadyRenewed(current.to_string()));
     }
     let user = l.user.as_ref().ok_or(InvitationError::Gone)?;
     let to = address(user).ok_or(InvitationError::NoAddress)?;
@@ -279,7 +282,7 @@ pub async fn renew(dir: &Directory, token: &str) -> Result<Renewed, InvitationEr
         &link,
         expires,
     );
-    let until = format_timestamp(expires);
+    let until = Timestamp::from(expires);
     sql::set_invited(&mut tx, std::slice::from_ref(&l.m.id), &stamp, &until).await?;
     let actor = format!("user:{}", l.m.user_id);
     let target = format!("membership:{}/{}", l.m.team_id, l.m.user_id);

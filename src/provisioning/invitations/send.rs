@@ -9,7 +9,7 @@ use crate::provisioning::effects::{self, Recorded};
 use crate::provisioning::{Directory, Error};
 use crate::store::audit;
 use crate::store::effects as sql;
-use crate::store::teams::Membership;
+use crate::store::teams::TeamMembership;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -172,7 +172,7 @@ pub(in crate::provisioning) fn joining_emails<'r>(
     recorded: &Recorded<'r>,
     now: OffsetDateTime,
     emails: &mut Vec<(String, Email)>,
-) -> (Vec<String>, Vec<&'r Membership>) {
+) -> (Vec<String>, Vec<&'r TeamMembership>) {
     let expires = inv.expiry(now);
     let mut invited = Vec::new();
     let mut no_address = Vec::new();

@@ -108,7 +108,7 @@ async fn provisioning_emits_signed_webhooks_once(app: TestApp) {
             team_id: Some(team.clone()),
             team_role: Some(rollcall::domain::kinds::TeamRole::Admin),
             org_role: None,
-            created: "2026-01-01T00:00:00.000Z".into(),
+            created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
         },
     )
     .await
