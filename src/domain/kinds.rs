@@ -215,6 +215,40 @@ spelled!(SeatOverflow, "seat overflow", {
     Reject => "reject",
 });
 
+/// What an outbox row delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxKind {
+    Email,
+    Webhook,
+}
+
+spelled!(OutboxKind, "outbox kind", {
+    Email => "email",
+    Webhook => "webhook",
+});
+
+/// Where an outbox row is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Waiting for `next_attempt_at`.
+    Pending,
+    /// Claimed by a worker until `claimed_until`.
+    Sending,
+    /// Accepted by the SMTP server or the webhook receiver.
+    Delivered,
+    /// Given up: permanent error or too many attempts.
+    Failed,
+}
+
+spelled!(OutboxState, "outbox state", {
+    Pending => "pending",
+    Sending => "sending",
+    Delivered => "delivered",
+    Failed => "failed",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +274,8 @@ mod tests {
         round_trips::<TeamRole>();
         round_trips::<OrgRole>();
         round_trips::<SeatOverflow>();
+        round_trips::<OutboxKind>();
+        round_trips::<OutboxState>();
     }
 
     #[test]
