@@ -1,9 +1,9 @@
 //! Time, behind a trait so tests can move it; and the one timestamp format we store.
 
+pub use crate::domain::time::Timestamp;
 use std::sync::Mutex;
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
-use time::{Duration, OffsetDateTime, UtcOffset};
+use time::{Duration, OffsetDateTime};
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -48,13 +48,10 @@ impl Clock for ManualClock {
 }
 
 /// Formats a time the way it is stored and served: UTC, millisecond precision, fixed
-/// width (`2024-05-13T04:42:34.120Z`), so that text order is time order.
+/// width (`2024-05-13T04:42:34.120Z`), so that text order is time order: the text of a
+/// [`Timestamp`].
 pub fn format_timestamp(t: OffsetDateTime) -> String {
-    let fmt =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    t.to_offset(UtcOffset::UTC)
-        .format(&fmt)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+    Timestamp::from(t).into_string()
 }
 
 /// Parses an RFC 3339 date-time (any offset, any precision) into the stored format.

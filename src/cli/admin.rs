@@ -16,6 +16,10 @@ fn now() -> String {
     format_timestamp(time::OffsetDateTime::now_utc())
 }
 
+fn timestamp() -> crate::clock::Timestamp {
+    time::OffsetDateTime::now_utc().into()
+}
+
 async fn find_org(store: &Store, name_or_id: &str) -> Result<orgs::Org, CliError> {
     let mut tx = store.read().await?;
     orgs::find(&mut tx, name_or_id)
@@ -34,10 +38,14 @@ pub(super) async fn org(config: Config, cmd: OrgCommand) -> Result<(), CliError>
     let store = open(&config).await?;
     match cmd {
         OrgCommand::Create { name, seats } => {
-            let (org, _) =
-                crate::provisioning::orgs::create_org(&store, &name, seats.map(i64::from), &now())
-                    .await
-                    .map_err(|e| CliError(e.to_string()))?;
+            let (org, _) = crate::provisioning::orgs::create_org(
+                &store,
+                &name,
+                seats.map(i64::from),
+                &timestamp(),
+            )
+            .await
+            .map_err(|e| CliError(e.to_string()))?;
             println!("{}", org.id);
         }
     }

@@ -8,9 +8,10 @@ use super::rules::{self, Changes};
 use super::write::{hash_password, resource_write, table};
 use super::{Error, if_match_holds};
 use crate::clock::{Clock, format_timestamp};
+use crate::domain::kinds::TeamRole;
 use crate::domain::{GroupId, OrgId, TeamId, UserId};
 use crate::store::effects::{self as effects_sql, TeamInfo, UserTeam};
-use crate::store::members::{self, Member, Membership};
+use crate::store::members::{self, GroupMembership, Member};
 use crate::store::resources::{self, ResourceWrite, StoredResource};
 use crate::store::{Store, StoreError, Tx};
 use scim::ScimError;
@@ -48,7 +49,7 @@ pub struct View {
     /// Group members, when loaded.
     pub members: Option<Vec<Member>>,
     /// A user's groups, when loaded.
-    pub groups: Option<Vec<Membership>>,
+    pub groups: Option<Vec<GroupMembership>>,
     /// A user's team memberships (the rollcall extension's `teams`).
     pub teams: Option<Vec<UserTeam>>,
 }
@@ -559,7 +560,7 @@ impl Directory {
     ) -> Result<Vec<View>, Error> {
         let ids: Vec<String> = stored.iter().map(|s| s.id.clone()).collect();
         let mut members: HashMap<String, Vec<Member>> = HashMap::new();
-        let mut groups: HashMap<String, Vec<Membership>> = HashMap::new();
+        let mut groups: HashMap<String, Vec<GroupMembership>> = HashMap::new();
         // One indexed query for the whole page.
         let mut teams: HashMap<String, Vec<UserTeam>> = HashMap::new();
         let with_teams = with_teams && kind == ResourceKind::User;
@@ -613,7 +614,7 @@ impl Directory {
 /// The IdP's team entries in a user document: (team id, role), one per team, in order.
 /// Teams are keyed by id: naming a team again (a PATCH `add` of a team the user has)
 /// sets its role, the last entry wins.
-fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, String)>, Error> {
+fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, TeamRole)>, Error> {
     let Some(list) = doc
         .get(ROLLCALL_USER_SCHEMA)
         .and_then(|ext| ext.get("teams"))
@@ -621,7 +622,7 @@ fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, String)>, Er
     else {
         return Ok(Vec::new());
     };
-    let mut out: Vec<(String, String)> = Vec::new();
+    let mut out: Vec<(String, TeamRole)> = Vec::new();
     for entry in list {
         let team = entry
             .get("value")
@@ -633,9 +634,9 @@ fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, String)>, Er
                 ))
             })?;
         let role = match entry.get("role").and_then(Value::as_str) {
-            None => "user",
-            Some(r) if r.eq_ignore_ascii_case("user") => "user",
-            Some(r) if r.eq_ignore_ascii_case("admin") => "admin",
+            None => TeamRole::User,
+            Some(r) if r.eq_ignore_ascii_case("user") => TeamRole::User,
+            Some(r) if r.eq_ignore_ascii_case("admin") => TeamRole::Admin,
             Some(r) => {
                 return Err(ScimError::InvalidValue(format!(
                     "team role {r:?} of team {team:?} is neither \"user\" nor \"admin\""
@@ -644,7 +645,7 @@ fn team_attributes(doc: &Map<String, Value>) -> Result<Vec<(String, String)>, Er
             }
         };
         out.retain(|(t, _)| t != team);
-        out.push((team.to_owned(), role.to_owned()));
+        out.push((team.to_owned(), role));
     }
     Ok(out)
 }
@@ -670,7 +671,7 @@ async fn put_team_attributes(
     tx: &mut Tx,
     org_id: &OrgId,
     user_id: &UserId,
-    teams: &[(String, String)],
+    teams: &[(String, TeamRole)],
     replace: bool,
 ) -> Result<(), Error> {
     if !teams.is_empty() {
@@ -704,9 +705,9 @@ fn new_user_teams(changes: &Changes, infos: &HashMap<TeamId, TeamInfo>) -> Vec<U
                 .get(&m.team_id)
                 .map(|t| t.name.clone())
                 .unwrap_or_default(),
-            role: m.role.clone(),
-            state: m.state.clone(),
-            source: m.source.clone(),
+            role: m.role,
+            state: m.state,
+            source: m.source,
         })
         .collect();
     out.sort_by(|a, b| {

@@ -17,7 +17,7 @@ use crate::domain::{OrgId, TeamId, UserId};
 use crate::outbox::{self, Email, Event, EventType, OutboxError};
 use crate::store::effects::{self as sql, TeamInfo, UserInfo};
 use crate::store::resources::StoredResource;
-use crate::store::teams::Membership;
+use crate::store::teams::TeamMembership;
 use crate::store::{Tx, audit, sessions as sessions_sql};
 use scim::schema::ResourceKind;
 use serde_json::{Map, Value, json};
@@ -57,7 +57,7 @@ pub struct Origin<'a> {
 /// What the effects learnt about the teams and users involved.
 #[derive(Debug)]
 pub struct Recorded<'a> {
-    pub granted: &'a [Membership],
+    pub granted: &'a [TeamMembership],
     pub teams: HashMap<TeamId, TeamInfo>,
     users: HashMap<UserId, UserInfo>,
 }
@@ -110,7 +110,7 @@ fn user_json(id: &str, doc: &Map<String, Value>) -> Value {
     })
 }
 
-fn membership_json(m: &Membership, r: &Recorded<'_>) -> Value {
+fn membership_json(m: &TeamMembership, r: &Recorded<'_>) -> Value {
     json!({
         "id": m.id,
         "team": {"id": m.team_id, "name": r.teams.get(&m.team_id).map(|t| t.name.as_str())},
@@ -121,7 +121,7 @@ fn membership_json(m: &Membership, r: &Recorded<'_>) -> Value {
     })
 }
 
-fn audit_membership(m: &Membership) -> Value {
+fn audit_membership(m: &TeamMembership) -> Value {
     json!({
         "id": m.id,
         "team_id": m.team_id,
@@ -230,7 +230,7 @@ pub async fn record(
             }
         }
     }
-    let target = |m: &Membership| format!("membership:{}/{}", m.team_id, m.user_id);
+    let target = |m: &TeamMembership| format!("membership:{}/{}", m.team_id, m.user_id);
     let mut push_event = |kind: EventType, key: String, data: Value| {
         events.push((format!("{}:{key}", kind.as_str()), Event { kind, data }));
     };

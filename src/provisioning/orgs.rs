@@ -3,9 +3,11 @@
 //! a user created over SCIM lands in it.
 
 use super::Error;
+use crate::domain::kinds::{LoginType, SeatOverflow};
+use crate::domain::time::Timestamp;
 use crate::domain::{OrgId, SubscriptionId, TeamId};
 use crate::store::orgs::{self, Org};
-use crate::store::teams::{self, OrgSettings, Overflow, Subscription, Team};
+use crate::store::teams::{self, OrgSettings, Subscription, Team};
 use crate::store::{Store, StoreError};
 
 /// Why an organization could not be created.
@@ -34,7 +36,7 @@ pub async fn create_org(
     store: &Store,
     name: &str,
     seats: Option<i64>,
-    now: &str,
+    now: &Timestamp,
 ) -> Result<(Org, Team), CreateOrgError> {
     let name = name.trim();
     if name.is_empty() {
@@ -44,7 +46,7 @@ pub async fn create_org(
         id: OrgId::new_v4(),
         name: name.to_owned(),
         seats,
-        created: now.to_owned(),
+        created: now.to_string(),
     };
     let subscription = Subscription {
         id: SubscriptionId::new_v4(),
@@ -53,17 +55,17 @@ pub async fn create_org(
         plan: "standard".to_owned(),
         // No --seats: no limit (i64::MAX keeps the arithmetic simple).
         seats: seats.unwrap_or(i64::MAX),
-        created: now.to_owned(),
+        created: now.clone(),
     };
     let team = Team {
         id: TeamId::new_v4(),
         org_id: org.id.clone(),
         name: name.to_owned(),
         description: String::new(),
-        login_type: "email".to_owned(),
+        login_type: LoginType::Email,
         subscription_id: subscription.id.clone(),
         reserved_seats: None,
-        created: now.to_owned(),
+        created: now.clone(),
     };
     let mut tx = store.write().await?;
     match orgs::insert(&mut tx, &org).await {
@@ -78,7 +80,7 @@ pub async fn create_org(
         &OrgSettings {
             initial_team_id: Some(team.id.clone()),
             default_team_id: Some(team.id.clone()),
-            seat_overflow: Overflow::Waitlist,
+            seat_overflow: SeatOverflow::Waitlist,
             idp_managed_teams: false,
         },
     )

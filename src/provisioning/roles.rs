@@ -2,14 +2,11 @@
 //! removed (DESIGN.md "Domain model", "Provisioning rules" 7).
 
 use super::Error;
+use crate::domain::kinds::{self, MembershipSource};
 use crate::domain::{OrgId, UserId};
 use crate::store::Tx;
 use crate::store::org_roles::{self, OrgRole};
 use std::collections::{BTreeMap, BTreeSet};
-
-fn rank(role: &str) -> u8 {
-    u8::from(role == "org_admin")
-}
 
 /// Recomputes the org roles of `user_ids`: mapped groups grant roles (source `group`,
 /// the highest wins); an admin's grant (`manual`) stays while the user is active;
@@ -22,14 +19,14 @@ pub(super) async fn reconcile(
     user_ids: &[UserId],
     active: &BTreeSet<UserId>,
     now: &str,
-) -> Result<Vec<(UserId, &'static str)>, Error> {
-    let mut wanted: BTreeMap<UserId, String> = BTreeMap::new();
+) -> Result<Vec<(UserId, MembershipSource)>, Error> {
+    let mut wanted: BTreeMap<UserId, kinds::OrgRole> = BTreeMap::new();
     for (user, role) in org_roles::mapped(tx, user_ids).await? {
         if !active.contains(&user) {
             continue;
         }
-        let entry = wanted.entry(user).or_insert_with(|| role.clone());
-        if rank(&role) > rank(entry) {
+        let entry = wanted.entry(user).or_insert(role);
+        if role.rank() > entry.rank() {
             *entry = role;
         }
     }
@@ -47,20 +44,22 @@ pub(super) async fn reconcile(
             (Some(c), _) if !active.contains(user) => {
                 gone.push(c);
             }
-            (Some(c), _) if c.source == "manual" => holders.push((user.clone(), "manual")),
+            (Some(c), _) if c.source == MembershipSource::Manual => {
+                holders.push((user.clone(), MembershipSource::Manual));
+            }
             (Some(c), Some(w)) => {
-                if &c.role != w {
-                    org_roles::put(tx, org_id, user, w, "group", now).await?;
-                    if c.role == "org_admin" {
+                if c.role != *w {
+                    org_roles::put(tx, org_id, user, *w, MembershipSource::Group, now).await?;
+                    if c.role == kinds::OrgRole::OrgAdmin {
                         removed_admins.push(c);
                     }
                 }
-                holders.push((user.clone(), "group"));
+                holders.push((user.clone(), MembershipSource::Group));
             }
             (Some(c), None) => gone.push(c),
             (None, Some(w)) => {
-                org_roles::put(tx, org_id, user, w, "group", now).await?;
-                holders.push((user.clone(), "group"));
+                org_roles::put(tx, org_id, user, *w, MembershipSource::Group, now).await?;
+                holders.push((user.clone(), MembershipSource::Group));
             }
             (None, None) => {}
         }
@@ -68,7 +67,10 @@ pub(super) async fn reconcile(
     if !gone.is_empty() {
         let ids: Vec<UserId> = gone.iter().map(|r| r.user_id.clone()).collect();
         org_roles::delete(tx, org_id, &ids).await?;
-        removed_admins.extend(gone.into_iter().filter(|r| r.role == "org_admin"));
+        removed_admins.extend(
+            gone.into_iter()
+                .filter(|r| r.role == kinds::OrgRole::OrgAdmin),
+        );
     }
     if !removed_admins.is_empty() {
         ensure_an_admin_remains(tx, org_id, &removed_admins).await?;

@@ -5,38 +5,25 @@
 //! waitlist first come, first served. Runs inside the caller's transaction.
 
 use super::Error;
+use crate::domain::kinds::{MembershipSource, MembershipState, SeatOverflow, TeamRole};
 use crate::domain::{GroupId, MembershipId, OrgId, SubscriptionId, TeamId, UserId};
 use crate::store::StoreError;
 use crate::store::Tx;
 use crate::store::effects;
-use crate::store::teams::{self, Membership, Overflow, Team};
+use crate::store::teams::{self, Team, TeamMembership};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a reconciliation changed, for emails, webhooks and the audit log.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Changes {
     /// Memberships that got a seat (new, or promoted from the waitlist).
-    pub granted: Vec<Membership>,
+    pub granted: Vec<TeamMembership>,
     /// New memberships waiting for a seat.
-    pub waitlisted: Vec<Membership>,
+    pub waitlisted: Vec<TeamMembership>,
     /// Memberships removed (and whether each held a seat).
-    pub removed: Vec<(Membership, bool)>,
+    pub removed: Vec<(TeamMembership, bool)>,
     /// Memberships whose role or source changed: (before, after).
-    pub changed: Vec<(Membership, Membership)>,
-}
-
-/// Source priority: what a membership is recorded as coming from when several apply.
-fn source_rank(source: &str) -> u8 {
-    match source {
-        "group" => 3,
-        "attribute" => 2,
-        "default" => 1,
-        _ => 0,
-    }
-}
-
-fn role_rank(role: &str) -> u8 {
-    u8::from(role == "admin")
+    pub changed: Vec<(TeamMembership, TeamMembership)>,
 }
 
 /// Recomputes the memberships of `user_ids` (deleted or inactive users want none).
@@ -82,17 +69,17 @@ async fn reconcile(
     };
 
     // Wanted: (user, team) -> (role, source).
-    let mut wanted: BTreeMap<(UserId, TeamId), (String, String)> = BTreeMap::new();
-    let mut want = |user: &UserId, team: &TeamId, role: &str, source: &str| {
+    let mut wanted: BTreeMap<(UserId, TeamId), (TeamRole, MembershipSource)> = BTreeMap::new();
+    let mut want = |user: &UserId, team: &TeamId, role: TeamRole, source: MembershipSource| {
         let entry = wanted
             .entry((user.clone(), team.clone()))
-            .or_insert_with(|| (role.to_owned(), source.to_owned()));
+            .or_insert((role, source));
         // Highest role wins; the most specific source names it.
-        if role_rank(role) > role_rank(&entry.0) {
-            entry.0 = role.to_owned();
+        if role.rank() > entry.0.rank() {
+            entry.0 = role;
         }
-        if source_rank(source) > source_rank(&entry.1) {
-            entry.1 = source.to_owned();
+        if source.rank() > entry.1.rank() {
+            entry.1 = source;
         }
     };
     // Mapped groups and the IdP's team attributes, in one query.
@@ -103,12 +90,17 @@ async fn reconcile(
     };
     for (user, team, role, source) in mapped {
         if active.contains(&user) {
-            want(&user, &team, &role, source);
+            want(&user, &team, role, source);
         }
     }
     if let Some(default_team) = &settings.default_team_id {
         for user in user_ids.iter().filter(|u| active.contains(*u)) {
-            want(user, default_team, "user", "default");
+            want(
+                user,
+                default_team,
+                TeamRole::User,
+                MembershipSource::Default,
+            );
         }
     }
     // Org roles (from mapped groups, or an admin's grant); their holders want the initial
@@ -116,7 +108,7 @@ async fn reconcile(
     if fresh.is_none() {
         for (user, source) in super::roles::reconcile(tx, org_id, user_ids, &active, now).await? {
             if let Some(initial) = &settings.initial_team_id {
-                want(&user, initial, "user", source);
+                want(&user, initial, TeamRole::User, source);
             }
         }
     }
@@ -131,18 +123,19 @@ async fn reconcile(
     for m in current {
         let key = (m.user_id.clone(), m.team_id.clone());
         // Deprovisioning takes manual memberships too.
-        let manual_kept =
-            m.source == "manual" && !settings.idp_managed_teams && active.contains(&m.user_id);
+        let manual_kept = m.source == MembershipSource::Manual
+            && !settings.idp_managed_teams
+            && active.contains(&m.user_id);
         match wanted.get(&key) {
             _ if manual_kept => {
                 kept.insert(key);
             }
             Some((role, source)) => {
-                if &m.role != role || &m.source != source {
-                    teams::update_membership(tx, &m.id, role, source).await?;
-                    let after = Membership {
-                        role: role.clone(),
-                        source: source.clone(),
+                if m.role != *role || m.source != *source {
+                    teams::update_membership(tx, &m.id, *role, *source).await?;
+                    let after = TeamMembership {
+                        role: *role,
+                        source: *source,
                         ..m.clone()
                     };
                     changes.changed.push((m, after));
@@ -158,7 +151,7 @@ async fn reconcile(
     if !removed.is_empty() {
         let freed_teams: BTreeSet<&TeamId> = removed
             .iter()
-            .filter(|m| m.state != "awaiting_seat")
+            .filter(|m| m.state.holds_seat())
             .map(|m| &m.team_id)
             .collect();
         for team_id in freed_teams {
@@ -174,7 +167,7 @@ async fn reconcile(
         let ids: Vec<MembershipId> = removed.iter().map(|m| m.id.clone()).collect();
         teams::delete_memberships(tx, &ids).await?;
         for m in removed {
-            let held = m.state != "awaiting_seat";
+            let held = m.state.holds_seat();
             changes.removed.push((m, held));
         }
     }
@@ -184,7 +177,8 @@ async fn reconcile(
             .extend(fill_waitlist(tx, subscription, now).await?);
     }
 
-    let mut additions: BTreeMap<TeamId, Vec<(UserId, String, String)>> = BTreeMap::new();
+    let mut additions: BTreeMap<TeamId, Vec<(UserId, TeamRole, MembershipSource)>> =
+        BTreeMap::new();
     for ((user, team), (role, source)) in wanted {
         if !kept.contains(&(user.clone(), team.clone())) {
             additions
@@ -206,24 +200,28 @@ async fn reconcile(
         let mut inserted = Vec::with_capacity(users.len());
         for (user, role, source) in users {
             let seat = free > 0 && !queue_ahead;
-            if !seat && settings.seat_overflow == Overflow::Reject {
+            if !seat && settings.seat_overflow == SeatOverflow::Reject {
                 return Err(seat_limit(tx, &team, pool).await);
             }
             if seat {
                 free -= 1;
             }
-            inserted.push(Membership {
+            inserted.push(TeamMembership {
                 id: MembershipId::new_v7(),
                 team_id: team.id.clone(),
                 user_id: user,
                 role,
                 source,
-                state: if seat { "invited" } else { "awaiting_seat" }.to_owned(),
+                state: if seat {
+                    MembershipState::Invited
+                } else {
+                    MembershipState::AwaitingSeat
+                },
             });
         }
         teams::insert_memberships(tx, org_id, &inserted, now).await?;
         for m in inserted {
-            if m.state == "awaiting_seat" {
+            if !m.state.holds_seat() {
                 changes.waitlisted.push(m);
             } else {
                 changes.granted.push(m);
@@ -246,7 +244,7 @@ pub async fn fill_waitlist(
     tx: &mut Tx,
     subscription_id: &SubscriptionId,
     now: &str,
-) -> Result<Vec<Membership>, Error> {
+) -> Result<Vec<TeamMembership>, Error> {
     let pool = teams::lock_pool(tx, subscription_id).await?;
     let mut granted = Vec::new();
     let all = teams::teams_of_subscription(tx, subscription_id).await?;
@@ -266,8 +264,8 @@ pub async fn fill_waitlist(
         }
         for m in teams::waiting(tx, subscription_id, waiting_scope(&team), free).await? {
             teams::grant_seat(tx, &m.id, now).await?;
-            granted.push(Membership {
-                state: "invited".to_owned(),
+            granted.push(TeamMembership {
+                state: MembershipState::Invited,
                 ..m
             });
         }

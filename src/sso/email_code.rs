@@ -160,7 +160,7 @@ async fn check_teams(tx: &mut Tx, org_id: &OrgId, user_id: &UserId) -> Result<bo
             });
         }
     }
-    Ok(teams.iter().any(|t| t.state != "awaiting_seat"))
+    Ok(teams.iter().any(|t| t.state.holds_seat()))
 }
 
 /// The email that tells a member of an SSO-enforced team how to sign in, instead of a code.

@@ -14,6 +14,7 @@
 //! are never logged.
 
 use crate::clock::{Clock, format_timestamp};
+use crate::domain::kinds::{self, OrgRole};
 use crate::domain::{OrgId, UserId};
 use crate::outbox::{self, Event, EventType};
 use crate::secrets;
@@ -82,7 +83,7 @@ impl From<StoreError> for RefreshError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamClaim {
     pub id: String,
-    pub role: String,
+    pub role: kinds::TeamRole,
 }
 
 /// The claims of an access token (RFC 7519 §4.1 plus ours).
@@ -98,7 +99,7 @@ pub struct AccessClaims {
     pub teams: Vec<TeamClaim>,
     /// `org_admin`, `org_analyst`, or absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org_role: Option<String>,
+    pub org_role: Option<OrgRole>,
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
@@ -262,7 +263,7 @@ pub struct LiveToken {
     /// may be up to an access token lifetime old.
     pub teams: Vec<TeamClaim>,
     /// The org role now.
-    pub org_role: Option<String>,
+    pub org_role: Option<OrgRole>,
 }
 
 impl Sessions {

@@ -7,6 +7,7 @@
 
 use super::session::SessionError;
 use crate::clock::format_timestamp;
+use crate::domain::kinds::MembershipState;
 use crate::domain::{OrgId, UserId};
 use crate::outbox::{self, Event, EventType};
 use crate::provisioning;
@@ -174,12 +175,17 @@ pub async fn sign_in(sso: &super::Sso, login: VerifiedLogin) -> Result<SignedIn,
         .await?;
     let activated: Vec<Value> = before
         .iter()
-        .filter(|m| m.state == "invited" || m.state == "pending_app_login")
+        .filter(|m| {
+            matches!(
+                m.state,
+                MembershipState::Invited | MembershipState::PendingAppLogin
+            )
+        })
         .map(|m| json!({"id": m.id, "team_id": m.team_id, "previous_state": m.state}))
         .collect();
     let first_sign_in = before
         .iter()
-        .any(|m| m.state != "awaiting_seat" && m.first_sign_in_at.is_none());
+        .any(|m| m.state.holds_seat() && m.first_sign_in_at.is_none());
     let after = json!({
         "method": method,
         "session_id": issued.session_id,

@@ -3,6 +3,7 @@
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
+use crate::domain::time::Timestamp;
 
 /// An entry to record. `before`/`after` are JSON snapshots (None where there is none).
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +24,7 @@ pub struct NewEntry<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub seq: i64,
-    pub at: String,
+    pub at: Timestamp,
     pub actor: String,
     pub action: String,
     pub target: String,
@@ -117,7 +118,7 @@ fn decode(r: &Row) -> Result<Entry, StoreError> {
     };
     Ok(Entry {
         seq: r.int("seq")?,
-        at: r.text("at")?,
+        at: r.parse("at")?,
         actor: r.text("actor")?,
         action: r.text("action")?,
         target: r.text("target")?,

@@ -5,6 +5,7 @@
 use super::sealed_columns::SERVER_SECRETS;
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::kinds::{MembershipSource, MembershipState, TeamRole};
 use crate::domain::{MembershipId, OrgId, TeamId, UserId};
 use std::collections::HashMap;
 
@@ -33,9 +34,9 @@ pub struct UserTeam {
     pub user_id: UserId,
     pub team_id: TeamId,
     pub team_name: String,
-    pub role: String,
-    pub state: String,
-    pub source: String,
+    pub role: TeamRole,
+    pub state: MembershipState,
+    pub source: MembershipSource,
 }
 
 fn json(text: &str) -> Result<serde_json::Value, StoreError> {
@@ -140,8 +141,8 @@ pub async fn set_invited(
 pub struct MemberOfTeam {
     pub id: MembershipId,
     pub user_id: UserId,
-    pub role: String,
-    pub state: String,
+    pub role: TeamRole,
+    pub state: MembershipState,
 }
 
 /// The memberships of `user_ids` in one team of the org.
@@ -165,8 +166,8 @@ pub async fn members_of_team(
             out.push(MemberOfTeam {
                 id: row.id("id")?,
                 user_id: row.id("user_id")?,
-                role: row.text("role")?,
-                state: row.text("state")?,
+                role: row.parse("role")?,
+                state: row.parse("state")?,
             });
         }
     }
@@ -205,9 +206,9 @@ fn decode_user_team(r: &Row) -> Result<UserTeam, StoreError> {
         user_id: r.id("user_id")?,
         team_id: r.id("team_id")?,
         team_name: r.text("team_name")?,
-        role: r.text("role")?,
-        state: r.text("state")?,
-        source: r.text("source")?,
+        role: r.parse("role")?,
+        state: r.parse("state")?,
+        source: r.parse("source")?,
     })
 }
 
@@ -257,7 +258,7 @@ pub async fn known_teams(
 pub async fn put_team_attributes(
     tx: &mut Tx,
     user_id: &UserId,
-    teams: &[(String, String)],
+    teams: &[(String, TeamRole)],
     replace: bool,
 ) -> Result<(), StoreError> {
     if replace {
@@ -277,7 +278,7 @@ pub async fn put_team_attributes(
             .push(", ")
             .push_bind(team.as_str())
             .push(", ")
-            .push_bind(role.as_str())
+            .push_bind(*role)
             .push(")");
     }
     tx.execute(q).await?;
@@ -289,7 +290,7 @@ pub async fn put_team_attributes(
 pub async fn wanted_team_roles(
     tx: &mut Tx,
     user_ids: &[UserId],
-) -> Result<Vec<(UserId, TeamId, String, &'static str)>, StoreError> {
+) -> Result<Vec<(UserId, TeamId, TeamRole, MembershipSource)>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(400) {
         let mut q = Q::new(
@@ -305,16 +306,11 @@ pub async fn wanted_team_roles(
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            let source = if row.text("source")? == "group" {
-                "group"
-            } else {
-                "attribute"
-            };
             out.push((
                 row.id("user_id")?,
                 row.id("team_id")?,
-                row.text("role")?,
-                source,
+                row.parse("role")?,
+                row.parse("source")?,
             ));
         }
     }

@@ -2,6 +2,8 @@
 
 use super::sql::Q;
 use super::{StoreError, Tx};
+use crate::domain::kinds::{MembershipState, TeamRole};
+use crate::domain::time::Timestamp;
 use crate::domain::{MembershipId, OrgId, TeamId, UserId};
 
 /// A membership as an invitation link names it.
@@ -11,10 +13,10 @@ pub struct Invited {
     pub org_id: OrgId,
     pub team_id: TeamId,
     pub user_id: UserId,
-    pub role: String,
-    pub state: String,
-    pub invitation_expires: Option<String>,
-    pub accepted: Option<String>,
+    pub role: TeamRole,
+    pub state: MembershipState,
+    pub invitation_expires: Option<Timestamp>,
+    pub accepted: Option<Timestamp>,
 }
 
 /// The membership `id`, locked for the rest of the transaction when `lock` (PostgreSQL
@@ -40,10 +42,10 @@ pub async fn get(
             org_id: r.id("org_id")?,
             team_id: r.id("team_id")?,
             user_id: r.id("user_id")?,
-            role: r.text("role")?,
-            state: r.text("state")?,
-            invitation_expires: r.opt_text("invitation_expires_at")?,
-            accepted: r.opt_text("accepted_at")?,
+            role: r.parse("role")?,
+            state: r.parse("state")?,
+            invitation_expires: r.opt_parse("invitation_expires_at")?,
+            accepted: r.opt_parse("accepted_at")?,
         })
     })
     .transpose()

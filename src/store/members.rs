@@ -14,9 +14,9 @@ pub struct Member {
     pub member_type: String,
 }
 
-/// A group a user belongs to.
+/// A SCIM group a user belongs to (a `scim_group_members` row with the group's name).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
+pub struct GroupMembership {
     pub member_id: String,
     pub group_id: GroupId,
     pub group_display: String,
@@ -100,7 +100,10 @@ pub async fn of_groups(tx: &mut Tx, group_ids: &[GroupId]) -> Result<Vec<Member>
 
 /// The groups the given members belong to (directly), ordered by member, then group
 /// name, then group id.
-pub async fn of_members(tx: &mut Tx, member_ids: &[String]) -> Result<Vec<Membership>, StoreError> {
+pub async fn of_members(
+    tx: &mut Tx,
+    member_ids: &[String],
+) -> Result<Vec<GroupMembership>, StoreError> {
     let mut out = Vec::new();
     for chunk in member_ids.chunks(500) {
         if chunk.is_empty() {
@@ -114,7 +117,7 @@ pub async fn of_members(tx: &mut Tx, member_ids: &[String]) -> Result<Vec<Member
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            let membership = Membership {
+            let membership = GroupMembership {
                 member_id: row.text("member_id")?,
                 group_id: row.id("group_id")?,
                 group_display: row.text("display_name")?,

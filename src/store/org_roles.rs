@@ -3,6 +3,8 @@
 
 use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::kinds::{self, MembershipSource};
+use crate::domain::time::Timestamp;
 use crate::domain::{OrgId, UserId};
 
 /// A user's org role.
@@ -11,18 +13,18 @@ pub struct OrgRole {
     pub user_id: UserId,
     /// None when the user no longer exists.
     pub user_name: Option<String>,
-    pub role: String,
-    pub source: String,
-    pub granted: String,
+    pub role: kinds::OrgRole,
+    pub source: MembershipSource,
+    pub granted: Timestamp,
 }
 
 fn decode(r: &Row) -> Result<OrgRole, StoreError> {
     Ok(OrgRole {
         user_id: r.id("user_id")?,
         user_name: r.opt_text("user_name")?,
-        role: r.text("role")?,
-        source: r.text("source")?,
-        granted: r.text("granted_at")?,
+        role: r.parse("role")?,
+        source: r.parse("source")?,
+        granted: r.parse("granted_at")?,
     })
 }
 
@@ -61,8 +63,8 @@ pub async fn put(
     tx: &mut Tx,
     org_id: &OrgId,
     user_id: &UserId,
-    role: &str,
-    source: &str,
+    role: kinds::OrgRole,
+    source: MembershipSource,
     now: &str,
 ) -> Result<(), StoreError> {
     tx.execute(
@@ -119,7 +121,10 @@ pub async fn count_admins(tx: &mut Tx, org_id: &OrgId) -> Result<i64, StoreError
 }
 
 /// (user, org role) wanted through mapped groups the users are in.
-pub async fn mapped(tx: &mut Tx, user_ids: &[UserId]) -> Result<Vec<(UserId, String)>, StoreError> {
+pub async fn mapped(
+    tx: &mut Tx,
+    user_ids: &[UserId],
+) -> Result<Vec<(UserId, kinds::OrgRole)>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         let mut q = Q::new(
@@ -130,7 +135,7 @@ pub async fn mapped(tx: &mut Tx, user_ids: &[UserId]) -> Result<Vec<(UserId, Str
         q.push_list(chunk);
         q.push(")");
         for row in tx.fetch_all(q).await? {
-            out.push((row.id("user_id")?, row.text("org_role")?));
+            out.push((row.id("user_id")?, row.parse("org_role")?));
         }
     }
     Ok(out)

@@ -12,67 +12,7 @@ use crate::domain::{OrgId, WebhookId};
 use secrecy::SecretString;
 use std::collections::BTreeSet;
 
-/// What an outbox row delivers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Email,
-    Webhook,
-}
-
-impl Kind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Email => "email",
-            Kind::Webhook => "webhook",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Kind, StoreError> {
-        match s {
-            "email" => Ok(Kind::Email),
-            "webhook" => Ok(Kind::Webhook),
-            other => Err(StoreError::Decode(format!("unknown outbox kind {other:?}"))),
-        }
-    }
-}
-
-/// Where a row is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Waiting for `next_attempt_at`.
-    Pending,
-    /// Claimed by a worker until `claimed_until`.
-    Sending,
-    /// Accepted by the SMTP server or the webhook receiver.
-    Delivered,
-    /// Given up: permanent error or too many attempts.
-    Failed,
-}
-
-impl State {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Pending => "pending",
-            State::Sending => "sending",
-            State::Delivered => "delivered",
-            State::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> Result<State, StoreError> {
-        match s {
-            "pending" => Ok(State::Pending),
-            "sending" => Ok(State::Sending),
-            "delivered" => Ok(State::Delivered),
-            "failed" => Ok(State::Failed),
-            other => Err(StoreError::Decode(format!(
-                "unknown outbox state {other:?}"
-            ))),
-        }
-    }
-}
+pub use crate::domain::kinds::{OutboxKind as Kind, OutboxState as State};
 
 /// A row to queue.
 #[derive(Debug, Clone)]
@@ -133,11 +73,11 @@ fn decode_message(r: &Row) -> Result<Message, StoreError> {
     Ok(Message {
         id: r.text("id")?,
         org_id: r.id("org_id")?,
-        kind: Kind::parse(&r.text("kind")?)?,
+        kind: r.parse("kind")?,
         dedupe_key: r.text("dedupe_key")?,
         endpoint_id: r.opt_id("endpoint_id")?,
         payload: r.text("payload")?,
-        state: State::parse(&r.text("state")?)?,
+        state: r.parse("state")?,
         attempts: r.int("attempts")?,
         next_attempt_at: r.text("next_attempt_at")?,
         last_error: r.opt_text("last_error")?,

@@ -6,6 +6,8 @@ use super::sealed_columns::SIGNING_KEYS;
 use super::sql::{Q, Row};
 use super::teams::SEAT_STATES;
 use super::{StoreError, Tx};
+use crate::domain::kinds::{self, MembershipState, OrgRole};
+use crate::domain::time::Timestamp;
 use crate::domain::{MembershipId, OrgId, TeamId, UserId};
 
 /// Which column a login is matched on.
@@ -89,9 +91,9 @@ pub async fn user_active(
 pub struct SignInMembership {
     pub id: MembershipId,
     pub team_id: TeamId,
-    pub role: String,
-    pub state: String,
-    pub first_sign_in_at: Option<String>,
+    pub role: kinds::TeamRole,
+    pub state: MembershipState,
+    pub first_sign_in_at: Option<Timestamp>,
 }
 
 /// The user's memberships in the org, locked until the transaction ends (PostgreSQL).
@@ -115,9 +117,9 @@ pub async fn memberships_for_sign_in(
             Ok(SignInMembership {
                 id: r.id("id")?,
                 team_id: r.id("team_id")?,
-                role: r.text("role")?,
-                state: r.text("state")?,
-                first_sign_in_at: r.opt_text("first_sign_in_at")?,
+                role: r.parse("role")?,
+                state: r.parse("state")?,
+                first_sign_in_at: r.opt_parse("first_sign_in_at")?,
             })
         })
         .collect()
@@ -149,7 +151,7 @@ pub async fn activate_memberships(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRole {
     pub team_id: TeamId,
-    pub role: String,
+    pub role: kinds::TeamRole,
 }
 
 /// The teams (memberships holding a seat) and the org role of a user: what an access
@@ -158,7 +160,7 @@ pub async fn access_of(
     tx: &mut Tx,
     org_id: &OrgId,
     user_id: &UserId,
-) -> Result<(Vec<TeamRole>, Option<String>), StoreError> {
+) -> Result<(Vec<TeamRole>, Option<OrgRole>), StoreError> {
     let teams = tx
         .fetch_all(
             Q::new(&format!(
@@ -173,7 +175,7 @@ pub async fn access_of(
         .map(|r| {
             Ok(TeamRole {
                 team_id: r.id("team_id")?,
-                role: r.text("role")?,
+                role: r.parse("role")?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -184,7 +186,7 @@ pub async fn access_of(
                 .bind(user_id),
         )
         .await?
-        .map(|r| r.text("role"))
+        .map(|r| r.parse("role"))
         .transpose()?;
     Ok((teams, org_role))
 }

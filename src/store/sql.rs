@@ -80,6 +80,16 @@ impl From<bool> for SqlValue {
         SqlValue::Bool(v)
     }
 }
+impl<T: crate::domain::kinds::Spelled> From<T> for SqlValue {
+    fn from(v: T) -> Self {
+        SqlValue::Text(v.as_str().to_owned())
+    }
+}
+impl From<&crate::domain::time::Timestamp> for SqlValue {
+    fn from(v: &crate::domain::time::Timestamp) -> Self {
+        SqlValue::Text(v.as_str().to_owned())
+    }
+}
 impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
     fn from(v: Option<T>) -> Self {
         v.map_or(SqlValue::Null, Into::into)
@@ -229,6 +239,28 @@ impl Row {
     /// A text column holding an id, which may be NULL.
     pub fn opt_id<T: From<String>>(&self, name: &str) -> Result<Option<T>, StoreError> {
         Ok(self.opt_text(name)?.map(T::from))
+    }
+
+    /// A text column holding one of a closed set of values: an unknown spelling is a
+    /// Decode error.
+    pub fn parse<T: std::str::FromStr>(&self, name: &str) -> Result<T, StoreError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.str(name)?
+            .parse()
+            .map_err(|e| StoreError::Decode(format!("{name}: {e}")))
+    }
+
+    /// [`Row::parse`] for a column that may be NULL.
+    pub fn opt_parse<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, StoreError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name)? {
+            SqlValue::Null => Ok(None),
+            _ => self.parse(name).map(Some),
+        }
     }
 
     /// An integer column that may be NULL.

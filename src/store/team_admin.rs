@@ -4,6 +4,8 @@
 use super::sql::{Q, Row};
 use super::teams::{self, Subscription, Team};
 use super::{StoreError, Tx};
+use crate::domain::kinds::{MembershipSource, MembershipState, TeamRole};
+use crate::domain::time::Timestamp;
 use crate::domain::{MembershipId, OrgId, SubscriptionId, TeamId, UserId};
 
 /// A team with its settings document and seat counts.
@@ -16,7 +18,7 @@ pub struct TeamSummary {
     pub assigned: i64,
     /// Memberships waiting for a seat.
     pub waiting: i64,
-    pub updated: String,
+    pub updated: Timestamp,
 }
 
 /// The org's teams (or one of them) with seat counts, oldest first.
@@ -47,7 +49,7 @@ pub async fn team_summaries(
                 settings: r.text("settings")?,
                 assigned: r.int("assigned")?,
                 waiting: r.int("waiting")?,
-                updated: r.text("updated_at")?,
+                updated: r.parse("updated_at")?,
             })
         })
         .collect()
@@ -68,7 +70,7 @@ pub async fn update_team(
     .bind(team.name.as_str())
     .bind(scim::text::fold_key(&team.name))
     .bind(team.description.as_str())
-    .bind(team.login_type.as_str());
+    .bind(team.login_type);
     // `json_in` is `?` or `?::jsonb`: its placeholder takes the next bound value.
     q.push(json_in);
     q.args.push(settings.into());
@@ -168,7 +170,7 @@ fn decode_subscription(r: &Row) -> Result<Subscription, StoreError> {
         label: r.text("label")?,
         plan: r.text("plan")?,
         seats: r.int("seats")?,
-        created: r.text("created_at")?,
+        created: r.parse("created_at")?,
     })
 }
 
@@ -228,15 +230,15 @@ pub struct MemberDetail {
     pub user_id: UserId,
     /// None when the user no longer exists.
     pub user_name: Option<String>,
-    pub role: String,
-    pub source: String,
-    pub state: String,
-    pub added: String,
-    pub invited: Option<String>,
-    pub invitation_expires: Option<String>,
-    pub accepted: Option<String>,
-    pub first_sign_in: Option<String>,
-    pub last_active: Option<String>,
+    pub role: TeamRole,
+    pub source: MembershipSource,
+    pub state: MembershipState,
+    pub added: Timestamp,
+    pub invited: Option<Timestamp>,
+    pub invitation_expires: Option<Timestamp>,
+    pub accepted: Option<Timestamp>,
+    pub first_sign_in: Option<Timestamp>,
+    pub last_active: Option<Timestamp>,
 }
 
 /// A team's memberships: seat holders by time added, or (`waiting`) the waitlist in the
@@ -266,15 +268,15 @@ pub async fn team_memberships(
                 team_id: r.id("team_id")?,
                 user_id: r.id("user_id")?,
                 user_name: r.opt_text("user_name")?,
-                role: r.text("role")?,
-                source: r.text("source")?,
-                state: r.text("state")?,
-                added: r.text("added_at")?,
-                invited: r.opt_text("invited_at")?,
-                invitation_expires: r.opt_text("invitation_expires_at")?,
-                accepted: r.opt_text("accepted_at")?,
-                first_sign_in: r.opt_text("first_sign_in_at")?,
-                last_active: r.opt_text("last_active_at")?,
+                role: r.parse("role")?,
+                source: r.parse("source")?,
+                state: r.parse("state")?,
+                added: r.parse("added_at")?,
+                invited: r.opt_parse("invited_at")?,
+                invitation_expires: r.opt_parse("invitation_expires_at")?,
+                accepted: r.opt_parse("accepted_at")?,
+                first_sign_in: r.opt_parse("first_sign_in_at")?,
+                last_active: r.opt_parse("last_active_at")?,
             })
         })
         .collect()
@@ -292,7 +294,7 @@ pub async fn membership(
     tx: &mut Tx,
     team_id: &TeamId,
     user_id: &UserId,
-) -> Result<Option<super::teams::Membership>, StoreError> {
+) -> Result<Option<super::teams::TeamMembership>, StoreError> {
     let row = tx
         .fetch_optional(
             Q::new(
@@ -304,13 +306,13 @@ pub async fn membership(
         )
         .await?;
     row.map(|r| {
-        Ok(super::teams::Membership {
+        Ok(super::teams::TeamMembership {
             id: r.id("id")?,
             team_id: r.id("team_id")?,
             user_id: r.id("user_id")?,
-            role: r.text("role")?,
-            source: r.text("source")?,
-            state: r.text("state")?,
+            role: r.parse("role")?,
+            source: r.parse("source")?,
+            state: r.parse("state")?,
         })
     })
     .transpose()

@@ -2,6 +2,10 @@
 
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::kinds::{
+    LoginType, MembershipSource, MembershipState, OrgRole, SeatOverflow, TeamRole,
+};
+use crate::domain::time::Timestamp;
 use crate::domain::{GroupId, MappingId, MembershipId, OrgId, SubscriptionId, TeamId, UserId};
 
 /// A team.
@@ -11,11 +15,11 @@ pub struct Team {
     pub org_id: OrgId,
     pub name: String,
     pub description: String,
-    pub login_type: String,
+    pub login_type: LoginType,
     pub subscription_id: SubscriptionId,
     /// Seats reserved for (and capping) this team; None shares the unreserved pool.
     pub reserved_seats: Option<i64>,
-    pub created: String,
+    pub created: Timestamp,
 }
 
 /// A subscription: a pool of seats covering one or more teams.
@@ -26,14 +30,7 @@ pub struct Subscription {
     pub label: String,
     pub plan: String,
     pub seats: i64,
-    pub created: String,
-}
-
-/// What `seat_overflow` says to do when a team is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overflow {
-    Waitlist,
-    Reject,
+    pub created: Timestamp,
 }
 
 /// Per-org settings of the provisioning rules.
@@ -41,22 +38,23 @@ pub enum Overflow {
 pub struct OrgSettings {
     pub initial_team_id: Option<TeamId>,
     pub default_team_id: Option<TeamId>,
-    pub seat_overflow: Overflow,
+    pub seat_overflow: SeatOverflow,
     pub idp_managed_teams: bool,
 }
 
-/// A membership row.
+/// A team membership row: a user in a team, with its role, source and state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
+pub struct TeamMembership {
     pub id: MembershipId,
     pub team_id: TeamId,
     pub user_id: UserId,
-    pub role: String,
-    pub source: String,
-    pub state: String,
+    pub role: TeamRole,
+    pub source: MembershipSource,
+    pub state: MembershipState,
 }
 
-/// Seat-holding states (every state but `awaiting_seat`).
+/// Seat-holding states (every state but `awaiting_seat`): what
+/// [`MembershipState::seat_states_sql`] says, as a constant for `format!`.
 pub const SEAT_STATES: &str = "('invited', 'pending_app_login', 'active')";
 
 pub(super) fn decode_team(r: &Row) -> Result<Team, StoreError> {
@@ -65,21 +63,21 @@ pub(super) fn decode_team(r: &Row) -> Result<Team, StoreError> {
         org_id: r.id("org_id")?,
         name: r.text("name")?,
         description: r.text("description")?,
-        login_type: r.text("login_type")?,
+        login_type: r.parse("login_type")?,
         subscription_id: r.id("subscription_id")?,
         reserved_seats: r.opt_int("reserved_seats")?,
-        created: r.text("created_at")?,
+        created: r.parse("created_at")?,
     })
 }
 
-fn decode_membership(r: &Row) -> Result<Membership, StoreError> {
-    Ok(Membership {
+fn decode_membership(r: &Row) -> Result<TeamMembership, StoreError> {
+    Ok(TeamMembership {
         id: r.id("id")?,
         team_id: r.id("team_id")?,
         user_id: r.id("user_id")?,
-        role: r.text("role")?,
-        source: r.text("source")?,
-        state: r.text("state")?,
+        role: r.parse("role")?,
+        source: r.parse("source")?,
+        state: r.parse("state")?,
     })
 }
 
@@ -117,7 +115,7 @@ pub async fn insert_team(tx: &mut Tx, t: &Team) -> Result<(), StoreError> {
         .bind(t.name.as_str())
         .bind(scim::text::fold_key(&t.name))
         .bind(t.description.as_str())
-        .bind(t.login_type.as_str())
+        .bind(t.login_type)
         .bind(t.subscription_id.as_str())
         .bind(t.reserved_seats)
         .bind(t.created.as_str())
@@ -158,10 +156,7 @@ pub async fn put_settings(tx: &mut Tx, org_id: &OrgId, s: &OrgSettings) -> Resul
         .bind(org_id)
         .bind(s.initial_team_id.clone())
         .bind(s.default_team_id.clone())
-        .bind(match s.seat_overflow {
-            Overflow::Waitlist => "waitlist",
-            Overflow::Reject => "reject",
-        })
+        .bind(s.seat_overflow)
         .bind(s.idp_managed_teams),
     )
     .await?;
@@ -183,17 +178,13 @@ pub async fn settings(tx: &mut Tx, org_id: &OrgId) -> Result<OrgSettings, StoreE
         None => OrgSettings {
             initial_team_id: None,
             default_team_id: None,
-            seat_overflow: Overflow::Waitlist,
+            seat_overflow: SeatOverflow::Waitlist,
             idp_managed_teams: false,
         },
         Some(r) => OrgSettings {
             initial_team_id: r.opt_id("initial_team_id")?,
             default_team_id: r.opt_id("default_team_id")?,
-            seat_overflow: if r.text("seat_overflow")? == "reject" {
-                Overflow::Reject
-            } else {
-                Overflow::Waitlist
-            },
+            seat_overflow: r.parse("seat_overflow")?,
             idp_managed_teams: r.bool("idp_managed_teams")?,
         },
     })
@@ -203,7 +194,7 @@ pub async fn settings(tx: &mut Tx, org_id: &OrgId) -> Result<OrgSettings, StoreE
 pub async fn memberships_of_users(
     tx: &mut Tx,
     user_ids: &[UserId],
-) -> Result<Vec<Membership>, StoreError> {
+) -> Result<Vec<TeamMembership>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         let mut q = Q::new(
@@ -321,7 +312,7 @@ fn shared_left(pool: i64, reserved: i64, shared_held: i64) -> i64 {
 pub async fn insert_membership(
     tx: &mut Tx,
     org_id: &OrgId,
-    m: &Membership,
+    m: &TeamMembership,
     now: &str,
 ) -> Result<(), StoreError> {
     insert_memberships(tx, org_id, std::slice::from_ref(m), now).await
@@ -332,10 +323,10 @@ pub async fn insert_membership(
 pub async fn insert_memberships(
     tx: &mut Tx,
     org_id: &OrgId,
-    ms: &[Membership],
+    ms: &[TeamMembership],
     now: &str,
 ) -> Result<(), StoreError> {
-    let mut next_wait = if ms.iter().any(|m| m.state == "awaiting_seat") {
+    let mut next_wait = if ms.iter().any(|m| !m.state.holds_seat()) {
         // First come, first served across every team of a pool; callers hold the pool
         // lock, so two transactions cannot read the same maximum for one pool.
         tx.fetch_one(Q::new(
@@ -352,7 +343,7 @@ pub async fn insert_memberships(
              wait_seq, added_at, invited_at) VALUES ",
         );
         for (i, m) in chunk.iter().enumerate() {
-            let waiting = m.state == "awaiting_seat";
+            let waiting = !m.state.holds_seat();
             let wait_seq = if waiting {
                 next_wait += 1;
                 Some(next_wait)
@@ -368,11 +359,11 @@ pub async fn insert_memberships(
                 .push(", ")
                 .push_bind(m.user_id.as_str())
                 .push(", ")
-                .push_bind(m.role.as_str())
+                .push_bind(m.role)
                 .push(", ")
-                .push_bind(m.source.as_str())
+                .push_bind(m.source)
                 .push(", ")
-                .push_bind(m.state.as_str())
+                .push_bind(m.state)
                 .push(", ")
                 .push_bind(wait_seq)
                 .push(", ")
@@ -401,8 +392,8 @@ pub async fn delete_memberships(tx: &mut Tx, ids: &[MembershipId]) -> Result<(),
 pub async fn update_membership(
     tx: &mut Tx,
     id: &MembershipId,
-    role: &str,
-    source: &str,
+    role: TeamRole,
+    source: MembershipSource,
 ) -> Result<(), StoreError> {
     tx.execute(
         Q::new("UPDATE memberships SET role = ?, source = ? WHERE id = ?")
@@ -421,7 +412,7 @@ pub async fn waiting(
     subscription_id: &SubscriptionId,
     team_id: Option<&TeamId>,
     limit: i64,
-) -> Result<Vec<Membership>, StoreError> {
+) -> Result<Vec<TeamMembership>, StoreError> {
     let mut q = Q::new(
         "SELECT m.id, m.team_id, m.user_id, m.role, m.source, m.state FROM memberships m \
          JOIN teams t ON t.id = m.team_id \
@@ -471,7 +462,7 @@ pub async fn teams_of_subscription(
 pub async fn mapped_team_roles(
     tx: &mut Tx,
     user_ids: &[UserId],
-) -> Result<Vec<(UserId, TeamId, String)>, StoreError> {
+) -> Result<Vec<(UserId, TeamId, TeamRole)>, StoreError> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         let mut q = Q::new(
@@ -485,7 +476,7 @@ pub async fn mapped_team_roles(
             out.push((
                 row.id("user_id")?,
                 row.id("team_id")?,
-                row.text("team_role")?,
+                row.parse("team_role")?,
             ));
         }
     }
@@ -499,9 +490,9 @@ pub struct GroupMapping {
     pub org_id: OrgId,
     pub group_id: GroupId,
     pub team_id: Option<TeamId>,
-    pub team_role: Option<String>,
-    pub org_role: Option<String>,
-    pub created: String,
+    pub team_role: Option<TeamRole>,
+    pub org_role: Option<OrgRole>,
+    pub created: Timestamp,
 }
 
 /// Inserts a group mapping.
@@ -515,8 +506,8 @@ pub async fn insert_mapping(tx: &mut Tx, m: &GroupMapping) -> Result<(), StoreEr
         .bind(m.org_id.as_str())
         .bind(m.group_id.as_str())
         .bind(m.team_id.clone())
-        .bind(m.team_role.clone())
-        .bind(m.org_role.clone())
+        .bind(m.team_role)
+        .bind(m.org_role)
         .bind(m.created.as_str()),
     )
     .await?;
@@ -564,4 +555,14 @@ pub async fn group_is_mapped(tx: &mut Tx, group_id: &GroupId) -> Result<bool, St
         )
         .await?
         .is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seat_states_are_the_enum_s() {
+        assert_eq!(SEAT_STATES, MembershipState::seat_states_sql());
+    }
 }

@@ -72,10 +72,10 @@ pub async fn add_team(app: &TestApp, name: &str) -> String {
             org_id: app.org_id.clone(),
             name: name.into(),
             description: String::new(),
-            login_type: "email".into(),
+            login_type: rollcall::domain::kinds::LoginType::Email,
             subscription_id: SubscriptionId::from(sub),
             reserved_seats: None,
-            created: "2026-01-02T00:00:00.000Z".into(),
+            created: "2026-01-02T00:00:00.000Z".parse().unwrap(),
         },
     )
     .await
@@ -94,9 +94,9 @@ pub async fn memberships(app: &TestApp) -> Vec<(String, String, String, String, 
             (
                 m.team_id.into_string(),
                 m.user_id.into_string(),
-                m.role,
-                m.source,
-                m.state,
+                m.role.to_string(),
+                m.source.to_string(),
+                m.state.to_string(),
             )
         })
         .collect()

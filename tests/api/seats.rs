@@ -48,7 +48,7 @@ async fn states(app: &TestApp) -> BTreeMap<String, String> {
     app.team_members(&team)
         .await
         .into_iter()
-        .map(|m| (m.user_id.into_string(), m.state))
+        .map(|m| (m.user_id.into_string(), m.state.to_string()))
         .collect()
 }
 
@@ -252,10 +252,10 @@ async fn map_group_to_new_team(app: &TestApp, group_id: &str, team: &str, role: 
             org_id: app.org_id.clone(),
             name: team.to_owned(),
             description: String::new(),
-            login_type: "email".into(),
+            login_type: rollcall::domain::kinds::LoginType::Email,
             subscription_id: SubscriptionId::from(subscription),
             reserved_seats: Some(10),
-            created: "2026-01-01T00:00:00.000Z".into(),
+            created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
         },
     )
     .await
@@ -267,9 +267,9 @@ async fn map_group_to_new_team(app: &TestApp, group_id: &str, team: &str, role: 
             org_id: app.org_id.clone(),
             group_id: GroupId::from(group_id.to_owned()),
             team_id: Some(TeamId::from(team_id.clone())),
-            team_role: Some(role.to_owned()),
+            team_role: Some(role.parse().unwrap()),
             org_role: None,
-            created: "2026-01-01T00:00:00.000Z".into(),
+            created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
         },
     )
     .await
@@ -284,7 +284,12 @@ async fn team_members(app: &TestApp, team_id: &str) -> BTreeMap<String, (String,
     app.team_members(team_id)
         .await
         .into_iter()
-        .map(|m| (m.user_id.into_string(), (m.role, m.state)))
+        .map(|m| {
+            (
+                m.user_id.into_string(),
+                (m.role.to_string(), m.state.to_string()),
+            )
+        })
         .collect()
 }
 
@@ -305,9 +310,9 @@ async fn mapped_groups_grant_teams_and_removal_takes_them_away(app: TestApp) {
                 org_id: app.org_id.clone(),
                 group_id: GroupId::from(leads.clone()),
                 team_id: Some(TeamId::from(team.clone())),
-                team_role: Some("admin".into()),
+                team_role: Some(rollcall::domain::kinds::TeamRole::Admin),
                 org_role: None,
-                created: "2026-01-01T00:00:00.000Z".into(),
+                created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
             },
         )
         .await

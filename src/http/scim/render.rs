@@ -262,9 +262,10 @@ pub fn list(registry: &Registry, base: &str, page: &ListPage, p: &Projection) ->
 #[cfg(test)]
 mod tests {
     use super::{Projection, resource};
+    use crate::domain::kinds::{MembershipSource, MembershipState, TeamRole};
     use crate::provisioning::View;
     use crate::store::effects::UserTeam;
-    use crate::store::members::{Member, Membership};
+    use crate::store::members::{GroupMembership, Member};
     use crate::store::resources::StoredResource;
     use scim::schema::{Registry, ResourceKind};
     use serde_json::{Value, json};
@@ -289,14 +290,14 @@ mod tests {
         }
     }
 
-    fn team(id: &str, state: &str, source: &str) -> UserTeam {
+    fn team(id: &str, state: MembershipState, source: MembershipSource) -> UserTeam {
         UserTeam {
             user_id: "r-1".into(),
             team_id: id.into(),
             team_name: format!("Team {id}"),
-            role: "admin".into(),
-            state: state.into(),
-            source: source.into(),
+            role: TeamRole::Admin,
+            state,
+            source,
         }
     }
 
@@ -323,19 +324,27 @@ mod tests {
                 ]},
             }),
         );
-        full.groups = Some(vec![Membership {
+        full.groups = Some(vec![GroupMembership {
             member_id: "r-1".into(),
             group_id: "g-1".into(),
             group_display: "Admins".into(),
         }]);
         full.teams = Some(vec![
-            team("t-1", "active", "attribute"),
-            team("t-2", "waitlisted", "default"),
+            team("t-1", MembershipState::Active, MembershipSource::Attribute),
+            team(
+                "t-2",
+                MembershipState::AwaitingSeat,
+                MembershipSource::Default,
+            ),
         ]);
         out.push(full);
         let mut bare = view(ResourceKind::User, json!({"userName": "bob"}));
         bare.groups = Some(vec![]);
-        bare.teams = Some(vec![team("t-2", "active", "default")]);
+        bare.teams = Some(vec![team(
+            "t-2",
+            MembershipState::Active,
+            MembershipSource::Default,
+        )]);
         out.push(bare);
         out.push(view(
             ResourceKind::User,
@@ -403,7 +412,7 @@ mod tests {
         );
         assert_eq!(
             asked[scim::schema::ROLLCALL_USER_SCHEMA]["memberships"][1]["state"],
-            json!("waitlisted")
+            json!("awaiting_seat")
         );
     }
 }

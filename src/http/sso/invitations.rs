@@ -228,7 +228,7 @@ async fn show_invitation(
                     "{} invites you to the team {} as {}. This link is valid until {}.",
                     view.org_name,
                     view.team_name,
-                    if view.role == "admin" {
+                    if view.role == crate::domain::kinds::TeamRole::Admin {
                         "a team admin"
                     } else {
                         "a member"

@@ -298,7 +298,7 @@ async fn introspect_token(
         "teams": live.teams,
     });
     if let (Some(role), Some(obj)) = (live.org_role, body.as_object_mut()) {
-        obj.insert("org_role".into(), Value::String(role));
+        obj.insert("org_role".into(), Value::String(role.as_str().to_owned()));
     }
     Ok(no_store(StatusCode::OK, &body))
 }

@@ -1,6 +1,7 @@
 //! Recording admin changes in the audit log, and reading the log page by page.
 
 use super::{Admin, AdminActor, AdminError};
+use crate::domain::time::Timestamp;
 use crate::store::{Tx, audit};
 use serde::Serialize;
 use serde_json::Value;
@@ -43,7 +44,8 @@ pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Value, AdminError> {
 pub struct AuditEntryView {
     /// Position in the org's log; pass the last one seen as `after` to page on.
     pub seq: i64,
-    pub at: String,
+    #[schema(value_type = String)]
+    pub at: Timestamp,
     /// `admin:<token label>`, `scim:<token label>`, `system` ...
     pub actor: String,
     /// e.g. `team.created`

@@ -6,6 +6,7 @@ use super::audit::record;
 use super::kinds::{OrgRole, TeamRole};
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::time::Timestamp;
 use crate::domain::{GroupId, MappingId, OrgId, TeamId, UserId};
 use crate::provisioning::rules::{self, Changes};
 use crate::store::resources::{self, Table};
@@ -27,11 +28,12 @@ pub struct MappingView {
     pub team_name: Option<String>,
     /// With a team.
     #[schema(value_type = Option<TeamRole>)]
-    pub team_role: Option<String>,
+    pub team_role: Option<TeamRole>,
     /// Without a team.
     #[schema(value_type = Option<OrgRole>)]
-    pub org_role: Option<String>,
-    pub created: String,
+    pub org_role: Option<OrgRole>,
+    #[schema(value_type = String)]
+    pub created: Timestamp,
 }
 
 /// A mapping to create: `group_id` with `team_id` (and `team_role`, default `user`), or
@@ -152,12 +154,10 @@ impl Admin {
         let (team_id, team_role, org_role) = match (new.team_id, new.org_role) {
             (Some(team_id), None) => {
                 team(&mut tx, &actor.org_id, &team_id).await?;
-                let role = new.team_role.unwrap_or(TeamRole::User).as_str().to_owned();
+                let role = new.team_role.unwrap_or(TeamRole::User);
                 (Some(team_id), Some(role), None)
             }
-            (None, Some(org_role)) if new.team_role.is_none() => {
-                (None, None, Some(org_role.as_str().to_owned()))
-            }
+            (None, Some(org_role)) if new.team_role.is_none() => (None, None, Some(org_role)),
             _ => {
                 return Err(AdminError::Invalid(
                     "a mapping names either team_id (with an optional team_role) or org_role"

@@ -6,9 +6,11 @@ use super::kinds::TeamRole;
 use super::roles::active_user;
 use super::teams::team;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::kinds::{MembershipSource, MembershipState};
+use crate::domain::time::Timestamp;
 use crate::domain::{MembershipId, OrgId, TeamId, UserId};
 use crate::provisioning::rules::Changes;
-use crate::store::teams::{self, Membership, Overflow};
+use crate::store::teams::{self, TeamMembership};
 use crate::store::{Tx, team_admin};
 use serde::{Deserialize, Serialize};
 
@@ -20,17 +22,25 @@ pub struct MemberView {
     /// Absent when the user no longer exists.
     pub user_name: Option<String>,
     #[schema(value_type = TeamRole)]
-    pub role: String,
+    pub role: TeamRole,
     /// `group`, `attribute`, `default` or `manual`
-    pub source: String,
+    #[schema(value_type = String)]
+    pub source: MembershipSource,
     /// `awaiting_seat`, `invited`, `pending_app_login` or `active`
-    pub state: String,
-    pub added: String,
-    pub invited: Option<String>,
-    pub invitation_expires: Option<String>,
-    pub accepted: Option<String>,
-    pub first_sign_in: Option<String>,
-    pub last_active: Option<String>,
+    #[schema(value_type = String)]
+    pub state: MembershipState,
+    #[schema(value_type = String)]
+    pub added: Timestamp,
+    #[schema(value_type = Option<String>)]
+    pub invited: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub invitation_expires: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub accepted: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub first_sign_in: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub last_active: Option<Timestamp>,
     /// Why the person was not emailed: `"no address"` when the membership holds its seat
     /// (`invited`) but no joining email went out, because the user had no usable email
     /// address (the audit log has a `membership.invitation_not_sent` entry). Absent
@@ -55,8 +65,9 @@ pub struct NewMember {
 fn view(m: team_admin::MemberDetail, position: Option<usize>) -> MemberView {
     // Every joining email sets the invitation's expiry; an `invited` membership without
     // one was never emailed, which happens only for want of an address.
-    let invitation_not_sent = (m.state == "invited" && m.invitation_expires.is_none())
-        .then(|| crate::provisioning::invitations::NO_ADDRESS.to_owned());
+    let invitation_not_sent = (m.state == MembershipState::Invited
+        && m.invitation_expires.is_none())
+    .then(|| crate::provisioning::invitations::NO_ADDRESS.to_owned());
     MemberView {
         user_id: m.user_id,
         user_name: m.user_name,
@@ -141,7 +152,7 @@ impl Admin {
         team_id: &TeamId,
         new: NewMember,
     ) -> Result<MemberView, AdminError> {
-        let role = new.role.unwrap_or(TeamRole::User).as_str().to_owned();
+        let role = new.role.unwrap_or(TeamRole::User);
         let now = self.now();
         let mut tx = self.write().await?;
         let t = team(&mut tx, &actor.org_id, team_id).await?;
@@ -160,7 +171,9 @@ impl Admin {
             .await?
             .is_empty();
         let seat = free > 0 && !queue_ahead;
-        if !seat && teams::settings(&mut tx, &actor.org_id).await?.seat_overflow == Overflow::Reject
+        if !seat
+            && teams::settings(&mut tx, &actor.org_id).await?.seat_overflow
+                == super::kinds::SeatOverflow::Reject
         {
             let held = teams::seats_held(&mut tx, &t.id).await?;
             return Err(AdminError::SeatLimit(format!(
@@ -172,13 +185,17 @@ impl Admin {
                     .unwrap_or_default()
             )));
         }
-        let m = Membership {
+        let m = TeamMembership {
             id: MembershipId::new_v4(),
             team_id: t.id.clone(),
             user_id: new.user_id.clone(),
             role,
-            source: "manual".to_owned(),
-            state: if seat { "invited" } else { "awaiting_seat" }.to_owned(),
+            source: MembershipSource::Manual,
+            state: if seat {
+                MembershipState::Invited
+            } else {
+                MembershipState::AwaitingSeat
+            },
         };
         teams::insert_membership(&mut tx, &actor.org_id, &m, &now).await?;
         let changes = if seat {
@@ -227,7 +244,7 @@ impl Admin {
                     t.name
                 ))
             })?;
-        if m.source != "manual" {
+        if m.source != MembershipSource::Manual {
             return Err(AdminError::Conflict(format!(
                 "user {user_id:?} is in team {:?} through the identity provider (source {}); \
                  change it there",
@@ -248,7 +265,7 @@ impl Admin {
             None,
         )
         .await?;
-        let held = m.state != "awaiting_seat";
+        let held = m.state.holds_seat();
         let changes = Changes {
             removed: vec![(m, held)],
             ..Changes::default()

@@ -27,7 +27,8 @@ use super::effects::{self, Origin};
 use super::invitations::Invitations;
 use super::rules::Changes;
 use super::{Directory, Error};
-use crate::clock::{Clock, format_timestamp};
+
+use crate::clock::{Clock, Timestamp};
 use crate::domain::OrgId;
 use crate::store::{Store, StoreError, Tx};
 use std::sync::Arc;
@@ -105,8 +106,8 @@ impl Directory {
 }
 
 impl Admin {
-    fn now(&self) -> String {
-        format_timestamp(self.clock.now())
+    fn now(&self) -> Timestamp {
+        Timestamp::from(self.clock.now())
     }
 
     async fn write(&self) -> Result<Tx, AdminError> {

@@ -4,6 +4,8 @@
 use super::audit::record;
 use super::kinds::OrgRole as OrgRoleName;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::kinds::MembershipSource;
+use crate::domain::time::Timestamp;
 use crate::domain::{OrgId, UserId};
 use crate::provisioning::roles::ensure_an_admin_remains;
 use crate::provisioning::rules;
@@ -20,10 +22,12 @@ pub struct OrgRoleView {
     /// Absent when the user no longer exists.
     pub user_name: Option<String>,
     #[schema(value_type = OrgRoleName)]
-    pub role: String,
+    pub role: OrgRoleName,
     /// `manual` (an admin) or `group` (a mapped IdP group)
-    pub source: String,
-    pub granted: String,
+    #[schema(value_type = String)]
+    pub source: MembershipSource,
+    #[schema(value_type = String)]
+    pub granted: Timestamp,
 }
 
 /// A role to grant.
@@ -98,14 +102,21 @@ impl Admin {
         actor: &AdminActor,
         new: NewOrgRole,
     ) -> Result<OrgRoleView, AdminError> {
-        let role = new.role.as_str();
         let now = self.now();
         let mut tx = self.write().await?;
         active_user(&mut tx, &actor.org_id, &new.user_id).await?;
         let before = role_of(&mut tx, &actor.org_id, &new.user_id).await?;
-        org_roles::put(&mut tx, &actor.org_id, &new.user_id, role, "manual", &now).await?;
+        org_roles::put(
+            &mut tx,
+            &actor.org_id,
+            &new.user_id,
+            new.role,
+            MembershipSource::Manual,
+            &now,
+        )
+        .await?;
         if let Some(b) = &before
-            && b.role == "org_admin"
+            && b.role == OrgRoleName::OrgAdmin
             && new.role != OrgRoleName::OrgAdmin
         {
             ensure_an_admin_remains(&mut tx, &actor.org_id, &[b]).await?;
@@ -153,7 +164,7 @@ impl Admin {
                     "user {user_id:?} has no org role in this organization"
                 ))
             })?;
-        if before.source == "group" {
+        if before.source == MembershipSource::Group {
             return Err(AdminError::Conflict(format!(
                 "the {} role of user {user_id:?} comes from a mapped IdP group; remove the user \
                  from the group in the identity provider or delete the mapping",
@@ -166,7 +177,7 @@ impl Admin {
         let changes = rules::reconcile_users(&mut tx, &actor.org_id, &user, &now).await?;
         self.effects(&mut tx, actor, &changes).await?;
         let regranted = role_of(&mut tx, &actor.org_id, user_id).await?;
-        if before.role == "org_admin" {
+        if before.role == OrgRoleName::OrgAdmin {
             ensure_an_admin_remains(&mut tx, &actor.org_id, &[&before]).await?;
         }
         record(

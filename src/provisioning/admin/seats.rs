@@ -5,9 +5,10 @@ use super::audit::record;
 use super::kinds::{optional_whole_number, whole_number};
 use super::teams::{team, team_view};
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::time::Timestamp;
 use crate::domain::{OrgId, SubscriptionId, TeamId};
 use crate::provisioning::rules::{self, Changes};
-use crate::store::teams::{self, Membership, Subscription};
+use crate::store::teams::{self, Subscription, TeamMembership};
 use crate::store::{Tx, team_admin};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -29,7 +30,8 @@ pub struct SubscriptionView {
     pub assigned_seats: i64,
     /// How many teams it covers.
     pub teams: i64,
-    pub created: String,
+    #[schema(value_type = String)]
+    pub created: Timestamp,
 }
 
 /// A subscription to create.
@@ -154,7 +156,7 @@ impl Admin {
         actor: &AdminActor,
         now: &str,
         subscription_id: &SubscriptionId,
-    ) -> Result<Vec<Membership>, AdminError> {
+    ) -> Result<Vec<TeamMembership>, AdminError> {
         let granted = rules::fill_waitlist(tx, subscription_id, now).await?;
         if !granted.is_empty() {
             let changes = Changes {

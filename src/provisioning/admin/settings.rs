@@ -47,7 +47,7 @@ fn view(s: &OrgSettings) -> SettingsView {
     SettingsView {
         initial_team_id: s.initial_team_id.clone(),
         default_team_id: s.default_team_id.clone(),
-        seat_overflow: s.seat_overflow.into(),
+        seat_overflow: s.seat_overflow,
         idp_managed_teams: s.idp_managed_teams,
     }
 }
@@ -76,7 +76,7 @@ impl Admin {
             after.default_team_id = default;
         }
         if let Some(o) = update.seat_overflow {
-            after.seat_overflow = o.into();
+            after.seat_overflow = o;
         }
         if let Some(managed) = update.idp_managed_teams {
             after.idp_managed_teams = managed;

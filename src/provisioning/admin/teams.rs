@@ -4,6 +4,7 @@ use super::audit::record;
 use super::kinds::{LoginType, optional_whole_number};
 use super::seats::check_reservations;
 use super::{Admin, AdminActor, AdminError, to_json};
+use crate::domain::time::Timestamp;
 use crate::domain::{OrgId, SubscriptionId, TeamId};
 use crate::store::teams::{self, Team};
 use crate::store::{StoreError, Tx, team_admin};
@@ -18,7 +19,7 @@ pub struct TeamView {
     pub name: String,
     pub description: String,
     #[schema(value_type = LoginType)]
-    pub login_type: String,
+    pub login_type: LoginType,
     /// The team's own settings (a JSON object).
     #[schema(value_type = Object)]
     pub settings: Value,
@@ -34,8 +35,10 @@ pub struct TeamView {
     pub initial: bool,
     /// The team every provisioned user joins.
     pub default: bool,
-    pub created: String,
-    pub updated: String,
+    #[schema(value_type = String)]
+    pub created: Timestamp,
+    #[schema(value_type = String)]
+    pub updated: Timestamp,
 }
 
 /// A team to create.
@@ -173,11 +176,7 @@ impl Admin {
         new: NewTeam,
     ) -> Result<TeamView, AdminError> {
         let name = check_name(&new.name)?;
-        let login_type = new
-            .login_type
-            .unwrap_or(LoginType::Email)
-            .as_str()
-            .to_owned();
+        let login_type = new.login_type.unwrap_or(LoginType::Email);
         let settings_json = check_settings(
             &new.settings
                 .unwrap_or_else(|| Value::Object(serde_json::Map::new())),
@@ -254,7 +253,7 @@ impl Admin {
             t.description = d.trim().to_owned();
         }
         if let Some(lt) = update.login_type {
-            t.login_type = lt.as_str().to_owned();
+            t.login_type = lt;
         }
         let settings_json = check_settings(update.settings.as_ref().unwrap_or(&before.settings))?;
         let name = t.name.clone();

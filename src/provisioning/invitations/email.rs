@@ -2,6 +2,7 @@
 
 use crate::clock::format_timestamp;
 use crate::domain::UserId;
+use crate::domain::kinds::TeamRole;
 use crate::outbox::Email;
 use crate::store::effects::{TeamInfo, UserInfo};
 use serde_json::{Map, Value};
@@ -76,14 +77,14 @@ pub fn compose(
     team: &TeamInfo,
     user: &UserInfo,
     to: String,
-    role: &str,
+    role: TeamRole,
     link: &str,
     expires: OffsetDateTime,
 ) -> Email {
     let org = &team.org_name;
     let name = &team.name;
     let sso = sso_enforced(team);
-    let admin = role == "admin";
+    let admin = role == TeamRole::Admin;
     let until = format_timestamp(expires);
     let what = if admin {
         format!("an admin of the team {name} at {org}")

@@ -1,7 +1,8 @@
 //! What an invitation link does for the person holding it: show, accept, renew.
 
 use super::{Checked, InvalidInvitation, Template, address, compose, sso_enforced};
-use crate::clock::format_timestamp;
+use crate::clock::{Timestamp, format_timestamp};
+use crate::domain::kinds::{MembershipState, TeamRole};
 use crate::provisioning::effects;
 use crate::provisioning::{Directory, Error};
 use crate::store::audit;
@@ -17,13 +18,16 @@ pub struct InvitationView {
     pub team_id: String,
     pub team_name: String,
     /// `user` or `admin`
-    pub role: String,
+    #[schema(value_type = String)]
+    pub role: TeamRole,
     /// `invited` (waiting to be accepted) or `accepted`.
     pub status: &'static str,
     /// When this link expires.
-    pub expires: String,
+    #[schema(value_type = String)]
+    pub expires: Timestamp,
     /// When the invitation was accepted.
-    pub accepted: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub accepted: Option<Timestamp>,
     /// Whether the team enforces SSO (then sign-in goes through the company's IdP).
     pub sso_enforced: bool,
 }
@@ -97,15 +101,18 @@ async fn load(
     let user = sql::user_infos(tx, &m.org_id, std::slice::from_ref(&m.user_id))
         .await?
         .remove(&m.user_id);
-    let accepted = matches!(m.state.as_str(), "pending_app_login" | "active");
+    let accepted = matches!(
+        m.state,
+        MembershipState::PendingAppLogin | MembershipState::Active
+    );
     let view = InvitationView {
         membership_id: m.id.to_string(),
         org_name: team.org_name.clone(),
         team_id: team.id.to_string(),
         team_name: team.name.clone(),
-        role: m.role.clone(),
+        role: m.role,
         status: if accepted { "accepted" } else { "invited" },
-        expires: format_timestamp(checked.expires),
+        expires: Timestamp::from(checked.expires),
         accepted: m.accepted.clone(),
         sso_enforced: sso_enforced(&team),
     };
@@ -120,12 +127,12 @@ async fn load(
 /// The link's checks in the order a person needs the answers: is it ours, does the
 /// membership exist, was it accepted, does it wait, has the link expired.
 fn judge(l: &Loaded, checked: &Checked) -> Result<(), InvitationError> {
-    match l.m.state.as_str() {
-        "invited" => {}
-        "pending_app_login" | "active" => {
+    match l.m.state {
+        MembershipState::Invited => {}
+        MembershipState::PendingAppLogin | MembershipState::Active => {
             return Err(InvitationError::AlreadyAccepted(Box::new(l.view.clone())));
         }
-        _ => return Err(InvitationError::NotWaiting),
+        MembershipState::AwaitingSeat => return Err(InvitationError::NotWaiting),
     }
     if checked.expired {
         return Err(InvitationError::Expired {
@@ -152,7 +159,7 @@ pub async fn show(dir: &Directory, token: &str) -> Result<InvitationView, Invita
     }
 }
 
-fn membership_event(l: &Loaded, state: &str) -> Value {
+fn membership_event(l: &Loaded, state: MembershipState) -> Value {
     json!({
         "membership": {
             "id": l.m.id,
@@ -168,7 +175,7 @@ fn membership_event(l: &Loaded, state: &str) -> Value {
 /// audit entry and an `invitation.accepted` webhook, in one transaction.
 pub async fn accept(dir: &Directory, token: &str) -> Result<InvitationView, InvitationError> {
     let now = dir.clock.now();
-    let stamp = format_timestamp(now);
+    let stamp = Timestamp::from(now);
     let checked = dir
         .invitations
         .check(token, now)
@@ -182,8 +189,9 @@ pub async fn accept(dir: &Directory, token: &str) -> Result<InvitationView, Invi
     }
     let actor = format!("user:{}", l.m.user_id);
     let target = format!("membership:{}/{}", l.m.team_id, l.m.user_id);
-    let before = json!({"id": l.m.id, "state": "invited"});
-    let after = json!({"id": l.m.id, "state": "pending_app_login", "accepted_at": stamp});
+    let before = json!({"id": l.m.id, "state": MembershipState::Invited});
+    let after =
+        json!({"id": l.m.id, "state": MembershipState::PendingAppLogin, "accepted_at": stamp});
     audit::insert(
         &mut tx,
         &audit::NewEntry {
@@ -203,7 +211,7 @@ pub async fn accept(dir: &Directory, token: &str) -> Result<InvitationView, Invi
         format!("{}:{}", kind.as_str(), l.m.id),
         crate::outbox::Event {
             kind,
-            data: membership_event(&l, "pending_app_login"),
+            data: membership_event(&l, MembershipState::PendingAppLogin),
         },
     )];
     crate::outbox::enqueue_batch(&mut tx, &l.m.org_id, &[], &events, now)
@@ -223,7 +231,8 @@ pub struct Renewed {
     /// The address, partly hidden (`a***@example.com`).
     pub sent_to: String,
     /// When the new link expires.
-    pub expires: String,
+    #[schema(value_type = String)]
+    pub expires: Timestamp,
 }
 
 fn mask(address: &str) -> String {
@@ -242,7 +251,7 @@ fn mask(address: &str) -> String {
 /// valid, asking again sends nothing.
 pub async fn renew(dir: &Directory, token: &str) -> Result<Renewed, InvitationError> {
     let now = dir.clock.now();
-    let stamp = format_timestamp(now);
+    let stamp = Timestamp::from(now);
     let checked = dir
         .invitations
         .check(token, now)
@@ -257,7 +266,7 @@ pub async fn renew(dir: &Directory, token: &str) -> Result<Renewed, InvitationEr
     if let Some(current) = &l.m.invitation_expires
         && current.as_str() > stamp.as_str()
     {
-        return Err(InvitationError::AlreadyRenewed(current.clone()));
+        return Err(InvitationError::AlreadyRenewed(current.to_string()));
     }
     let user = l.user.as_ref().ok_or(InvitationError::Gone)?;
     let to = address(user).ok_or(InvitationError::NoAddress)?;
@@ -269,11 +278,11 @@ pub async fn renew(dir: &Directory, token: &str) -> Result<Renewed, InvitationEr
         &l.team,
         user,
         to.clone(),
-        &l.m.role,
+        l.m.role,
         &link,
         expires,
     );
-    let until = format_timestamp(expires);
+    let until = Timestamp::from(expires);
     sql::set_invited(&mut tx, std::slice::from_ref(&l.m.id), &stamp, &until).await?;
     let actor = format!("user:{}", l.m.user_id);
     let target = format!("membership:{}/{}", l.m.team_id, l.m.user_id);

@@ -3,13 +3,14 @@
 
 use super::{Invitations, Template, address, compose};
 use crate::clock::format_timestamp;
+use crate::domain::kinds::MembershipState;
 use crate::domain::{MembershipId, OrgId, TeamId, UserId};
 use crate::outbox::Email;
 use crate::provisioning::effects::{self, Recorded};
 use crate::provisioning::{Directory, Error};
 use crate::store::audit;
 use crate::store::effects as sql;
-use crate::store::teams::Membership;
+use crate::store::teams::TeamMembership;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -89,9 +90,9 @@ async fn send(
                 .push((user_id.clone(), "not a member of the team".into()));
             continue;
         };
-        let skip = match (template, m.state.as_str()) {
-            (_, "awaiting_seat") => Some("waiting for a seat"),
-            (Template::Reminder, "pending_app_login" | "active") => {
+        let skip = match (template, m.state) {
+            (_, MembershipState::AwaitingSeat) => Some("waiting for a seat"),
+            (Template::Reminder, MembershipState::PendingAppLogin | MembershipState::Active) => {
                 Some("has already accepted the invitation")
             }
             _ => None,
@@ -112,7 +113,7 @@ async fn send(
         // Instructions repeat the current link only while the invitation is open; a
         // resend always starts a new one.
         let link = inv.link(&inv.token(&m.id, expires));
-        let email = compose(template, team, user, to, &m.role, &link, expires);
+        let email = compose(template, team, user, to, m.role, &link, expires);
         let key = format!(
             "{}:{}:{}",
             match template {
@@ -123,7 +124,7 @@ async fn send(
             uuid::Uuid::new_v4()
         );
         emails.push((key, email));
-        if m.state == "invited" {
+        if m.state == MembershipState::Invited {
             renewed.push(m.id.clone());
         }
         entries.push((
@@ -172,7 +173,7 @@ pub(in crate::provisioning) fn joining_emails<'r>(
     recorded: &Recorded<'r>,
     now: OffsetDateTime,
     emails: &mut Vec<(String, Email)>,
-) -> (Vec<MembershipId>, Vec<&'r Membership>) {
+) -> (Vec<MembershipId>, Vec<&'r TeamMembership>) {
     let expires = inv.expiry(now);
     let mut invited = Vec::new();
     let mut no_address = Vec::new();
@@ -187,7 +188,7 @@ pub(in crate::provisioning) fn joining_emails<'r>(
             continue;
         };
         let link = inv.link(&inv.token(&m.id, expires));
-        let email = compose(Template::Joining, team, user, to, &m.role, &link, expires);
+        let email = compose(Template::Joining, team, user, to, m.role, &link, expires);
         // One joining email per grant: a membership takes its seat once in its life
         // (removal deletes it; a new one gets a new id).
         emails.push((format!("invite:{}", m.id), email));

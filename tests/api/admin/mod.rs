@@ -126,6 +126,6 @@ pub async fn member_states(
     app.team_members(team_id)
         .await
         .into_iter()
-        .map(|m| (m.user_id.into_string(), m.state))
+        .map(|m| (m.user_id.into_string(), m.state.to_string()))
         .collect()
 }

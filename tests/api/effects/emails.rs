@@ -37,7 +37,10 @@ async fn membership_id(app: &TestApp, team: &str, user: &str) -> (String, Option
         .into_iter()
         .find(|m| m.user_id == user)
         .unwrap_or_else(|| panic!("{user} is not a member of {team}"));
-    (m.id.into_string(), m.invitation_expires)
+    (
+        m.id.into_string(),
+        m.invitation_expires.map(|t| t.to_string()),
+    )
 }
 
 /// The invitation token in an email body.

@@ -107,9 +107,9 @@ async fn provisioning_emits_signed_webhooks_once(app: TestApp) {
             org_id: app.org_id.clone(),
             group_id: GroupId::from(group.clone()),
             team_id: Some(TeamId::from(team.clone())),
-            team_role: Some("admin".into()),
+            team_role: Some(rollcall::domain::kinds::TeamRole::Admin),
             org_role: None,
-            created: "2026-01-01T00:00:00.000Z".into(),
+            created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
         },
     )
     .await

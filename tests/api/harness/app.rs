@@ -202,10 +202,14 @@ impl TestApp {
 /// Creates an organization and a SCIM token for it, as the CLI does.
 pub async fn create_org_and_token(database_url: &str, name: &str) -> (OrgId, String) {
     let store = Store::connect(database_url).await.unwrap();
-    let (org, _) =
-        rollcall::provisioning::orgs::create_org(&store, name, None, "2026-01-01T00:00:00.000Z")
-            .await
-            .unwrap();
+    let (org, _) = rollcall::provisioning::orgs::create_org(
+        &store,
+        name,
+        None,
+        &"2026-01-01T00:00:00.000Z".parse().unwrap(),
+    )
+    .await
+    .unwrap();
     let token = rollcall::secrets::new_token(rollcall::secrets::SCIM_TOKEN_PREFIX).unwrap();
     let mut tx = store.write().await.unwrap();
     tokens::insert(

@@ -4,7 +4,7 @@
 use super::app::TestApp;
 use rollcall::domain::{TeamId, UserId};
 use rollcall::store::team_admin::{self, MemberDetail};
-use rollcall::store::teams::{self, Membership, OrgSettings};
+use rollcall::store::teams::{self, OrgSettings, TeamMembership};
 
 impl TestApp {
     /// The org's settings (default team, seat overflow ...).
@@ -72,7 +72,7 @@ impl TestApp {
     }
 
     /// The memberships of one user, ordered by team.
-    pub async fn memberships_of(&self, user_id: &str) -> Vec<Membership> {
+    pub async fn memberships_of(&self, user_id: &str) -> Vec<TeamMembership> {
         let store = self.store().await;
         let mut tx = store.read().await.unwrap();
         let memberships = teams::memberships_of_users(&mut tx, &[UserId::from(user_id)])

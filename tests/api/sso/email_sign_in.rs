@@ -161,7 +161,7 @@ async fn a_code_arrives_by_email_and_works_once(env: Env) {
     let memberships = env.app.memberships_of(&ada).await;
     assert!(!memberships.is_empty());
     for m in memberships {
-        assert_eq!(m.state, "active");
+        assert_eq!(m.state.as_str(), "active");
     }
     // Single use.
     assert_rejected(&verify(&env, "ada@example.com", &code).await);

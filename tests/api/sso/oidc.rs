@@ -253,7 +253,7 @@ async fn membership_states(app: &TestApp, user_id: &str) -> Vec<String> {
     app.memberships_of(user_id)
         .await
         .into_iter()
-        .map(|m| m.state)
+        .map(|m| m.state.to_string())
         .collect()
 }
 

@@ -181,9 +181,9 @@ async fn memberships(
             .unwrap();
         out.push((
             m.team_id.into_string(),
-            m.state,
-            detail.first_sign_in,
-            detail.last_active,
+            m.state.to_string(),
+            detail.first_sign_in.map(|t| t.to_string()),
+            detail.last_active.map(|t| t.to_string()),
         ));
     }
     out.sort();
