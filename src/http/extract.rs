@@ -3,14 +3,17 @@
 use super::{ApiError, AppState};
 use crate::provisioning::Actor;
 use crate::secrets;
-use crate::store::{Tx, tokens};
+use crate::store::Tx;
+use crate::store::tokens::{self, TokenMatch};
 use axum::body::Body;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use scim::ScimError;
 use serde_json::Value;
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 /// Fallback for unknown routes.
@@ -43,14 +46,8 @@ pub async fn authenticate(
     } else {
         state.store.read().await?
     };
-    let found = tokens::find_live(&mut tx, &hash).await?;
-    let found = found
-        .filter(|t| secrets::hashes_equal(&t.token_hash, &hash))
+    let found = verified(tokens::find_live(&mut tx, &hash).await?, &hash)
         .ok_or_else(|| ApiError::Unauthorized("the bearer token is invalid or revoked".into()))?;
-    // The token's label, never the token, names the caller in every log line.
-    let span = tracing::Span::current();
-    span.record("org", found.org_id.as_str());
-    span.record("token", found.label.as_str());
     req.extensions_mut().insert(Actor {
         org_id: found.org_id,
         label: found.label,
@@ -65,6 +62,16 @@ pub async fn authenticate(
     Ok(next.run(req).await)
 }
 
+/// The token `found` by `hash` if the hashes match (compared in constant time). Its org
+/// and label, never the token, go on the request span to name the caller in every log line.
+pub fn verified(found: Option<TokenMatch>, hash: &str) -> Option<TokenMatch> {
+    let found = found.filter(|t| secrets::hashes_equal(&t.token_hash, hash))?;
+    let span = tracing::Span::current();
+    span.record("org", found.org_id.as_str());
+    span.record("token", found.label.as_str());
+    Some(found)
+}
+
 /// The read connection (SQLite: the read transaction) a GET's token was checked on,
 /// handed to the handler so that its reads take neither a second connection nor a second
 /// snapshot. Dropped with the request if the handler does not take it.
@@ -75,6 +82,23 @@ impl AuthSnapshot {
     /// The connection, to the first caller only.
     pub fn take(&self) -> Option<Tx> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// The [`AuthSnapshot`]'s connection if the request still carries one (a GET's), else
+/// None: the handler then opens its own.
+pub struct Snapshot(pub Option<Tx>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Snapshot {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Snapshot(
+            parts
+                .extensions
+                .get::<AuthSnapshot>()
+                .and_then(AuthSnapshot::take),
+        ))
     }
 }
 

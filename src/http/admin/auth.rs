@@ -31,18 +31,13 @@ pub async fn authenticate(
     let mut tx = state.store.read().await?;
     let found = tokens::find_live_kind(&mut tx, TokenKind::Admin, &hash).await?;
     drop(tx);
-    let found = found
-        .filter(|t| secrets::hashes_equal(&t.token_hash, &hash))
-        .ok_or_else(|| {
-            AdminApiError::Unauthorized(
-                "The bearer token is not a valid admin token (SCIM tokens do not work here) \
+    let found = crate::http::extract::verified(found, &hash).ok_or_else(|| {
+        AdminApiError::Unauthorized(
+            "The bearer token is not a valid admin token (SCIM tokens do not work here) \
                  or it was revoked."
-                    .into(),
-            )
-        })?;
-    let span = tracing::Span::current();
-    span.record("org", found.org_id.as_str());
-    span.record("token", found.label.as_str());
+                .into(),
+        )
+    })?;
     req.extensions_mut().insert(AdminActor {
         org_id: found.org_id,
         label: found.label,

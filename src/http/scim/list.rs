@@ -1,11 +1,11 @@
 //! List and `.search` requests: parameters from the query string or a SearchRequest body.
 
 use super::render::{self, Projection, base_url};
-use super::resources::scim_response;
-use crate::http::{ApiError, AppState};
-use crate::provisioning::{Actor, ListParams, PageRequest};
+use super::resources::{Call, scim_response};
+use crate::http::ApiError;
+use crate::provisioning::{ListParams, PageRequest};
 use crate::store::Tx;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use scim::ScimError;
 use scim::schema::ResourceKind;
@@ -107,13 +107,17 @@ impl ListRequest {
 
 /// Runs a list request and renders the ListResponse.
 pub async fn list_response(
-    state: &AppState,
+    call: &Call,
     kind: Option<ResourceKind>,
-    actor: &Actor,
-    headers: &HeaderMap,
     r: ListRequest,
     reader: Option<Tx>,
 ) -> Result<Response, ApiError> {
+    let Call {
+        state,
+        actor,
+        headers,
+        ..
+    } = call;
     let limits = &state.config.scim;
     let filter = r
         .filter

@@ -38,16 +38,13 @@ pub async fn get_me(
             org_id: OrgId::from(live.claims.org),
             label: format!("session:{}", live.claims.sid),
         };
-        return resources::get(
+        let call = resources::Call {
             state,
-            ResourceKind::User,
             actor,
-            live.claims.sub,
             uri,
             headers,
-            None,
-        )
-        .await;
+        };
+        return call.get(ResourceKind::User, live.claims.sub, None).await;
     }
     let hash = secrets::token_hash(token);
     let mut tx = state.store.read().await?;

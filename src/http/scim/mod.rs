@@ -12,33 +12,13 @@ use super::extract::{authenticate, method_not_allowed, not_found};
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
-use resources::{groups, users};
+use resources::{AllKinds, Groups, KindRoute, Users};
 
 /// Routes relative to `/scim/v2`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/Users", get(users::list).post(users::create))
-        // Entra's reference collection sends `/Users/?filter=...`.
-        .route("/Users/", get(users::list).post(users::create))
-        .route("/Users/.search", post(users::search))
-        .route(
-            "/Users/{id}",
-            get(users::get)
-                .put(users::replace)
-                .patch(users::patch)
-                .delete(users::delete),
-        )
-        .route("/Groups", get(groups::list).post(groups::create))
-        .route("/Groups/", get(groups::list).post(groups::create))
-        .route("/Groups/.search", post(groups::search))
-        .route(
-            "/Groups/{id}",
-            get(groups::get)
-                .put(groups::replace)
-                .patch(groups::patch)
-                .delete(groups::delete),
-        )
-        .route("/.search", post(resources::search_all))
+    let router = kind_routes::<Users>(Router::new(), "/Users");
+    kind_routes::<Groups>(router, "/Groups")
+        .route("/.search", post(resources::search::<AllKinds>))
         .route("/Bulk", post(bulk::bulk))
         .route(
             "/ServiceProviderConfig",
@@ -55,4 +35,21 @@ pub fn router(state: AppState) -> Router {
         // session access token (and answers a SCIM token itself).
         .route("/Me", get(me::get_me))
         .with_state(state)
+}
+
+/// The routes of one resource kind under `base` (`/Users` or `/Groups`).
+fn kind_routes<K: KindRoute>(router: Router<AppState>, base: &str) -> Router<AppState> {
+    use resources::{create, delete, list, search, write};
+    router
+        .route(base, get(list::<K>).post(create::<K>))
+        // Entra's reference collection sends `/Users/?filter=...`.
+        .route(&format!("{base}/"), get(list::<K>).post(create::<K>))
+        .route(&format!("{base}/.search"), post(search::<K>))
+        .route(
+            &format!("{base}/{{id}}"),
+            get(resources::get::<K>)
+                .put(write::<K>)
+                .patch(write::<K>)
+                .delete(delete::<K>),
+        )
 }
