@@ -6,7 +6,7 @@ use super::error::AdminApiError;
 use crate::domain::{TeamId, UserId};
 use crate::http::AppState;
 use crate::provisioning::admin::{AdminActor, AdminError};
-use crate::provisioning::invitations::{self, Sent};
+use crate::provisioning::invitations::{self, AdminMail, Sent};
 use axum::Json;
 use axum::extract::{Path, State};
 
@@ -53,14 +53,31 @@ impl From<Sent> for EmailsQueued {
     }
 }
 
-fn check(selection: &MemberSelection) -> Result<(), AdminApiError> {
+/// Queues `mail` for the selected members of `team_id`.
+async fn queue(
+    state: &AppState,
+    actor: &AdminActor,
+    team_id: &TeamId,
+    selection: &MemberSelection,
+    mail: AdminMail,
+) -> Result<Json<EmailsQueued>, AdminApiError> {
     if selection.user_ids.is_empty() || selection.user_ids.len() > MAX_USERS {
         return Err(AdminApiError::BadRequest(format!(
             "user_ids must name 1 to {MAX_USERS} users; it names {}.",
             selection.user_ids.len()
         )));
     }
-    Ok(())
+    let sent = invitations::send_to_members(
+        &state.directory,
+        &actor.audit_name(),
+        &actor.org_id,
+        team_id,
+        &selection.user_ids,
+        mail,
+    )
+    .await
+    .map_err(AdminError::from)?;
+    Ok(Json(sent.into()))
 }
 
 /// Sends members who have not accepted yet a new invitation link (the old one keeps
@@ -74,17 +91,7 @@ pub async fn resend_invite(
     Path(team_id): Path<TeamId>,
     AdminJson(selection): AdminJson<MemberSelection>,
 ) -> Result<Json<EmailsQueued>, AdminApiError> {
-    check(&selection)?;
-    let sent = invitations::resend(
-        &state.directory,
-        &actor.audit_name(),
-        &actor.org_id,
-        &team_id,
-        &selection.user_ids,
-    )
-    .await
-    .map_err(AdminError::from)?;
-    Ok(Json(sent.into()))
+    queue(&state, &actor, &team_id, &selection, AdminMail::Invitation).await
 }
 
 /// Sends members with a seat the instructions to sign in.
@@ -97,15 +104,12 @@ pub async fn send_instructions(
     Path(team_id): Path<TeamId>,
     AdminJson(selection): AdminJson<MemberSelection>,
 ) -> Result<Json<EmailsQueued>, AdminApiError> {
-    check(&selection)?;
-    let sent = invitations::send_instructions(
-        &state.directory,
-        &actor.audit_name(),
-        &actor.org_id,
+    queue(
+        &state,
+        &actor,
         &team_id,
-        &selection.user_ids,
+        &selection,
+        AdminMail::Instructions,
     )
     .await
-    .map_err(AdminError::from)?;
-    Ok(Json(sent.into()))
 }

@@ -15,5 +15,5 @@ pub(super) use email::user_info;
 pub use email::{Template, address, compose, sso_enforced};
 pub use link::{InvitationError, InvitationView, Renewed, accept, renew, show};
 pub(super) use send::joining_emails;
-pub use send::{NO_ADDRESS, Sent, resend, send_instructions};
+pub use send::{AdminMail, NO_ADDRESS, Sent, send_to_members};
 pub use token::{Checked, DEFAULT_TTL_DAYS, InvalidInvitation, Invitations};

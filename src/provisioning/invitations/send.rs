@@ -23,45 +23,50 @@ pub struct Sent {
     pub skipped: Vec<(UserId, String)>,
 }
 
-/// Admin "resend invite": a new link (new token and expiry) and a new email for each
-/// member of `team_id` among `user_ids` who holds a seat and has not accepted yet.
-pub async fn resend(
-    dir: &Directory,
-    actor: &str,
-    org_id: &OrgId,
-    team_id: &TeamId,
-    user_ids: &[UserId],
-) -> Result<Sent, Error> {
-    send(dir, actor, org_id, team_id, user_ids, Template::Reminder).await
+/// What an admin sends to chosen members of a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminMail {
+    /// "Resend invite": a new link (new token and expiry) and a new email, for each
+    /// member who holds a seat and has not accepted yet.
+    Invitation,
+    /// "Send instructions": how to sign in, for each member who holds a seat.
+    Instructions,
 }
 
-/// Admin "send instructions": how to sign in, for each member of `team_id` among
-/// `user_ids` who holds a seat.
-pub async fn send_instructions(
-    dir: &Directory,
-    actor: &str,
-    org_id: &OrgId,
-    team_id: &TeamId,
-    user_ids: &[UserId],
-) -> Result<Sent, Error> {
-    send(
-        dir,
-        actor,
-        org_id,
-        team_id,
-        user_ids,
-        Template::Instructions,
-    )
-    .await
+impl AdminMail {
+    fn template(self) -> Template {
+        match self {
+            AdminMail::Invitation => Template::Reminder,
+            AdminMail::Instructions => Template::Instructions,
+        }
+    }
+
+    /// The audit action.
+    fn action(self) -> &'static str {
+        match self {
+            AdminMail::Invitation => "membership.invitation_resent",
+            AdminMail::Instructions => "membership.instructions_sent",
+        }
+    }
+
+    /// The first part of the outbox row's key.
+    fn key_prefix(self) -> &'static str {
+        match self {
+            AdminMail::Invitation => "invite-resend",
+            AdminMail::Instructions => "instructions",
+        }
+    }
 }
 
-async fn send(
+/// Queues `mail` for each member of `team_id` among `user_ids` it applies to; says who
+/// was skipped and why.
+pub async fn send_to_members(
     dir: &Directory,
     actor: &str,
     org_id: &OrgId,
     team_id: &TeamId,
     user_ids: &[UserId],
-    template: Template,
+    mail: AdminMail,
 ) -> Result<Sent, Error> {
     let now = dir.clock.now();
     let stamp = format_timestamp(now);
@@ -78,21 +83,16 @@ async fn send(
     let mut emails = Vec::new();
     let mut renewed = Vec::new();
     let mut entries: Vec<(String, Value)> = Vec::new();
-    let action = match template {
-        Template::Instructions => "membership.instructions_sent",
-        Template::Joining | Template::Reminder | Template::Renewal => {
-            "membership.invitation_resent"
-        }
-    };
+    let action = mail.action();
     for user_id in dedup(user_ids) {
         let Some(m) = members.iter().find(|m| m.user_id == *user_id) else {
             out.skipped
                 .push((user_id.clone(), "not a member of the team".into()));
             continue;
         };
-        let skip = match (template, m.state) {
+        let skip = match (mail, m.state) {
             (_, MembershipState::AwaitingSeat) => Some("waiting for a seat"),
-            (Template::Reminder, MembershipState::PendingAppLogin | MembershipState::Active) => {
+            (AdminMail::Invitation, MembershipState::PendingAppLogin | MembershipState::Active) => {
                 Some("has already accepted the invitation")
             }
             _ => None,
@@ -113,16 +113,8 @@ async fn send(
         // Instructions repeat the current link only while the invitation is open; a
         // resend always starts a new one.
         let link = inv.link(&inv.token(&m.id, expires));
-        let email = compose(template, team, user, to, m.role, &link, expires);
-        let key = format!(
-            "{}:{}:{}",
-            match template {
-                Template::Instructions => "instructions",
-                Template::Joining | Template::Reminder | Template::Renewal => "invite-resend",
-            },
-            m.id,
-            uuid::Uuid::new_v4()
-        );
+        let email = compose(mail.template(), team, user, to, m.role, &link, expires);
+        let key = format!("{}:{}:{}", mail.key_prefix(), m.id, uuid::Uuid::new_v4());
         emails.push((key, email));
         if m.state == MembershipState::Invited {
             renewed.push(m.id.clone());

@@ -14,7 +14,7 @@ use rollcall::clock::SystemClock;
 use rollcall::config::Overrides;
 use rollcall::domain::{TeamId, UserId};
 use rollcall::outbox::State;
-use rollcall::provisioning::invitations::{self, Invitations};
+use rollcall::provisioning::invitations::{self, AdminMail, Invitations};
 use rollcall::provisioning::{CursorKey, Directory};
 use serde_json::json;
 use std::sync::Arc;
@@ -182,28 +182,37 @@ async fn admins_can_resend_invitations_and_send_instructions(app: TestApp) {
         .map(UserId::from)
         .collect();
     let team = TeamId::from(team.as_str());
-    let sent = invitations::resend(&dir, "admin:test", &app.org_id, &team, &ids)
-        .await
-        .unwrap();
+    let sent = invitations::send_to_members(
+        &dir,
+        "admin:test",
+        &app.org_id,
+        &team,
+        &ids,
+        AdminMail::Invitation,
+    )
+    .await
+    .unwrap();
     assert_eq!(sent.sent, vec![ada.clone()]);
     assert_eq!(sent.skipped.len(), 2, "{sent:?}");
-    let sent = invitations::send_instructions(
+    let sent = invitations::send_to_members(
         &dir,
         "admin:test",
         &app.org_id,
         &team,
         std::slice::from_ref(&ids[0]),
+        AdminMail::Instructions,
     )
     .await
     .unwrap();
     assert_eq!(sent.sent, vec![ada.clone()]);
     // And again: every admin action is a new email.
-    invitations::resend(
+    invitations::send_to_members(
         &dir,
         "admin:test",
         &app.org_id,
         &team,
         std::slice::from_ref(&ids[0]),
+        AdminMail::Invitation,
     )
     .await
     .unwrap();
