@@ -124,14 +124,33 @@ pub struct OutboxConfig {
 /// The From used when none is configured.
 pub const DEFAULT_MAIL_FROM: &str = "rollcall <rollcall@localhost>";
 
-/// Settings a TOML file may give. Unknown keys are an error.
-#[derive(Debug, Default, Deserialize)]
+/// A configuration problem, reported as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+    #[error("cannot create data directory {path}: {reason}")]
+    DataDir { path: String, reason: String },
+    /// The master key is missing, unreadable or malformed (a sentence of its own).
+    #[error("{0}")]
+    MasterKey(String),
+}
+
+/// Settings given (None where not): from flags and environment, and, read the same way
+/// by their field names, from the TOML file. Unknown keys in the file are an error.
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct FileConfig {
+pub struct Overrides {
+    /// `--config`: where the file is, so not a key in it.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
     pub database_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub public_url: Option<String>,
+    /// The SCIM limits: file keys only (no flag sets them).
     pub max_results: Option<usize>,
     pub bulk_max_operations: Option<usize>,
     pub bulk_max_payload: Option<usize>,
@@ -147,46 +166,48 @@ pub struct FileConfig {
     pub rate_limit_sign_in_per_second: Option<u32>,
     pub rate_limit_auth_failures_per_minute: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
-    pub master_key_file: Option<PathBuf>,
-}
-
-/// A configuration problem, reported as one line.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {reason}")]
-    File { path: String, reason: String },
-    #[error("invalid {what}: {reason}")]
-    Invalid { what: &'static str, reason: String },
-    #[error("cannot create data directory {path}: {reason}")]
-    DataDir { path: String, reason: String },
-    /// The master key is missing, unreadable or malformed (a sentence of its own).
-    #[error("{0}")]
-    MasterKey(String),
-}
-
-/// Values from flags/environment (None where not given).
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    pub config_file: Option<PathBuf>,
-    pub database_url: Option<String>,
-    pub data_dir: Option<PathBuf>,
-    pub listen: Option<String>,
-    pub public_url: Option<String>,
-    pub smtp_url: Option<String>,
-    pub mail_from: Option<String>,
-    pub outbox_poll_ms: Option<u64>,
-    pub outbox_lease_ms: Option<u64>,
-    pub outbound_allow_hosts: Option<Vec<String>>,
-    pub invitation_ttl_days: Option<u32>,
-    pub access_token_ttl_secs: Option<u64>,
-    pub sqlite_synchronous: Option<String>,
-    pub rate_limit_api_per_second: Option<u32>,
-    pub rate_limit_sign_in_per_second: Option<u32>,
-    pub rate_limit_auth_failures_per_minute: Option<u32>,
-    pub trusted_proxies: Option<Vec<String>>,
-    /// `ROLLCALL_MASTER_KEY`: the base64 of 32 bytes.
+    /// `ROLLCALL_MASTER_KEY`: the base64 of 32 bytes. Environment only: never a file key.
+    #[serde(skip)]
     pub master_key: Option<SecretString>,
     pub master_key_file: Option<PathBuf>,
+}
+
+impl Overrides {
+    /// These settings, each one not given taken from `under` (the file's).
+    fn over(self, under: Overrides) -> Overrides {
+        macro_rules! layered {
+            ($($field:ident),* $(,)?) => {
+                Overrides {
+                    $($field: self.$field.or(under.$field),)*
+                    // Neither can be a key of the file.
+                    config_file: self.config_file,
+                    master_key: self.master_key,
+                }
+            };
+        }
+        layered!(
+            database_url,
+            data_dir,
+            listen,
+            public_url,
+            max_results,
+            bulk_max_operations,
+            bulk_max_payload,
+            smtp_url,
+            mail_from,
+            outbox_poll_ms,
+            outbox_lease_ms,
+            outbound_allow_hosts,
+            invitation_ttl_days,
+            access_token_ttl_secs,
+            sqlite_synchronous,
+            rate_limit_api_per_second,
+            rate_limit_sign_in_per_second,
+            rate_limit_auth_failures_per_minute,
+            trusted_proxies,
+            master_key_file,
+        )
+    }
 }
 
 impl Config {
@@ -194,12 +215,12 @@ impl Config {
     pub fn load(o: &Overrides) -> Result<Config, ConfigError> {
         let file = match &o.config_file {
             Some(path) => read_file(path)?,
-            None => FileConfig::default(),
+            None => Overrides::default(),
         };
+        let o = o.clone().over(file);
         let data_dir = o
             .data_dir
             .clone()
-            .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("./data"));
         crate::private_files::private_dir(&data_dir).map_err(|e| ConfigError::DataDir {
             path: data_dir.display().to_string(),
@@ -208,19 +229,17 @@ impl Config {
         let database_url = o
             .database_url
             .clone()
-            .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("rollcall.db").display()));
         validate_database_url(&database_url)?;
         let (master_key, master_key_source) = master_key(
             o.master_key.as_ref(),
-            o.master_key_file.clone().or(file.master_key_file),
+            o.master_key_file.clone(),
             &data_dir,
             database_url.starts_with("sqlite:"),
         )?;
         let listen_text = o
             .listen
             .clone()
-            .or(file.listen)
             .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let listen =
             listen_text
@@ -229,7 +248,7 @@ impl Config {
                     what: "listen address",
                     reason: format!("{listen_text:?}: {e} (expected e.g. 127.0.0.1:8080)"),
                 })?;
-        let public_url = o.public_url.clone().or(file.public_url);
+        let public_url = o.public_url.clone();
         if let Some(url) = &public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -239,16 +258,16 @@ impl Config {
             });
         }
         let mut scim = ScimLimits::default();
-        if let Some(n) = file.max_results {
+        if let Some(n) = o.max_results {
             scim.max_results = n.max(1);
         }
-        if let Some(n) = file.bulk_max_operations {
+        if let Some(n) = o.bulk_max_operations {
             scim.bulk_max_operations = n.max(1);
         }
-        if let Some(n) = file.bulk_max_payload {
+        if let Some(n) = o.bulk_max_payload {
             scim.bulk_max_payload = n.max(1024);
         }
-        let smtp_url = o.smtp_url.clone().or(file.smtp_url);
+        let smtp_url = o.smtp_url.clone();
         if let Some(url) = &smtp_url
             && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
         {
@@ -263,7 +282,6 @@ impl Config {
         let mail_from = o
             .mail_from
             .clone()
-            .or(file.mail_from)
             .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
         if let Err(e) = mail_from.parse::<lettre::message::Mailbox>() {
             return Err(ConfigError::Invalid {
@@ -274,19 +292,11 @@ impl Config {
         let outbox = OutboxConfig {
             smtp_url: smtp_url.map(SecretString::from),
             mail_from,
-            poll_interval: Duration::from_millis(
-                o.outbox_poll_ms
-                    .or(file.outbox_poll_ms)
-                    .unwrap_or(1000)
-                    .max(10),
-            ),
-            lease: outbox_lease(o.outbox_lease_ms.or(file.outbox_lease_ms))?,
+            poll_interval: Duration::from_millis(o.outbox_poll_ms.unwrap_or(1000).max(10)),
+            lease: outbox_lease(o.outbox_lease_ms)?,
         };
         let outbound = Destinations::allowing(
-            &o.outbound_allow_hosts
-                .clone()
-                .or(file.outbound_allow_hosts)
-                .unwrap_or_default(),
+            o.outbound_allow_hosts.as_deref().unwrap_or_default(),
         )
         .map_err(|reason| ConfigError::Invalid {
             what: "outbound allowed host",
@@ -294,7 +304,6 @@ impl Config {
         })?;
         let invitation_ttl_days = o
             .invitation_ttl_days
-            .or(file.invitation_ttl_days)
             .unwrap_or(crate::provisioning::invitations::DEFAULT_TTL_DAYS);
         if !(1..=365).contains(&invitation_ttl_days) {
             return Err(ConfigError::Invalid {
@@ -304,7 +313,6 @@ impl Config {
         }
         let access_token_ttl_secs = o
             .access_token_ttl_secs
-            .or(file.access_token_ttl_secs)
             .unwrap_or(crate::sso::session::DEFAULT_ACCESS_TTL_SECS);
         if !(1..=crate::sso::session::MAX_ACCESS_TTL_SECS).contains(&access_token_ttl_secs) {
             return Err(ConfigError::Invalid {
@@ -315,22 +323,14 @@ impl Config {
                 ),
             });
         }
-        let sqlite_synchronous = match o.sqlite_synchronous.clone().or(file.sqlite_synchronous) {
+        let sqlite_synchronous = match o.sqlite_synchronous.clone() {
             None => SqliteSynchronous::default(),
             Some(text) => text.parse().map_err(|reason| ConfigError::Invalid {
                 what: "SQLite synchronous setting",
                 reason,
             })?,
         };
-        let rate_limits = rate_limits(
-            o,
-            [
-                file.rate_limit_api_per_second,
-                file.rate_limit_sign_in_per_second,
-                file.rate_limit_auth_failures_per_minute,
-            ],
-            file.trusted_proxies,
-        )?;
+        let rate_limits = rate_limits(&o)?;
         Ok(Config {
             database_url: SecretString::from(database_url),
             data_dir,
@@ -362,21 +362,13 @@ impl Config {
     }
 }
 
-/// The rate limits from flags/environment, else the file's `[api, sign_in, failures]`
-/// and proxies, else the defaults.
-fn rate_limits(
-    o: &Overrides,
-    [api, sign_in, failures]: [Option<u32>; 3],
-    file_proxies: Option<Vec<String>>,
-) -> Result<RateLimitConfig, ConfigError> {
+/// The rate limits and proxies given, else the defaults.
+fn rate_limits(o: &Overrides) -> Result<RateLimitConfig, ConfigError> {
     let d = RateLimitConfig::default();
-    let proxies = o
+    let trusted_proxies = o
         .trusted_proxies
-        .clone()
-        .or(file_proxies)
-        .unwrap_or_default();
-    let trusted_proxies = proxies
         .iter()
+        .flatten()
         .map(|p| p.trim())
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -387,17 +379,12 @@ fn rate_limits(
         })
         .collect::<Result<_, _>>()?;
     Ok(RateLimitConfig {
-        api_per_second: o
-            .rate_limit_api_per_second
-            .or(api)
-            .unwrap_or(d.api_per_second),
+        api_per_second: o.rate_limit_api_per_second.unwrap_or(d.api_per_second),
         sign_in_per_second: o
             .rate_limit_sign_in_per_second
-            .or(sign_in)
             .unwrap_or(d.sign_in_per_second),
         auth_failures_per_minute: o
             .rate_limit_auth_failures_per_minute
-            .or(failures)
             .unwrap_or(d.auth_failures_per_minute),
         trusted_proxies,
     })
@@ -494,7 +481,7 @@ fn outbox_lease(ms: Option<u64>) -> Result<Duration, ConfigError> {
     Ok(Duration::from_millis(ms))
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+fn read_file(path: &Path) -> Result<Overrides, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
         path: path.display().to_string(),
         reason: e.to_string(),

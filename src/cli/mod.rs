@@ -39,6 +39,56 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The settings of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "ROLLCALL_LISTEN")]
+    listen: Option<String>,
+    /// Public base URL used in resource locations [default: from the Host header] and invitation links [default: http://<listen address>]
+    #[arg(long, env = "ROLLCALL_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// SMTP server for outgoing mail: smtp://[USER:PASS@]HOST[:PORT][?tls=required] or smtps://... [default: .eml files in <data-dir>/outbox/]
+    #[arg(long, env = "ROLLCALL_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// From address of outgoing mail [default: rollcall <rollcall@localhost>]
+    #[arg(long, env = "ROLLCALL_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// How often the outbox worker looks for due emails and webhooks, in milliseconds [default: 1000]
+    #[arg(long, env = "ROLLCALL_OUTBOX_POLL_MS")]
+    outbox_poll_ms: Option<u64>,
+    /// How long the outbox worker's claim on an email or webhook being sent lasts, in milliseconds; renewed while the send runs, it is how long the sends of a crashed process wait before another worker takes them [default: 30000]
+    #[arg(long, env = "ROLLCALL_OUTBOX_LEASE_MS")]
+    outbox_lease_ms: Option<u64>,
+    /// Internal hosts that webhooks and OIDC issuers may reach (host names, IP addresses or CIDR ranges, comma-separated); loopback, private and link-local addresses are refused otherwise [default: none]
+    #[arg(long, env = "ROLLCALL_OUTBOUND_ALLOW_HOSTS", value_delimiter = ',')]
+    outbound_allow_hosts: Vec<String>,
+    /// How many days an invitation link in a joining email stays valid [default: 7]
+    #[arg(long, env = "ROLLCALL_INVITATION_TTL_DAYS")]
+    invitation_ttl_days: Option<u32>,
+    /// How many seconds a session's access token (JWT) stays valid [default: 900]
+    #[arg(long, env = "ROLLCALL_ACCESS_TOKEN_TTL_SECS")]
+    access_token_ttl_secs: Option<u64>,
+    #[command(flatten)]
+    rate_limits: RateLimitArgs,
+}
+
+impl ServeArgs {
+    fn apply(self, o: &mut Overrides) {
+        o.listen = self.listen;
+        o.public_url = self.public_url;
+        o.smtp_url = self.smtp_url;
+        o.mail_from = self.mail_from;
+        o.outbox_poll_ms = self.outbox_poll_ms;
+        o.outbox_lease_ms = self.outbox_lease_ms;
+        o.outbound_allow_hosts =
+            (!self.outbound_allow_hosts.is_empty()).then_some(self.outbound_allow_hosts);
+        o.invitation_ttl_days = self.invitation_ttl_days;
+        o.access_token_ttl_secs = self.access_token_ttl_secs;
+        self.rate_limits.apply(o);
+    }
+}
+
 /// The rate limits of `serve` (0 turns one off).
 #[derive(Debug, Args)]
 pub struct RateLimitArgs {
@@ -69,35 +119,8 @@ impl RateLimitArgs {
 pub enum Command {
     /// Apply migrations and serve SCIM until SIGINT/SIGTERM
     Serve {
-        /// Address to listen on [default: 127.0.0.1:8080]
-        #[arg(long, env = "ROLLCALL_LISTEN")]
-        listen: Option<String>,
-        /// Public base URL used in resource locations [default: from the Host header] and invitation links [default: http://<listen address>]
-        #[arg(long, env = "ROLLCALL_PUBLIC_URL")]
-        public_url: Option<String>,
-        /// SMTP server for outgoing mail: smtp://[USER:PASS@]HOST[:PORT][?tls=required] or smtps://... [default: .eml files in <data-dir>/outbox/]
-        #[arg(long, env = "ROLLCALL_SMTP_URL", hide_env_values = true)]
-        smtp_url: Option<String>,
-        /// From address of outgoing mail [default: rollcall <rollcall@localhost>]
-        #[arg(long, env = "ROLLCALL_MAIL_FROM")]
-        mail_from: Option<String>,
-        /// How often the outbox worker looks for due emails and webhooks, in milliseconds [default: 1000]
-        #[arg(long, env = "ROLLCALL_OUTBOX_POLL_MS")]
-        outbox_poll_ms: Option<u64>,
-        /// How long the outbox worker's claim on an email or webhook being sent lasts, in milliseconds; renewed while the send runs, it is how long the sends of a crashed process wait before another worker takes them [default: 30000]
-        #[arg(long, env = "ROLLCALL_OUTBOX_LEASE_MS")]
-        outbox_lease_ms: Option<u64>,
-        /// Internal hosts that webhooks and OIDC issuers may reach (host names, IP addresses or CIDR ranges, comma-separated); loopback, private and link-local addresses are refused otherwise [default: none]
-        #[arg(long, env = "ROLLCALL_OUTBOUND_ALLOW_HOSTS", value_delimiter = ',')]
-        outbound_allow_hosts: Vec<String>,
-        /// How many days an invitation link in a joining email stays valid [default: 7]
-        #[arg(long, env = "ROLLCALL_INVITATION_TTL_DAYS")]
-        invitation_ttl_days: Option<u32>,
-        /// How many seconds a session's access token (JWT) stays valid [default: 900]
-        #[arg(long, env = "ROLLCALL_ACCESS_TOKEN_TTL_SECS")]
-        access_token_ttl_secs: Option<u64>,
         #[command(flatten)]
-        rate_limits: RateLimitArgs,
+        settings: ServeArgs,
     },
     /// Apply the database migrations and exit (every command also does this itself)
     Migrate,
@@ -297,29 +320,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         ..Overrides::default()
     };
     match cli.command {
-        Command::Serve {
-            listen,
-            public_url,
-            smtp_url,
-            mail_from,
-            outbox_poll_ms,
-            outbox_lease_ms,
-            outbound_allow_hosts,
-            invitation_ttl_days,
-            access_token_ttl_secs,
-            rate_limits,
-        } => {
-            overrides.listen = listen;
-            overrides.public_url = public_url;
-            overrides.smtp_url = smtp_url;
-            overrides.mail_from = mail_from;
-            overrides.outbox_poll_ms = outbox_poll_ms;
-            overrides.outbox_lease_ms = outbox_lease_ms;
-            overrides.outbound_allow_hosts =
-                (!outbound_allow_hosts.is_empty()).then_some(outbound_allow_hosts);
-            overrides.invitation_ttl_days = invitation_ttl_days;
-            overrides.access_token_ttl_secs = access_token_ttl_secs;
-            rate_limits.apply(&mut overrides);
+        Command::Serve { settings } => {
+            settings.apply(&mut overrides);
             serve::run(Config::load(&overrides)?).await
         }
         Command::Migrate => admin::migrate(Config::load(&overrides)?).await,
