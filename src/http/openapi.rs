@@ -28,6 +28,20 @@ impl Modify for AdminToken {
     }
 }
 
+/// Runs its function on every operation of a document, with the operation's path (each
+/// document's common responses).
+pub struct EachOperation(pub fn(&str, &mut Operation));
+
+impl Modify for EachOperation {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for op in operations_mut(item) {
+                (self.0)(path, op);
+            }
+        }
+    }
+}
+
 /// The operations of a path.
 pub fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [

@@ -4,7 +4,7 @@ use super::{
     audit, error, invitations, mappings, members, policies, roles, settings, sso_oidc, sso_saml,
     subscriptions, teams, webhooks,
 };
-use crate::http::openapi::{AdminToken, RequestText, operations_mut, retry_after};
+use crate::http::openapi::{AdminToken, EachOperation, RequestText, retry_after};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, OneOfBuilder, Type};
@@ -73,7 +73,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(error::ErrorBody)),
     modifiers(
         &AdminToken,
-        &CommonResponses,
+        &COMMON_RESPONSES,
         &AlternativeFields,
         &RequestText
     ),
@@ -86,17 +86,7 @@ pub struct ApiDoc;
 /// is read; 400 where a query string is read; 404 where the path names a resource; 500 and
 /// 503 everywhere (`http::router`'s timeout answers 503 too). A handler's own description
 /// of a 400 or 404 is kept.
-struct CommonResponses;
-
-impl Modify for CommonResponses {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            for op in operations_mut(item) {
-                add_common_responses(path, op);
-            }
-        }
-    }
-}
+const COMMON_RESPONSES: EachOperation = EachOperation(add_common_responses);
 
 fn add_common_responses(path: &str, op: &mut Operation) {
     let reads_query = op

@@ -4,12 +4,12 @@
 //! not a generated client.
 
 use super::{invitations, session};
-use crate::http::openapi::{AdminToken, RequestText, operations_mut, retry_after};
+use crate::http::openapi::{AdminToken, EachOperation, RequestText, retry_after};
 use crate::provisioning::invitations::InvitationView;
 use serde::Serialize;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,7 +32,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         session::introspect_token,
     ),
     components(schemas(SignInError, OAuthErrorBody)),
-    modifiers(&AdminToken, &CommonResponses, &RequestText)
+    modifiers(&AdminToken, &COMMON_RESPONSES, &RequestText)
 )]
 struct PublicDoc;
 
@@ -146,17 +146,7 @@ pub(super) struct Jwks {
 
 /// The answers every operation can give: 413 where a body is read, 414, 429, 500, 503,
 /// in the error format of its route (`/oauth/*` answers as RFC 6749 says).
-struct CommonResponses;
-
-impl Modify for CommonResponses {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            for op in operations_mut(item) {
-                add_common_responses(path, op);
-            }
-        }
-    }
-}
+const COMMON_RESPONSES: EachOperation = EachOperation(add_common_responses);
 
 fn add_common_responses(path: &str, op: &mut Operation) {
     let body = if path.starts_with("/oauth/") {
