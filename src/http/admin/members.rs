@@ -4,7 +4,7 @@ use super::auth::AdminJson;
 use super::error::{AdminApiError, ErrorBody};
 use crate::domain::{TeamId, UserId};
 use crate::http::AppState;
-use crate::provisioning::admin::{AdminActor, MemberView, NewMember};
+use crate::provisioning::admin::{AdminActor, MemberList, MemberView, NewMember};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,8 +18,9 @@ pub async fn list_members(
     actor: AdminActor,
     Path(id): Path<TeamId>,
 ) -> Result<Json<Vec<MemberView>>, AdminApiError> {
+    let admin = state.directory.admin();
     Ok(Json(
-        state.directory.admin().list_members(&actor, &id).await?,
+        admin.list_members(&actor, &id, MemberList::All).await?,
     ))
 }
 
@@ -65,5 +66,10 @@ pub async fn waitlist(
     actor: AdminActor,
     Path(id): Path<TeamId>,
 ) -> Result<Json<Vec<MemberView>>, AdminApiError> {
-    Ok(Json(state.directory.admin().waitlist(&actor, &id).await?))
+    let admin = state.directory.admin();
+    Ok(Json(
+        admin
+            .list_members(&actor, &id, MemberList::Waitlist)
+            .await?,
+    ))
 }

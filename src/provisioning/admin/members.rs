@@ -14,6 +14,15 @@ use crate::store::teams::{self, TeamMembership};
 use crate::store::{Tx, team_admin};
 use serde::{Deserialize, Serialize};
 
+/// Which memberships of a team to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberList {
+    /// Every state, by time added.
+    All,
+    /// Those waiting for a seat, in the order seats are handed out, with their positions.
+    Waitlist,
+}
+
 /// A membership as an admin sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
@@ -113,34 +122,21 @@ async fn member_view(
 }
 
 impl Admin {
-    /// A team's members in every state, by time added.
+    /// A team's members: all of them, or its waitlist.
     pub async fn list_members(
         &self,
         actor: &AdminActor,
         team_id: &TeamId,
+        list: MemberList,
     ) -> Result<Vec<MemberView>, AdminError> {
         let mut tx = self.read().await?;
         team(&mut tx, &actor.org_id, team_id).await?;
-        Ok(team_admin::team_memberships(&mut tx, team_id, false)
-            .await?
-            .into_iter()
-            .map(|m| view(m, None))
-            .collect())
-    }
-
-    /// A team's waitlist in the order it is served.
-    pub async fn waitlist(
-        &self,
-        actor: &AdminActor,
-        team_id: &TeamId,
-    ) -> Result<Vec<MemberView>, AdminError> {
-        let mut tx = self.read().await?;
-        team(&mut tx, &actor.org_id, team_id).await?;
-        Ok(team_admin::team_memberships(&mut tx, team_id, true)
-            .await?
+        let waitlist = list == MemberList::Waitlist;
+        let members = team_admin::team_memberships(&mut tx, team_id, waitlist).await?;
+        Ok(members
             .into_iter()
             .enumerate()
-            .map(|(i, m)| view(m, Some(i + 1)))
+            .map(|(i, m)| view(m, waitlist.then_some(i + 1)))
             .collect())
     }
 

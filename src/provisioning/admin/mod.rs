@@ -16,7 +16,7 @@ pub use audit::{AuditEntryView, AuditPage};
 pub(crate) use audit::{record, to_json};
 pub use kinds::{LoginType, OrgRole, TeamRole};
 pub use mappings::{MappingChange, MappingEffects, MappingView, NewMapping};
-pub use members::{MemberView, NewMember};
+pub use members::{MemberList, MemberView, NewMember};
 pub use roles::{NewOrgRole, OrgRoleView};
 pub use seats::{AllocationUpdate, NewSubscription, SubscriptionUpdate, SubscriptionView};
 pub use settings::{SettingsUpdate, SettingsView};
