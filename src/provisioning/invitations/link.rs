@@ -5,10 +5,11 @@ use crate::clock::{Timestamp, format_timestamp};
 use crate::domain::kinds::{MembershipState, TeamRole};
 use crate::provisioning::effects;
 use crate::provisioning::{Directory, Error};
-use crate::store::audit;
 use crate::store::effects::{self as sql, TeamInfo, UserInfo};
 use crate::store::invitations as invited;
+use crate::store::{Tx, audit};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 
 /// What an invitation link shows the person.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -86,11 +87,7 @@ struct Loaded {
     view: InvitationView,
 }
 
-async fn load(
-    tx: &mut crate::store::Tx,
-    checked: &Checked,
-    lock: bool,
-) -> Result<Loaded, InvitationError> {
+async fn load(tx: &mut Tx, checked: &Checked, lock: bool) -> Result<Loaded, InvitationError> {
     let m = invited::get(tx, &checked.membership_id, lock)
         .await?
         .ok_or(InvitationError::Gone)?;
@@ -159,6 +156,45 @@ pub async fn show(dir: &Directory, token: &str) -> Result<InvitationView, Invita
     }
 }
 
+/// A POST on a link: its time (and as a timestamp), the link checked, and the membership
+/// it names loaded under lock in a write transaction.
+struct Post(OffsetDateTime, Timestamp, Checked, Tx, Loaded);
+
+async fn post(dir: &Directory, token: &str) -> Result<Post, InvitationError> {
+    let now = dir.clock.now();
+    let checked = dir
+        .invitations
+        .check(token, now)
+        .map_err(InvitationError::Invalid)?;
+    let mut tx = dir.store.write().await?;
+    let l = load(&mut tx, &checked, true).await?;
+    Ok(Post(now, Timestamp::from(now), checked, tx, l))
+}
+
+/// Records `action` on the loaded membership in the audit log, done by its user.
+async fn audit_by_user(
+    tx: &mut Tx,
+    l: &Loaded,
+    at: &Timestamp,
+    action: &str,
+    before: Option<&Value>,
+    after: &Value,
+) -> Result<(), InvitationError> {
+    let actor = format!("user:{}", l.m.user_id);
+    let target = format!("membership:{}/{}", l.m.team_id, l.m.user_id);
+    let entry = audit::NewEntry {
+        org_id: &l.m.org_id,
+        at,
+        actor: &actor,
+        action,
+        target: &target,
+        before,
+        after: Some(after),
+    };
+    audit::insert(tx, &entry).await?;
+    Ok(())
+}
+
 fn membership_event(l: &Loaded, state: MembershipState) -> Value {
     json!({
         "membership": {
@@ -174,37 +210,17 @@ fn membership_event(l: &Loaded, state: MembershipState) -> Value {
 /// Accepts the invitation (POST): `invited` → `pending_app_login` with `accepted_at`, an
 /// audit entry and an `invitation.accepted` webhook, in one transaction.
 pub async fn accept(dir: &Directory, token: &str) -> Result<InvitationView, InvitationError> {
-    let now = dir.clock.now();
-    let stamp = Timestamp::from(now);
-    let checked = dir
-        .invitations
-        .check(token, now)
-        .map_err(InvitationError::Invalid)?;
-    let mut tx = dir.store.write().await?;
-    let l = load(&mut tx, &checked, true).await?;
+    let Post(now, stamp, checked, mut tx, l) = post(dir, token).await?;
     judge(&l, &checked)?;
     if !invited::accept(&mut tx, &l.m.id, &stamp).await? {
         // Cannot happen under the lock; say what a second click would.
         return Err(InvitationError::AlreadyAccepted(Box::new(l.view)));
     }
-    let actor = format!("user:{}", l.m.user_id);
-    let target = format!("membership:{}/{}", l.m.team_id, l.m.user_id);
     let before = json!({"id": l.m.id, "state": MembershipState::Invited});
     let after =
         json!({"id": l.m.id, "state": MembershipState::PendingAppLogin, "accepted_at": stamp});
-    audit::insert(
-        &mut tx,
-        &audit::NewEntry {
-            org_id: &l.m.org_id,
-            at: &stamp,
-            actor: &actor,
-            action: "membership.accepted",
-            target: &target,
-            before: Some(&before),
-            after: Some(&after),
-        },
-    )
-    .await?;
+    let action = "membership.accepted";
+    audit_by_user(&mut tx, &l, &stamp, action, Some(&before), &after).await?;
     let kind = crate::outbox::EventType::InvitationAccepted;
     // A membership is accepted once in its life: the key names that fact.
     let events = [(
@@ -250,14 +266,7 @@ fn mask(address: &str) -> String {
 /// send mail anywhere else. At most one renewal per link lifetime: while a newer link is
 /// valid, asking again sends nothing.
 pub async fn renew(dir: &Directory, token: &str) -> Result<Renewed, InvitationError> {
-    let now = dir.clock.now();
-    let stamp = Timestamp::from(now);
-    let checked = dir
-        .invitations
-        .check(token, now)
-        .map_err(InvitationError::Invalid)?;
-    let mut tx = dir.store.write().await?;
-    let l = load(&mut tx, &checked, true).await?;
+    let Post(now, stamp, checked, mut tx, l) = post(dir, token).await?;
     match judge(&l, &checked) {
         Err(InvitationError::Expired { .. }) => {}
         Ok(()) => return Err(InvitationError::StillValid),
@@ -284,22 +293,9 @@ pub async fn renew(dir: &Directory, token: &str) -> Result<Renewed, InvitationEr
     );
     let until = Timestamp::from(expires);
     sql::set_invited(&mut tx, std::slice::from_ref(&l.m.id), &stamp, &until).await?;
-    let actor = format!("user:{}", l.m.user_id);
-    let target = format!("membership:{}/{}", l.m.team_id, l.m.user_id);
     let after = json!({"id": l.m.id, "invitation_expires_at": until});
-    audit::insert(
-        &mut tx,
-        &audit::NewEntry {
-            org_id: &l.m.org_id,
-            at: &stamp,
-            actor: &actor,
-            action: "membership.invitation_renewed",
-            target: &target,
-            before: None,
-            after: Some(&after),
-        },
-    )
-    .await?;
+    let action = "membership.invitation_renewed";
+    audit_by_user(&mut tx, &l, &stamp, action, None, &after).await?;
     // The key names this renewal: the new expiry is unique to it.
     let emails = [(format!("invite-renew:{}:{until}", l.m.id), email)];
     crate::outbox::enqueue_batch(&mut tx, &l.m.org_id, &emails, &[], now)
