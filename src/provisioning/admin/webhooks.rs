@@ -8,8 +8,10 @@ use crate::domain::WebhookId;
 use crate::outbox::{
     self, Endpoint, EndpointUpdate, EventType, NewEndpoint, OutboxError, WebhookSecret,
 };
+use crate::store::Tx;
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
@@ -127,6 +129,32 @@ fn not_found(id: &WebhookId) -> AdminError {
     ))
 }
 
+/// The endpoint `id` of the actor's org.
+async fn endpoint(tx: &mut Tx, actor: &AdminActor, id: &WebhookId) -> Result<Endpoint, AdminError> {
+    outbox::get_endpoint(tx, &actor.org_id, id)
+        .await
+        .map_err(invalid)?
+        .ok_or_else(|| not_found(id))
+}
+
+/// Records a change to endpoint `id` in the audit log (the endpoint before it without its
+/// secret, and what it is after) and commits the change.
+async fn commit_change(
+    mut tx: Tx,
+    actor: &AdminActor,
+    now: &str,
+    action: &str,
+    id: &WebhookId,
+    before: Option<&Endpoint>,
+    after: Option<&Value>,
+) -> Result<(), AdminError> {
+    let before = before.map(|e| to_json(&view(e, false))).transpose()?;
+    let target = format!("webhook:{id}");
+    record(&mut tx, actor, now, action, &target, before.as_ref(), after).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 impl Admin {
     /// The org's endpoints (without secrets).
     pub async fn list_webhooks(&self, actor: &AdminActor) -> Result<Vec<WebhookView>, AdminError> {
@@ -146,11 +174,7 @@ impl Admin {
         id: &WebhookId,
     ) -> Result<WebhookView, AdminError> {
         let mut tx = self.read().await?;
-        outbox::get_endpoint(&mut tx, &actor.org_id, id)
-            .await
-            .map_err(invalid)?
-            .map(|e| view(&e, false))
-            .ok_or_else(|| not_found(id))
+        Ok(view(&endpoint(&mut tx, actor, id).await?, false))
     }
 
     /// Creates an endpoint; the answer carries its secret.
@@ -170,17 +194,17 @@ impl Admin {
         let e = outbox::create_endpoint(&mut tx, &actor.org_id, new, self.clock.now())
             .await
             .map_err(invalid)?;
-        record(
-            &mut tx,
+        let after = to_json(&view(&e, false))?;
+        commit_change(
+            tx,
             actor,
             &now,
             "webhook.created",
-            &format!("webhook:{}", e.id),
+            &e.id,
             None,
-            Some(&to_json(&view(&e, false))?),
+            Some(&after),
         )
         .await?;
-        tx.commit().await?;
         Ok(view(&e, true))
     }
 
@@ -200,10 +224,7 @@ impl Admin {
         };
         let now = self.now();
         let mut tx = self.write().await?;
-        let before = outbox::get_endpoint(&mut tx, &actor.org_id, id)
-            .await
-            .map_err(invalid)?
-            .ok_or_else(|| not_found(id))?;
+        let before = endpoint(&mut tx, actor, id).await?;
         let e = outbox::update_endpoint(&mut tx, &actor.org_id, id, update, self.clock.now())
             .await
             .map_err(invalid)?
@@ -212,17 +233,8 @@ impl Admin {
         if rotated {
             after["secret_rotated"] = true.into();
         }
-        record(
-            &mut tx,
-            actor,
-            &now,
-            "webhook.updated",
-            &format!("webhook:{id}"),
-            Some(&to_json(&view(&before, false))?),
-            Some(&after),
-        )
-        .await?;
-        tx.commit().await?;
+        let action = "webhook.updated";
+        commit_change(tx, actor, &now, action, id, Some(&before), Some(&after)).await?;
         Ok(view(&e, rotated))
     }
 
@@ -234,24 +246,11 @@ impl Admin {
     ) -> Result<(), AdminError> {
         let now = self.now();
         let mut tx = self.write().await?;
-        let before = outbox::get_endpoint(&mut tx, &actor.org_id, id)
-            .await
-            .map_err(invalid)?
-            .ok_or_else(|| not_found(id))?;
+        let before = endpoint(&mut tx, actor, id).await?;
         outbox::delete_endpoint(&mut tx, &actor.org_id, id)
             .await
             .map_err(invalid)?;
-        record(
-            &mut tx,
-            actor,
-            &now,
-            "webhook.deleted",
-            &format!("webhook:{id}"),
-            Some(&to_json(&view(&before, false))?),
-            None,
-        )
-        .await?;
-        tx.commit().await?;
+        commit_change(tx, actor, &now, "webhook.deleted", id, Some(&before), None).await?;
         Ok(())
     }
 }
