@@ -309,23 +309,12 @@ impl Admin {
         .await?;
         team_admin::set_reserved_seats(&mut tx, team_id, reserved, &now).await?;
         self.fill(&mut tx, actor, &now, &t.subscription_id).await?;
-        let after = team_view(&mut tx, &actor.org_id, team_id).await?;
-        record(
-            &mut tx,
-            actor,
-            &now,
-            if reserved.is_some() {
-                "team.allocation_set"
-            } else {
-                "team.allocation_cleared"
-            },
-            &format!("team:{team_id}"),
-            Some(&to_json(&before)?),
-            Some(&to_json(&after)?),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(after)
+        let action = if reserved.is_some() {
+            "team.allocation_set"
+        } else {
+            "team.allocation_cleared"
+        };
+        team_changed(tx, actor, &now, action, team_id, &before).await
     }
 
     /// Moves a team (its reservation, members and waitlist) to another subscription of
@@ -378,18 +367,33 @@ impl Admin {
         team_admin::set_team_subscription(&mut tx, team_id, subscription_id, &now).await?;
         self.fill(&mut tx, actor, &now, &t.subscription_id).await?;
         self.fill(&mut tx, actor, &now, subscription_id).await?;
-        let after = team_view(&mut tx, &actor.org_id, team_id).await?;
-        record(
-            &mut tx,
-            actor,
-            &now,
-            "team.moved",
-            &format!("team:{team_id}"),
-            Some(&to_json(&before)?),
-            Some(&to_json(&after)?),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(after)
+        team_changed(tx, actor, &now, "team.moved", team_id, &before).await
     }
+}
+
+/// Ends a change to a team's seats: the team as it is now, audited against `before`, and
+/// the transaction committed.
+async fn team_changed(
+    mut tx: Tx,
+    actor: &AdminActor,
+    now: &str,
+    action: &str,
+    team_id: &TeamId,
+    before: &TeamView,
+) -> Result<TeamView, AdminError> {
+    let after = team_view(&mut tx, &actor.org_id, team_id).await?;
+    let target = format!("team:{team_id}");
+    let (before_json, after_json) = (to_json(before)?, to_json(&after)?);
+    record(
+        &mut tx,
+        actor,
+        now,
+        action,
+        &target,
+        Some(&before_json),
+        Some(&after_json),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
 }
