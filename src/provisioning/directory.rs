@@ -354,23 +354,13 @@ impl Directory {
             let changes = vec![MemberChange::RemoveAll, MemberChange::Add(list)];
             let group_id = GroupId::from(id);
             let mapped = rules::group_is_mapped(&mut tx, &group_id).await?;
-            let effects = apply_member_changes(
-                &mut tx,
-                &self.registry,
-                &actor.org_id,
-                &group_id,
-                &changes,
-                mapped,
-            )
-            .await?;
-            let changes =
-                rules::reconcile_users(&mut tx, &actor.org_id, &effects.affected, &now).await?;
-            (changes, effects.changed)
+            self.change_members(&mut tx, actor, &group_id, &changes, mapped, &now)
+                .await?
         } else {
-            let user_id = UserId::from(id);
-            self.sync_team_attributes(&mut tx, actor, &user_id, &current.doc, &incoming.doc)
+            let (before, after) = (&current.doc, &incoming.doc);
+            let changes = self
+                .user_changed(&mut tx, actor, id, before, after, &now)
                 .await?;
-            let changes = rules::reconcile_users(&mut tx, &actor.org_id, &[user_id], &now).await?;
             (changes, false)
         };
         // A PUT that sends back what is stored (IdPs re-sync that way) is no change.
@@ -427,34 +417,30 @@ impl Directory {
         let mapped = kind == ResourceKind::Group
             && !outcome.members.is_empty()
             && rules::group_is_mapped(&mut tx, &group_id).await?;
-        let effects = apply_member_changes(
-            &mut tx,
-            &self.registry,
-            &actor.org_id,
-            &group_id,
-            &outcome.members,
-            mapped,
-        )
-        .await?;
-        let changes = match kind {
+        let (changes, members_changed) = match kind {
             ResourceKind::Group => {
-                rules::reconcile_users(&mut tx, &actor.org_id, &effects.affected, &now).await?
+                self.change_members(&mut tx, actor, &group_id, &outcome.members, mapped, &now)
+                    .await?
             }
-            ResourceKind::User if doc_changed => {
-                let user_id = UserId::from(id);
-                self.sync_team_attributes(&mut tx, actor, &user_id, &current.doc, &incoming.doc)
-                    .await?;
-                rules::reconcile_users(&mut tx, &actor.org_id, &[user_id], &now).await?
+            ResourceKind::User => {
+                // A User has no members: its PatchOp cannot name any.
+                let changes = if doc_changed {
+                    let (before, after) = (&current.doc, &incoming.doc);
+                    self.user_changed(&mut tx, actor, id, before, after, &now)
+                        .await?
+                } else {
+                    Changes::default()
+                };
+                (changes, false)
             }
-            ResourceKind::User => Changes::default(),
         };
-        if effects.changed && !doc_changed {
+        if members_changed && !doc_changed {
             resources::touch(&mut tx, table(kind), id, &now).await?;
             stored.version += 1;
             stored.updated = now.clone();
         }
         // A PATCH that changes nothing (a replay) records nothing.
-        let change = (doc_changed || effects.changed).then_some(ResourceChange {
+        let change = (doc_changed || members_changed).then_some(ResourceChange {
             kind,
             verb: Verb::Patched,
             id,
@@ -511,6 +497,41 @@ impl Directory {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Applies `changes` to a group's members and reconciles the users they affect
+    /// (`mapped`: the group feeds a team mapping). Also says whether any member changed.
+    async fn change_members(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        group_id: &GroupId,
+        changes: &[MemberChange],
+        mapped: bool,
+        now: &str,
+    ) -> Result<(Changes, bool), Error> {
+        let effects =
+            apply_member_changes(tx, &self.registry, &actor.org_id, group_id, changes, mapped)
+                .await?;
+        let reconciled = rules::reconcile_users(tx, &actor.org_id, &effects.affected, now).await?;
+        Ok((reconciled, effects.changed))
+    }
+
+    /// A user's document changed from `before` to `after`: their team attributes follow,
+    /// then their memberships are reconciled.
+    async fn user_changed(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        id: &str,
+        before: &Map<String, Value>,
+        after: &Map<String, Value>,
+        now: &str,
+    ) -> Result<Changes, Error> {
+        let user_id = UserId::from(id);
+        self.sync_team_attributes(tx, actor, &user_id, before, after)
+            .await?;
+        rules::reconcile_users(tx, &actor.org_id, &[user_id], now).await
     }
 
     /// Mirrors the IdP's team entries of a user (its rollcall `teams`) into the table the
