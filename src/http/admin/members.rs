@@ -18,10 +18,7 @@ pub async fn list_members(
     actor: AdminActor,
     Path(id): Path<TeamId>,
 ) -> Result<Json<Vec<MemberView>>, AdminApiError> {
-    let admin = state.directory.admin();
-    Ok(Json(
-        admin.list_members(&actor, &id, MemberList::All).await?,
-    ))
+    members(&state, &actor, &id, MemberList::All).await
 }
 
 /// Adds a member by hand (not when teams are IdP-managed).
@@ -66,10 +63,20 @@ pub async fn waitlist(
     actor: AdminActor,
     Path(id): Path<TeamId>,
 ) -> Result<Json<Vec<MemberView>>, AdminApiError> {
-    let admin = state.directory.admin();
+    members(&state, &actor, &id, MemberList::Waitlist).await
+}
+
+async fn members(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &TeamId,
+    list: MemberList,
+) -> Result<Json<Vec<MemberView>>, AdminApiError> {
     Ok(Json(
-        admin
-            .list_members(&actor, &id, MemberList::Waitlist)
+        state
+            .directory
+            .admin()
+            .list_members(actor, id, list)
             .await?,
     ))
 }
