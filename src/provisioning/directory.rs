@@ -365,17 +365,10 @@ impl Directory {
         };
         // A PUT that sends back what is stored (IdPs re-sync that way) is no change.
         let changed = members_changed || incoming.doc != current.doc || password_hash.is_some();
-        let change = changed.then_some(ResourceChange {
-            kind,
-            verb: Verb::Replaced,
-            id,
-            before: Some(&current.doc),
-            after: Some(&stored),
-        });
+        let verb = Verb::Replaced;
+        let change = changed.then(|| ResourceChange::update(kind, verb, id, &current.doc, &stored));
         self.record(&mut tx, actor, at, change, &changes).await?;
-        let view = self.view(&mut tx, kind, stored, true, true).await?;
-        tx.commit().await?;
-        Ok(view)
+        self.answer(tx, kind, stored, true).await
     }
 
     /// PATCH: applies a PatchOp request atomically. `with_refs` as for `get`.
@@ -440,13 +433,9 @@ impl Directory {
             stored.updated = now.clone();
         }
         // A PATCH that changes nothing (a replay) records nothing.
-        let change = (doc_changed || members_changed).then_some(ResourceChange {
-            kind,
-            verb: Verb::Patched,
-            id,
-            before: Some(&current.doc),
-            after: Some(&stored),
-        });
+        let changed = doc_changed || members_changed;
+        let verb = Verb::Patched;
+        let change = changed.then(|| ResourceChange::update(kind, verb, id, &current.doc, &stored));
         self.record(&mut tx, actor, at, change, &changes).await?;
         // The answer to a PATCH on a large group leaves its members out: IdPs ignore the
         // body, and echoing 100,000 members for each 100 added would make the cost of a
@@ -455,9 +444,7 @@ impl Directory {
             && (kind == ResourceKind::User
                 || members::count_up_to(&mut tx, &group_id, PATCH_ECHO_MEMBERS + 1).await?
                     <= PATCH_ECHO_MEMBERS);
-        let view = self.view(&mut tx, kind, stored, with_refs, true).await?;
-        tx.commit().await?;
-        Ok(view)
+        self.answer(tx, kind, stored, with_refs).await
     }
 
     /// DELETE: removes a resource and every membership naming it.
@@ -497,6 +484,20 @@ impl Directory {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The answer to a write: the resource as stored, read in the write's transaction,
+    /// which then commits.
+    async fn answer(
+        &self,
+        mut tx: Tx,
+        kind: ResourceKind,
+        stored: StoredResource,
+        with_refs: bool,
+    ) -> Result<View, Error> {
+        let view = self.view(&mut tx, kind, stored, with_refs, true).await?;
+        tx.commit().await?;
+        Ok(view)
     }
 
     /// Applies `changes` to a group's members and reconciles the users they affect

@@ -45,6 +45,25 @@ pub struct ResourceChange<'a> {
     pub after: Option<&'a StoredResource>,
 }
 
+impl<'a> ResourceChange<'a> {
+    /// A change to resource `id` (a PUT or PATCH) from `before` to `after`.
+    pub fn update(
+        kind: ResourceKind,
+        verb: Verb,
+        id: &'a str,
+        before: &'a Map<String, Value>,
+        after: &'a StoredResource,
+    ) -> Self {
+        ResourceChange {
+            kind,
+            verb,
+            id,
+            before: Some(before),
+            after: Some(after),
+        }
+    }
+}
+
 /// Who made the change and when.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
