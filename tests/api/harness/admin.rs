@@ -1,11 +1,10 @@
 //! The admin API (`/admin/v1`) as an org admin's automation uses it: admin tokens, an
 //! admin client with typed helpers, and the checks of the admin error body.
 
-use super::{Resp, TestApp};
+use super::{Resp, TestApp, insert_token};
 use reqwest::Method;
 use rollcall::domain::OrgId;
-use rollcall::store::Store;
-use rollcall::store::tokens::{self, TokenKind};
+use rollcall::store::tokens::TokenKind;
 use serde_json::Value;
 
 /// An admin token for the test org, labelled `label`.
@@ -15,26 +14,10 @@ pub async fn admin_token(app: &TestApp, label: &str) -> String {
 
 /// An admin token for any org of the test database.
 pub async fn admin_token_for(app: &TestApp, org_id: &str, label: &str) -> String {
-    let store = Store::connect(&app.database_url).await.unwrap();
-    let token = rollcall::secrets::new_token(rollcall::secrets::ADMIN_TOKEN_PREFIX).unwrap();
-    let mut tx = store.write().await.unwrap();
-    tokens::insert_kind(
-        &mut tx,
-        TokenKind::Admin,
-        &tokens::TokenInfo {
-            id: uuid::Uuid::new_v4().to_string(),
-            org_id: OrgId::from(org_id.to_owned()),
-            label: label.to_owned(),
-            created: "2026-01-01T00:00:00.000Z".into(),
-            revoked: None,
-        },
-        &rollcall::secrets::token_hash(&token),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    store.close().await;
-    token
+    let org_id = OrgId::from(org_id);
+    insert_token(&app.database_url, TokenKind::Admin, &org_id, label)
+        .await
+        .0
 }
 
 /// An admin client: the test app and an admin token.
