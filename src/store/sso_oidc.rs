@@ -2,7 +2,8 @@
 //! start and the callback (`oidc_logins`).
 
 use super::sealed_columns::OIDC_CLIENT_SECRETS;
-use super::sql::{Q, Row};
+use super::sql::{Q, Row, SqlValue};
+use super::sso_connections::{ConnectionTable, Times};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
 use secrecy::SecretString;
@@ -28,8 +29,23 @@ pub struct OidcConnectionRow {
     pub updated: String,
 }
 
-const COLUMNS: &str = "id, org_id, name, issuer, client_id, client_secret, scopes, use_userinfo, \
-                       claim, match_by, jit, enabled, created_at, updated_at";
+/// `oidc_connections`; the settings are bound by [`settings`].
+const TABLE: ConnectionTable<OidcConnectionRow> = ConnectionTable {
+    table: "oidc_connections",
+    settings: &[
+        "name",
+        "issuer",
+        "client_id",
+        "client_secret",
+        "scopes",
+        "use_userinfo",
+        "claim",
+        "match_by",
+        "jit",
+        "enabled",
+    ],
+    decode,
+};
 
 fn decode(r: &Row, tx: &Tx) -> Result<OidcConnectionRow, StoreError> {
     let id = r.text("id")?;
@@ -52,36 +68,39 @@ fn decode(r: &Row, tx: &Tx) -> Result<OidcConnectionRow, StoreError> {
     })
 }
 
+/// The values of [`TABLE`]'s settings, the client secret sealed.
+fn settings(
+    tx: &Tx,
+    c: &OidcConnectionRow,
+    client_secret: &str,
+) -> Result<Vec<SqlValue>, StoreError> {
+    let client_secret = tx.seal(OIDC_CLIENT_SECRETS, &c.id, client_secret)?;
+    Ok(vec![
+        c.name.as_str().into(),
+        c.issuer.as_str().into(),
+        c.client_id.as_str().into(),
+        client_secret.into(),
+        c.scopes.as_str().into(),
+        c.use_userinfo.into(),
+        c.claim.as_str().into(),
+        c.match_by.as_str().into(),
+        c.jit.into(),
+        c.enabled.into(),
+    ])
+}
+
 /// Inserts a connection.
 pub async fn insert_connection(
     tx: &mut Tx,
     c: &OidcConnectionRow,
     client_secret: &str,
 ) -> Result<(), StoreError> {
-    let client_secret = tx.seal(OIDC_CLIENT_SECRETS, &c.id, client_secret)?;
-    tx.execute(
-        Q::new(
-            "INSERT INTO oidc_connections (id, org_id, name, issuer, client_id, client_secret, \
-             scopes, use_userinfo, claim, match_by, jit, enabled, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(c.id.as_str())
-        .bind(c.org_id.as_str())
-        .bind(c.name.as_str())
-        .bind(c.issuer.as_str())
-        .bind(c.client_id.as_str())
-        .bind(client_secret.as_str())
-        .bind(c.scopes.as_str())
-        .bind(c.use_userinfo)
-        .bind(c.claim.as_str())
-        .bind(c.match_by.as_str())
-        .bind(c.jit)
-        .bind(c.enabled)
-        .bind(c.created.as_str())
-        .bind(c.updated.as_str()),
-    )
-    .await?;
-    Ok(())
+    let values = settings(tx, c, client_secret)?;
+    let times = Times {
+        created: &c.created,
+        updated: &c.updated,
+    };
+    TABLE.insert(tx, &c.org_id, &c.id, values, times).await
 }
 
 /// Replaces every setting of a connection. Returns false if the org has no such connection.
@@ -90,43 +109,14 @@ pub async fn update_connection(
     c: &OidcConnectionRow,
     client_secret: &str,
 ) -> Result<bool, StoreError> {
-    let client_secret = tx.seal(OIDC_CLIENT_SECRETS, &c.id, client_secret)?;
-    let n = tx
-        .execute(
-            Q::new(
-                "UPDATE oidc_connections SET name = ?, issuer = ?, client_id = ?, \
-                 client_secret = ?, scopes = ?, use_userinfo = ?, claim = ?, match_by = ?, \
-                 jit = ?, enabled = ?, updated_at = ? WHERE id = ? AND org_id = ?",
-            )
-            .bind(c.name.as_str())
-            .bind(c.issuer.as_str())
-            .bind(c.client_id.as_str())
-            .bind(client_secret.as_str())
-            .bind(c.scopes.as_str())
-            .bind(c.use_userinfo)
-            .bind(c.claim.as_str())
-            .bind(c.match_by.as_str())
-            .bind(c.jit)
-            .bind(c.enabled)
-            .bind(c.updated.as_str())
-            .bind(c.id.as_str())
-            .bind(c.org_id.as_str()),
-        )
-        .await?;
-    Ok(n == 1)
+    let values = settings(tx, c, client_secret)?;
+    TABLE.update(tx, &c.org_id, &c.id, values, &c.updated).await
 }
 
 /// Deletes a connection (and its logins in flight). Returns false if the org has none
 /// with that id.
 pub async fn delete_connection(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
-    let n = tx
-        .execute(
-            Q::new("DELETE FROM oidc_connections WHERE id = ? AND org_id = ?")
-                .bind(id)
-                .bind(org_id),
-        )
-        .await?;
-    Ok(n == 1)
+    TABLE.delete(tx, org_id, id).await
 }
 
 /// One connection of the org.
@@ -135,14 +125,7 @@ pub async fn get_connection(
     org_id: &OrgId,
     id: &str,
 ) -> Result<Option<OidcConnectionRow>, StoreError> {
-    let mut q = Q::new("SELECT ");
-    q.push(COLUMNS)
-        .push(" FROM oidc_connections WHERE id = ")
-        .push_bind(id)
-        .push(" AND org_id = ")
-        .push_bind(org_id);
-    let row = tx.fetch_optional(q).await?;
-    row.as_ref().map(|r| decode(r, tx)).transpose()
+    TABLE.get(tx, org_id, id).await
 }
 
 /// The org's connections, oldest first.
@@ -150,13 +133,7 @@ pub async fn list_connections(
     tx: &mut Tx,
     org_id: &OrgId,
 ) -> Result<Vec<OidcConnectionRow>, StoreError> {
-    let mut q = Q::new("SELECT ");
-    q.push(COLUMNS)
-        .push(" FROM oidc_connections WHERE org_id = ")
-        .push_bind(org_id)
-        .push(" ORDER BY created_at, id");
-    let rows = tx.fetch_all(q).await?;
-    rows.iter().map(|r| decode(r, tx)).collect()
+    TABLE.list(tx, org_id).await
 }
 
 /// A login between start and callback.

@@ -1,7 +1,8 @@
 //! SAML connections of an org, the AuthnRequests awaiting a Response, and the replay cache
 //! of consumed assertion IDs (migration 0008).
 
-use super::sql::{Q, Row};
+use super::sql::{Q, Row, SqlValue};
+use super::sso_connections::{ConnectionTable, Times};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
 
@@ -26,8 +27,22 @@ pub struct SamlConnection {
     pub updated: String,
 }
 
-const COLUMNS: &str = "id, org_id, idp_entity_id, idp_sso_url, idp_certificate, allow_sha1, \
-     allow_idp_initiated, identity_attribute, match_by, jit, enabled, created_at, updated_at";
+/// `saml_connections`; the settings are bound by [`settings`].
+const TABLE: ConnectionTable<SamlConnection> = ConnectionTable {
+    table: "saml_connections",
+    settings: &[
+        "idp_entity_id",
+        "idp_sso_url",
+        "idp_certificate",
+        "allow_sha1",
+        "allow_idp_initiated",
+        "identity_attribute",
+        "match_by",
+        "jit",
+        "enabled",
+    ],
+    decode: |r, _| decode(r),
+};
 
 fn decode(r: &Row) -> Result<SamlConnection, StoreError> {
     Ok(SamlConnection {
@@ -47,56 +62,35 @@ fn decode(r: &Row) -> Result<SamlConnection, StoreError> {
     })
 }
 
+/// The values of [`TABLE`]'s settings.
+fn settings(c: &SamlConnection) -> Vec<SqlValue> {
+    vec![
+        c.idp_entity_id.as_str().into(),
+        c.idp_sso_url.as_str().into(),
+        c.idp_certificate.as_str().into(),
+        c.allow_sha1.into(),
+        c.allow_idp_initiated.into(),
+        c.identity_attribute.clone().into(),
+        c.match_by.as_str().into(),
+        c.jit.into(),
+        c.enabled.into(),
+    ]
+}
+
 /// Stores a new connection.
 pub async fn insert_connection(tx: &mut Tx, c: &SamlConnection) -> Result<(), StoreError> {
-    tx.execute(
-        Q::new(&format!(
-            "INSERT INTO saml_connections ({COLUMNS}) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(c.id.as_str())
-        .bind(c.org_id.as_str())
-        .bind(c.idp_entity_id.as_str())
-        .bind(c.idp_sso_url.as_str())
-        .bind(c.idp_certificate.as_str())
-        .bind(c.allow_sha1)
-        .bind(c.allow_idp_initiated)
-        .bind(c.identity_attribute.clone())
-        .bind(c.match_by.as_str())
-        .bind(c.jit)
-        .bind(c.enabled)
-        .bind(c.created.as_str())
-        .bind(c.updated.as_str()),
-    )
-    .await?;
-    Ok(())
+    let times = Times {
+        created: &c.created,
+        updated: &c.updated,
+    };
+    TABLE.insert(tx, &c.org_id, &c.id, settings(c), times).await
 }
 
 /// Rewrites a connection's settings. Returns false if the org has no such connection.
 pub async fn update_connection(tx: &mut Tx, c: &SamlConnection) -> Result<bool, StoreError> {
-    Ok(tx
-        .execute(
-            Q::new(
-                "UPDATE saml_connections SET idp_entity_id = ?, idp_sso_url = ?, \
-                 idp_certificate = ?, allow_sha1 = ?, allow_idp_initiated = ?, \
-                 identity_attribute = ?, match_by = ?, jit = ?, enabled = ?, updated_at = ? \
-                 WHERE org_id = ? AND id = ?",
-            )
-            .bind(c.idp_entity_id.as_str())
-            .bind(c.idp_sso_url.as_str())
-            .bind(c.idp_certificate.as_str())
-            .bind(c.allow_sha1)
-            .bind(c.allow_idp_initiated)
-            .bind(c.identity_attribute.clone())
-            .bind(c.match_by.as_str())
-            .bind(c.jit)
-            .bind(c.enabled)
-            .bind(c.updated.as_str())
-            .bind(c.org_id.as_str())
-            .bind(c.id.as_str()),
-        )
-        .await?
-        == 1)
+    TABLE
+        .update(tx, &c.org_id, &c.id, settings(c), &c.updated)
+        .await
 }
 
 /// The org's connections, oldest first.
@@ -104,16 +98,7 @@ pub async fn list_connections(
     tx: &mut Tx,
     org_id: &OrgId,
 ) -> Result<Vec<SamlConnection>, StoreError> {
-    tx.fetch_all(
-        Q::new(&format!(
-            "SELECT {COLUMNS} FROM saml_connections WHERE org_id = ? ORDER BY created_at, id"
-        ))
-        .bind(org_id),
-    )
-    .await?
-    .iter()
-    .map(decode)
-    .collect()
+    TABLE.list(tx, org_id).await
 }
 
 /// One connection of the org.
@@ -122,43 +107,17 @@ pub async fn get_connection(
     org_id: &OrgId,
     id: &str,
 ) -> Result<Option<SamlConnection>, StoreError> {
-    tx.fetch_optional(
-        Q::new(&format!(
-            "SELECT {COLUMNS} FROM saml_connections WHERE org_id = ? AND id = ?"
-        ))
-        .bind(org_id)
-        .bind(id),
-    )
-    .await?
-    .as_ref()
-    .map(decode)
-    .transpose()
+    TABLE.get(tx, org_id, id).await
 }
 
 /// A connection by its id alone: the sign-in URLs carry only the connection id.
 pub async fn find_connection(tx: &mut Tx, id: &str) -> Result<Option<SamlConnection>, StoreError> {
-    tx.fetch_optional(
-        Q::new(&format!(
-            "SELECT {COLUMNS} FROM saml_connections WHERE id = ?"
-        ))
-        .bind(id),
-    )
-    .await?
-    .as_ref()
-    .map(decode)
-    .transpose()
+    TABLE.find(tx, id).await
 }
 
 /// Deletes a connection (its pending requests and replay cache go with it).
 pub async fn delete_connection(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
-    Ok(tx
-        .execute(
-            Q::new("DELETE FROM saml_connections WHERE org_id = ? AND id = ?")
-                .bind(org_id)
-                .bind(id),
-        )
-        .await?
-        == 1)
+    TABLE.delete(tx, org_id, id).await
 }
 
 /// Remembers an AuthnRequest we sent, until `expires_at`.
