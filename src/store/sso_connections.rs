@@ -6,6 +6,7 @@
 use super::sql::{Q, Row, SqlValue};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
+use crate::domain::time::Timestamp;
 
 /// One table of connections.
 pub(super) struct ConnectionTable<T> {
@@ -19,8 +20,8 @@ pub(super) struct ConnectionTable<T> {
 
 /// The times of a row, as written.
 pub(super) struct Times<'a> {
-    pub created: &'a str,
-    pub updated: &'a str,
+    pub created: &'a Timestamp,
+    pub updated: &'a Timestamp,
 }
 
 impl<T> ConnectionTable<T> {
@@ -119,7 +120,7 @@ impl<T> ConnectionTable<T> {
         org_id: &OrgId,
         id: &str,
         settings: Vec<SqlValue>,
-        updated: &str,
+        updated: &Timestamp,
     ) -> Result<bool, StoreError> {
         let mut q = Q::new(&format!(
             "UPDATE {} SET {} = ?, updated_at = ? WHERE org_id = ? AND id = ?",

@@ -6,6 +6,7 @@ use super::sql::{Q, Row, SqlValue};
 use super::sso_connections::{ConnectionTable, Times};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
+use crate::domain::time::Timestamp;
 use secrecy::SecretString;
 
 /// A connection as stored. `Debug` never prints the client secret.
@@ -25,8 +26,8 @@ pub struct OidcConnectionRow {
     pub match_by: String,
     pub jit: bool,
     pub enabled: bool,
-    pub created: String,
-    pub updated: String,
+    pub created: Timestamp,
+    pub updated: Timestamp,
 }
 
 /// `oidc_connections`; the settings are bound by [`settings`].
@@ -63,8 +64,8 @@ fn decode(r: &Row, tx: &Tx) -> Result<OidcConnectionRow, StoreError> {
         match_by: r.text("match_by")?,
         jit: r.bool("jit")?,
         enabled: r.bool("enabled")?,
-        created: r.text("created_at")?,
-        updated: r.text("updated_at")?,
+        created: r.parse("created_at")?,
+        updated: r.parse("updated_at")?,
     })
 }
 
@@ -145,8 +146,8 @@ pub struct PendingLogin {
     pub browser_hash: String,
     pub nonce_hash: String,
     pub pkce_verifier: SecretString,
-    pub created: String,
-    pub expires: String,
+    pub created: Timestamp,
+    pub expires: Timestamp,
 }
 
 /// Stores a login just started.
@@ -162,8 +163,8 @@ pub async fn insert_login(tx: &mut Tx, l: &PendingLogin, verifier: &str) -> Resu
         .bind(l.browser_hash.as_str())
         .bind(l.nonce_hash.as_str())
         .bind(verifier)
-        .bind(l.created.as_str())
-        .bind(l.expires.as_str()),
+        .bind(&l.created)
+        .bind(&l.expires),
     )
     .await?;
     Ok(())
@@ -188,8 +189,8 @@ pub async fn get_login(tx: &mut Tx, state_hash: &str) -> Result<Option<PendingLo
             browser_hash: r.text("browser_hash")?,
             nonce_hash: r.text("nonce_hash")?,
             pkce_verifier: SecretString::from(r.text("pkce_verifier")?),
-            created: r.text("created_at")?,
-            expires: r.text("expires_at")?,
+            created: r.parse("created_at")?,
+            expires: r.parse("expires_at")?,
         })
     })
     .transpose()

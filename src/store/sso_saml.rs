@@ -5,6 +5,7 @@ use super::sql::{Q, Row, SqlValue};
 use super::sso_connections::{ConnectionTable, Times};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
+use crate::domain::time::Timestamp;
 
 /// A SAML connection as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,8 +24,8 @@ pub struct SamlConnection {
     pub match_by: String,
     pub jit: bool,
     pub enabled: bool,
-    pub created: String,
-    pub updated: String,
+    pub created: Timestamp,
+    pub updated: Timestamp,
 }
 
 /// `saml_connections`; the settings are bound by [`settings`].
@@ -57,8 +58,8 @@ fn decode(r: &Row) -> Result<SamlConnection, StoreError> {
         match_by: r.text("match_by")?,
         jit: r.bool("jit")?,
         enabled: r.bool("enabled")?,
-        created: r.text("created_at")?,
-        updated: r.text("updated_at")?,
+        created: r.parse("created_at")?,
+        updated: r.parse("updated_at")?,
     })
 }
 

@@ -3,8 +3,8 @@
 //! client secret goes in and never comes out.
 
 use super::{Oidc, discover};
-use crate::clock::format_timestamp;
 use crate::domain::OrgId;
+use crate::domain::time::Timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
 use crate::sso::connections::{self, Change, ConnectionKind, record_change};
@@ -38,8 +38,10 @@ pub struct OidcConnectionView {
     pub redirect_uri: String,
     /// Where people start signing in with this connection.
     pub sign_in_url: String,
-    pub created: String,
-    pub updated: String,
+    #[schema(value_type = String)]
+    pub created: Timestamp,
+    #[schema(value_type = String)]
+    pub updated: Timestamp,
 }
 
 /// A connection to create.
@@ -306,7 +308,7 @@ impl Sso {
         };
         // Network I/O before the transaction: never hold the write lock while an IdP answers.
         self.oidc.validate_issuer(&issuer).await?;
-        let now = format_timestamp(self.clock.now());
+        let now = Timestamp::from(self.clock.now());
         let row = OidcConnectionRow {
             id: uuid::Uuid::new_v4().to_string(),
             org_id: actor.org_id.clone(),
@@ -388,7 +390,7 @@ impl Sso {
         if next.issuer != current.issuer {
             self.oidc.validate_issuer(&next.issuer).await?;
         }
-        let now = format_timestamp(self.clock.now());
+        let now = Timestamp::from(self.clock.now());
         next.updated = now.clone();
         let mut tx = self.store.write().await?;
         let secret = next.client_secret.expose_secret().to_owned();

@@ -4,8 +4,8 @@
 //! signature verification when it has no IdP signing key.
 
 use super::{SpUrls, sp_urls};
-use crate::clock::format_timestamp;
 use crate::domain::OrgId;
+use crate::domain::time::Timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
 use crate::sso::connections::{self, Change, ConnectionKind, record_change};
@@ -82,8 +82,10 @@ pub struct SamlConnectionView {
     pub metadata_url: String,
     /// Where a browser starts an SP-initiated sign-in.
     pub start_url: String,
-    pub created: String,
-    pub updated: String,
+    #[schema(value_type = String)]
+    pub created: Timestamp,
+    #[schema(value_type = String)]
+    pub updated: Timestamp,
 }
 
 /// A connection to create: `idp_metadata_xml`, or `idp_entity_id`, `idp_sso_url` and
@@ -394,7 +396,7 @@ impl Sso {
             new.idp_certificate,
             None,
         )?;
-        let now = format_timestamp(self.clock.now());
+        let now = Timestamp::from(self.clock.now());
         let c = sso_saml::SamlConnection {
             id: uuid::Uuid::new_v4().to_string(),
             org_id: actor.org_id.clone(),
@@ -438,7 +440,7 @@ impl Sso {
         id: &str,
         u: SamlConnectionUpdate,
     ) -> Result<SamlConnectionView, AdminError> {
-        let now = format_timestamp(self.clock.now());
+        let now = Timestamp::from(self.clock.now());
         let mut tx = self.store.write().await?;
         let before = sso_saml::get_connection(&mut tx, &actor.org_id, id)
             .await?
