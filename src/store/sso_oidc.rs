@@ -6,13 +6,14 @@ use super::sql::{Q, Row, SqlValue};
 use super::sso_connections::{ConnectionTable, Times};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
+use crate::domain::ids::OidcConnectionId;
 use crate::domain::time::Timestamp;
 use secrecy::SecretString;
 
 /// A connection as stored. `Debug` never prints the client secret.
 #[derive(Debug, Clone)]
 pub struct OidcConnectionRow {
-    pub id: String,
+    pub id: OidcConnectionId,
     pub org_id: OrgId,
     pub name: String,
     pub issuer: String,
@@ -49,8 +50,8 @@ const TABLE: ConnectionTable<OidcConnectionRow> = ConnectionTable {
 };
 
 fn decode(r: &Row, tx: &Tx) -> Result<OidcConnectionRow, StoreError> {
-    let id = r.text("id")?;
-    let client_secret = tx.open(OIDC_CLIENT_SECRETS, &id, &r.text("client_secret")?)?;
+    let id: OidcConnectionId = r.id("id")?;
+    let client_secret = tx.open(OIDC_CLIENT_SECRETS, id.as_str(), &r.text("client_secret")?)?;
     Ok(OidcConnectionRow {
         id,
         org_id: r.id("org_id")?,
@@ -75,7 +76,7 @@ fn settings(
     c: &OidcConnectionRow,
     client_secret: &str,
 ) -> Result<Vec<SqlValue>, StoreError> {
-    let client_secret = tx.seal(OIDC_CLIENT_SECRETS, &c.id, client_secret)?;
+    let client_secret = tx.seal(OIDC_CLIENT_SECRETS, c.id.as_str(), client_secret)?;
     Ok(vec![
         c.name.as_str().into(),
         c.issuer.as_str().into(),
@@ -101,7 +102,9 @@ pub async fn insert_connection(
         created: &c.created,
         updated: &c.updated,
     };
-    TABLE.insert(tx, &c.org_id, &c.id, values, times).await
+    TABLE
+        .insert(tx, &c.org_id, c.id.as_str(), values, times)
+        .await
 }
 
 /// Replaces every setting of a connection. Returns false if the org has no such connection.
@@ -111,22 +114,28 @@ pub async fn update_connection(
     client_secret: &str,
 ) -> Result<bool, StoreError> {
     let values = settings(tx, c, client_secret)?;
-    TABLE.update(tx, &c.org_id, &c.id, values, &c.updated).await
+    TABLE
+        .update(tx, &c.org_id, c.id.as_str(), values, &c.updated)
+        .await
 }
 
 /// Deletes a connection (and its logins in flight). Returns false if the org has none
 /// with that id.
-pub async fn delete_connection(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
-    TABLE.delete(tx, org_id, id).await
+pub async fn delete_connection(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    id: &OidcConnectionId,
+) -> Result<bool, StoreError> {
+    TABLE.delete(tx, org_id, id.as_str()).await
 }
 
 /// One connection of the org.
 pub async fn get_connection(
     tx: &mut Tx,
     org_id: &OrgId,
-    id: &str,
+    id: &OidcConnectionId,
 ) -> Result<Option<OidcConnectionRow>, StoreError> {
-    TABLE.get(tx, org_id, id).await
+    TABLE.get(tx, org_id, id.as_str()).await
 }
 
 /// The org's connections, oldest first.
@@ -142,7 +151,7 @@ pub async fn list_connections(
 pub struct PendingLogin {
     pub state_hash: String,
     pub org_id: OrgId,
-    pub connection_id: String,
+    pub connection_id: OidcConnectionId,
     pub browser_hash: String,
     pub nonce_hash: String,
     pub pkce_verifier: SecretString,
@@ -185,7 +194,7 @@ pub async fn get_login(tx: &mut Tx, state_hash: &str) -> Result<Option<PendingLo
         Ok(PendingLogin {
             state_hash: r.text("state_hash")?,
             org_id: r.id("org_id")?,
-            connection_id: r.text("connection_id")?,
+            connection_id: r.id("connection_id")?,
             browser_hash: r.text("browser_hash")?,
             nonce_hash: r.text("nonce_hash")?,
             pkce_verifier: SecretString::from(r.text("pkce_verifier")?),

@@ -5,12 +5,13 @@ use super::sql::{Q, Row, SqlValue};
 use super::sso_connections::{ConnectionTable, Times};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
+use crate::domain::ids::SamlConnectionId;
 use crate::domain::time::Timestamp;
 
 /// A SAML connection as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamlConnection {
-    pub id: String,
+    pub id: SamlConnectionId,
     pub org_id: OrgId,
     pub idp_entity_id: String,
     pub idp_sso_url: String,
@@ -47,7 +48,7 @@ const TABLE: ConnectionTable<SamlConnection> = ConnectionTable {
 
 fn decode(r: &Row) -> Result<SamlConnection, StoreError> {
     Ok(SamlConnection {
-        id: r.text("id")?,
+        id: r.id("id")?,
         org_id: r.id("org_id")?,
         idp_entity_id: r.text("idp_entity_id")?,
         idp_sso_url: r.text("idp_sso_url")?,
@@ -84,13 +85,15 @@ pub async fn insert_connection(tx: &mut Tx, c: &SamlConnection) -> Result<(), St
         created: &c.created,
         updated: &c.updated,
     };
-    TABLE.insert(tx, &c.org_id, &c.id, settings(c), times).await
+    TABLE
+        .insert(tx, &c.org_id, c.id.as_str(), settings(c), times)
+        .await
 }
 
 /// Rewrites a connection's settings. Returns false if the org has no such connection.
 pub async fn update_connection(tx: &mut Tx, c: &SamlConnection) -> Result<bool, StoreError> {
     TABLE
-        .update(tx, &c.org_id, &c.id, settings(c), &c.updated)
+        .update(tx, &c.org_id, c.id.as_str(), settings(c), &c.updated)
         .await
 }
 
@@ -106,19 +109,26 @@ pub async fn list_connections(
 pub async fn get_connection(
     tx: &mut Tx,
     org_id: &OrgId,
-    id: &str,
+    id: &SamlConnectionId,
 ) -> Result<Option<SamlConnection>, StoreError> {
-    TABLE.get(tx, org_id, id).await
+    TABLE.get(tx, org_id, id.as_str()).await
 }
 
 /// A connection by its id alone: the sign-in URLs carry only the connection id.
-pub async fn find_connection(tx: &mut Tx, id: &str) -> Result<Option<SamlConnection>, StoreError> {
-    TABLE.find(tx, id).await
+pub async fn find_connection(
+    tx: &mut Tx,
+    id: &SamlConnectionId,
+) -> Result<Option<SamlConnection>, StoreError> {
+    TABLE.find(tx, id.as_str()).await
 }
 
 /// Deletes a connection (its pending requests and replay cache go with it).
-pub async fn delete_connection(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
-    TABLE.delete(tx, org_id, id).await
+pub async fn delete_connection(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    id: &SamlConnectionId,
+) -> Result<bool, StoreError> {
+    TABLE.delete(tx, org_id, id.as_str()).await
 }
 
 /// Remembers an AuthnRequest we sent, until `expires_at`.
@@ -148,7 +158,7 @@ pub async fn insert_request(
 /// so two Responses to one request cannot both succeed, on any process.
 pub async fn take_request(
     tx: &mut Tx,
-    connection_id: &str,
+    connection_id: &SamlConnectionId,
     request_id: &str,
     now: &str,
 ) -> Result<bool, StoreError> {
@@ -158,7 +168,7 @@ pub async fn take_request(
                 "DELETE FROM saml_requests WHERE id = ? AND connection_id = ? AND expires_at > ?",
             )
             .bind(request_id)
-            .bind(connection_id)
+            .bind(connection_id.as_str())
             .bind(now),
         )
         .await?

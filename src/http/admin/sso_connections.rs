@@ -51,7 +51,7 @@ macro_rules! connection_handlers {
         pub async fn $get(
             axum::extract::State(state): axum::extract::State<$crate::http::AppState>,
             actor: $crate::provisioning::admin::AdminActor,
-            axum::extract::Path(id): axum::extract::Path<String>,
+            axum::extract::Path(id): axum::extract::Path<<$kind as $crate::sso::connections::ConnectionKind>::Id>,
         ) -> Result<axum::Json<$view>, $crate::http::admin::error::AdminApiError> {
             Ok(axum::Json(state.sso.get_connection::<$kind>(&actor, &id).await?))
         }
@@ -64,7 +64,7 @@ macro_rules! connection_handlers {
         pub async fn $patch(
             axum::extract::State(state): axum::extract::State<$crate::http::AppState>,
             actor: $crate::provisioning::admin::AdminActor,
-            axum::extract::Path(id): axum::extract::Path<String>,
+            axum::extract::Path(id): axum::extract::Path<<$kind as $crate::sso::connections::ConnectionKind>::Id>,
             $crate::http::admin::auth::AdminJson(update): $crate::http::admin::auth::AdminJson<$update>,
         ) -> Result<axum::Json<$view>, $crate::http::admin::error::AdminApiError> {
             Ok(axum::Json(state.sso.$patch(&actor, &id, update).await?))
@@ -77,7 +77,7 @@ macro_rules! connection_handlers {
         pub async fn $delete(
             axum::extract::State(state): axum::extract::State<$crate::http::AppState>,
             actor: $crate::provisioning::admin::AdminActor,
-            axum::extract::Path(id): axum::extract::Path<String>,
+            axum::extract::Path(id): axum::extract::Path<<$kind as $crate::sso::connections::ConnectionKind>::Id>,
         ) -> Result<axum::http::StatusCode, $crate::http::admin::error::AdminApiError> {
             state.sso.delete_connection::<$kind>(&actor, &id).await?;
             Ok(axum::http::StatusCode::NO_CONTENT)

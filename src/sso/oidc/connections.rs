@@ -4,6 +4,7 @@
 
 use super::{Oidc, discover};
 use crate::domain::OrgId;
+use crate::domain::ids::OidcConnectionId;
 use crate::domain::time::Timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
@@ -17,7 +18,8 @@ use serde::{Deserialize, Serialize};
 /// A connection as an admin sees it (never the client secret).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OidcConnectionView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: OidcConnectionId,
     pub name: String,
     /// The issuer URL; `{issuer}/.well-known/openid-configuration` is its discovery document.
     pub issuer: String,
@@ -123,7 +125,7 @@ fn invalid(m: impl Into<String>) -> AdminError {
     AdminError::Invalid(m.into())
 }
 
-fn not_found(id: &str) -> AdminError {
+fn not_found(id: &OidcConnectionId) -> AdminError {
     connections::not_found::<OidcConnections>(id)
 }
 
@@ -254,6 +256,7 @@ impl Oidc {
 pub struct OidcConnections;
 
 impl ConnectionKind for OidcConnections {
+    type Id = OidcConnectionId;
     type Row = OidcConnectionRow;
     type View = OidcConnectionView;
     const NAME: &'static str = "oidc_connection";
@@ -266,12 +269,16 @@ impl ConnectionKind for OidcConnections {
     async fn get(
         tx: &mut Tx,
         org_id: &OrgId,
-        id: &str,
+        id: &OidcConnectionId,
     ) -> Result<Option<OidcConnectionRow>, StoreError> {
         sso_oidc::get_connection(tx, org_id, id).await
     }
 
-    async fn delete(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
+    async fn delete(
+        tx: &mut Tx,
+        org_id: &OrgId,
+        id: &OidcConnectionId,
+    ) -> Result<bool, StoreError> {
         sso_oidc::delete_connection(tx, org_id, id).await
     }
 
@@ -310,7 +317,7 @@ impl Sso {
         self.oidc.validate_issuer(&issuer).await?;
         let now = Timestamp::from(self.clock.now());
         let row = OidcConnectionRow {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: OidcConnectionId::new_v4(),
             org_id: actor.org_id.clone(),
             name,
             issuer,
@@ -346,7 +353,7 @@ impl Sso {
     pub async fn update_oidc_connection(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &OidcConnectionId,
         update: OidcConnectionUpdate,
     ) -> Result<OidcConnectionView, AdminError> {
         let current = {

@@ -406,7 +406,7 @@ impl Oidc {
             VerifiedLogin {
                 org_id: conn.org_id.clone(),
                 method: SignInMethod::Oidc {
-                    connection_id: conn.id.clone(),
+                    connection_id: conn.id.clone().into_string(),
                 },
                 match_by,
                 value,

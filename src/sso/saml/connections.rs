@@ -5,6 +5,7 @@
 
 use super::{SpUrls, sp_urls};
 use crate::domain::OrgId;
+use crate::domain::ids::SamlConnectionId;
 use crate::domain::time::Timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
@@ -60,7 +61,8 @@ impl MatchField {
 /// A SAML connection as an admin sees it, with the values to give the IdP.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SamlConnectionView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: SamlConnectionId,
     pub idp_entity_id: String,
     /// Where sign-ins start (HTTP-Redirect binding).
     pub idp_sso_url: String,
@@ -142,7 +144,7 @@ fn invalid(m: impl Into<String>) -> AdminError {
     AdminError::Invalid(m.into())
 }
 
-fn not_found(id: &str) -> AdminError {
+fn not_found(id: &SamlConnectionId) -> AdminError {
     connections::not_found::<SamlConnections>(id)
 }
 
@@ -349,6 +351,7 @@ fn view(c: &sso_saml::SamlConnection, urls: &SpUrls) -> Result<SamlConnectionVie
 pub struct SamlConnections;
 
 impl ConnectionKind for SamlConnections {
+    type Id = SamlConnectionId;
     type Row = sso_saml::SamlConnection;
     type View = SamlConnectionView;
     const NAME: &'static str = "saml_connection";
@@ -364,12 +367,16 @@ impl ConnectionKind for SamlConnections {
     async fn get(
         tx: &mut Tx,
         org_id: &OrgId,
-        id: &str,
+        id: &SamlConnectionId,
     ) -> Result<Option<sso_saml::SamlConnection>, StoreError> {
         sso_saml::get_connection(tx, org_id, id).await
     }
 
-    async fn delete(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
+    async fn delete(
+        tx: &mut Tx,
+        org_id: &OrgId,
+        id: &SamlConnectionId,
+    ) -> Result<bool, StoreError> {
         sso_saml::delete_connection(tx, org_id, id).await
     }
 
@@ -379,8 +386,8 @@ impl ConnectionKind for SamlConnections {
 }
 
 impl Sso {
-    fn urls(&self, id: &str) -> SpUrls {
-        sp_urls(&self.public_base_url, id)
+    fn urls(&self, id: &SamlConnectionId) -> SpUrls {
+        sp_urls(&self.public_base_url, id.as_str())
     }
 
     /// Creates a connection; refused without a signing certificate.
@@ -398,7 +405,7 @@ impl Sso {
         )?;
         let now = Timestamp::from(self.clock.now());
         let c = sso_saml::SamlConnection {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: SamlConnectionId::new_v4(),
             org_id: actor.org_id.clone(),
             idp_entity_id,
             idp_sso_url,
@@ -437,7 +444,7 @@ impl Sso {
     pub async fn update_saml_connection(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &SamlConnectionId,
         u: SamlConnectionUpdate,
     ) -> Result<SamlConnectionView, AdminError> {
         let now = Timestamp::from(self.clock.now());
