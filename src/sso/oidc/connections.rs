@@ -40,10 +40,8 @@ pub struct OidcConnectionView {
     pub redirect_uri: String,
     /// Where people start signing in with this connection.
     pub sign_in_url: String,
-    #[schema(value_type = String)]
-    pub created: Timestamp,
-    #[schema(value_type = String)]
-    pub updated: Timestamp,
+    pub created: String,
+    pub updated: String,
 }
 
 /// A connection to create.
@@ -234,8 +232,8 @@ impl Oidc {
                 "{}/sso/{}/start?connection={}",
                 self.public_base_url, c.org_id, c.id
             ),
-            created: c.created.clone(),
-            updated: c.updated.clone(),
+            created: c.created.to_string(),
+            updated: c.updated.to_string(),
         }
     }
 
@@ -417,7 +415,7 @@ impl Sso {
         )
         .await?;
         tx.commit().await?;
-        after.updated = now;
+        after.updated = now.into_string();
         Ok(after)
     }
 }

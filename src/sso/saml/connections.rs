@@ -84,10 +84,8 @@ pub struct SamlConnectionView {
     pub metadata_url: String,
     /// Where a browser starts an SP-initiated sign-in.
     pub start_url: String,
-    #[schema(value_type = String)]
-    pub created: Timestamp,
-    #[schema(value_type = String)]
-    pub updated: Timestamp,
+    pub created: String,
+    pub updated: String,
 }
 
 /// A connection to create: `idp_metadata_xml`, or `idp_entity_id`, `idp_sso_url` and
@@ -341,8 +339,8 @@ fn view(c: &sso_saml::SamlConnection, urls: &SpUrls) -> Result<SamlConnectionVie
         acs_url: urls.acs_url.clone(),
         metadata_url: urls.metadata_url.clone(),
         start_url: urls.start_url.clone(),
-        created: c.created.clone(),
-        updated: c.updated.clone(),
+        created: c.created.to_string(),
+        updated: c.updated.to_string(),
     })
 }
 
