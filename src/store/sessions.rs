@@ -196,15 +196,13 @@ pub async fn without_memberships(
     tx: &mut Tx,
     user_ids: &[UserId],
 ) -> Result<Vec<UserId>, StoreError> {
-    let mut left = std::collections::BTreeSet::new();
-    for chunk in user_ids.chunks(500) {
-        let mut q = Q::new("SELECT DISTINCT user_id FROM memberships WHERE user_id IN (");
-        q.push_list(chunk);
-        q.push(")");
-        for row in tx.fetch_all(q).await? {
-            left.insert(row.id::<UserId>("user_id")?);
-        }
-    }
+    let head = Q::new("SELECT DISTINCT user_id FROM memberships WHERE user_id IN (");
+    let left = tx
+        .fetch_all_in(head, user_ids, ")", 500)
+        .await?
+        .iter()
+        .map(|row| row.id::<UserId>("user_id"))
+        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
     Ok(user_ids
         .iter()
         .filter(|u| !left.contains(*u))
