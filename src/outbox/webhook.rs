@@ -320,51 +320,45 @@ impl WebhookSender {
         timestamp: i64,
         body: &str,
     ) -> Result<(), String> {
-        self.post(endpoint, webhook_id, timestamp, body)
-            .await
-            .map_err(|e| scrub_url(&e, &endpoint.url))
-    }
-
-    async fn post(
-        &self,
-        endpoint: &Endpoint,
-        webhook_id: &str,
-        timestamp: i64,
-        body: &str,
-    ) -> Result<(), String> {
-        let signature = sign(endpoint.secret.expose_secret(), webhook_id, timestamp, body)
-            .ok_or_else(|| "the endpoint's secret does not decode".to_owned())?;
-        let url = reqwest::Url::parse(&endpoint.url).map_err(|e| format!("invalid URL: {e}"))?;
-        let request = self
-            .client
-            .request(reqwest::Method::POST, url)
-            .header("content-type", "application/json")
-            .header("webhook-id", webhook_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(body.to_owned())
-            .build()
-            .map_err(|e| format!("cannot build the request: {}", e.without_url()))?;
-        let response = match self.client.execute(request).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(
-                    outbox_id = %webhook_id,
-                    endpoint = %redact_url(&endpoint.url),
-                    cause = %scrub_url(&e.to_string(), &endpoint.url),
-                    "webhook endpoint not reached"
-                );
-                return Err(NO_ANSWER.to_owned());
+        // Every error of the attempt passes through `scrub_url` once, below.
+        let outcome: Result<(), String> = async {
+            let signature = sign(endpoint.secret.expose_secret(), webhook_id, timestamp, body)
+                .ok_or_else(|| "the endpoint's secret does not decode".to_owned())?;
+            let url =
+                reqwest::Url::parse(&endpoint.url).map_err(|e| format!("invalid URL: {e}"))?;
+            let request = self
+                .client
+                .request(reqwest::Method::POST, url)
+                .header("content-type", "application/json")
+                .header("webhook-id", webhook_id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", signature)
+                .body(body.to_owned())
+                .build()
+                .map_err(|e| format!("cannot build the request: {}", e.without_url()))?;
+            let response = match self.client.execute(request).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(
+                        outbox_id = %webhook_id,
+                        endpoint = %redact_url(&endpoint.url),
+                        cause = %scrub_url(&e.to_string(), &endpoint.url),
+                        "webhook endpoint not reached"
+                    );
+                    return Err(NO_ANSWER.to_owned());
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                return Ok(());
             }
-        };
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
+            // A little of the receiver's answer helps whoever debugs the endpoint.
+            let text = response.text().await.unwrap_or_default();
+            let excerpt: String = text.chars().take(200).collect();
+            Err(format!("HTTP {status}: {excerpt}"))
         }
-        // A little of the receiver's answer helps whoever debugs the endpoint.
-        let text = response.text().await.unwrap_or_default();
-        let excerpt: String = text.chars().take(200).collect();
-        Err(format!("HTTP {status}: {excerpt}"))
+        .await;
+        outcome.map_err(|e| scrub_url(&e, &endpoint.url))
     }
 }
 
