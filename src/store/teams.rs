@@ -70,7 +70,7 @@ pub(super) fn decode_team(r: &Row) -> Result<Team, StoreError> {
     })
 }
 
-fn decode_membership(r: &Row) -> Result<TeamMembership, StoreError> {
+pub(super) fn decode_membership(r: &Row) -> Result<TeamMembership, StoreError> {
     Ok(TeamMembership {
         id: r.id("id")?,
         team_id: r.id("team_id")?,
