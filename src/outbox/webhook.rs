@@ -2,7 +2,7 @@
 //! per-org endpoints, signing and the HTTP delivery.
 
 use super::OutboxError;
-use crate::clock::format_timestamp;
+use crate::clock::{Timestamp, format_timestamp};
 use crate::domain::{OrgId, WebhookId};
 use crate::outbound::{Destinations, GuardedClient, redact_url, scrub_url};
 use crate::store::Tx;
@@ -216,7 +216,7 @@ pub async fn create_endpoint(
         Some(s) => s,
         None => WebhookSecret::generate()?,
     };
-    let stamp = format_timestamp(now);
+    let stamp = Timestamp::from(now);
     let endpoint = Endpoint {
         id: WebhookId::new_v7(),
         org_id: org_id.to_owned(),
@@ -270,7 +270,7 @@ pub async fn update_endpoint(
     if let Some(enabled) = update.enabled {
         endpoint.enabled = enabled;
     }
-    endpoint.updated = format_timestamp(now);
+    endpoint.updated = Timestamp::from(now);
     let secret = endpoint.secret.expose_secret().to_owned();
     Ok(sql::update_endpoint(tx, &endpoint, &secret)
         .await?

@@ -131,7 +131,7 @@ async fn a_revoked_token_is_401(app: TestApp) {
             id: token_id.clone(),
             org_id: app.org_id.clone(),
             label: "to revoke".into(),
-            created: "2026-01-01T00:00:00.000Z".into(),
+            created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
             revoked: None,
         },
         &rollcall::secrets::token_hash(&token),

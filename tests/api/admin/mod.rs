@@ -28,7 +28,7 @@ pub async fn admin_token_for(app: &TestApp, org_id: &str, label: &str) -> String
             id: uuid::Uuid::new_v4().to_string(),
             org_id: OrgId::from(org_id.to_owned()),
             label: label.to_owned(),
-            created: "2026-01-01T00:00:00.000Z".into(),
+            created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
             revoked: None,
         },
         &rollcall::secrets::token_hash(&token),
