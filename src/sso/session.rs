@@ -314,7 +314,7 @@ impl Sessions {
                 org_id,
                 user_id,
                 method,
-                now: &format_timestamp(now),
+                now: &Timestamp::from(now),
             },
         )
         .await?;

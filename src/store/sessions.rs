@@ -345,7 +345,7 @@ pub struct NewSession<'a> {
     pub org_id: &'a OrgId,
     pub user_id: &'a UserId,
     pub method: &'a str,
-    pub now: &'a str,
+    pub now: &'a Timestamp,
 }
 
 /// Stores a new session.
