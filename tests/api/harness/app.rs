@@ -244,7 +244,7 @@ pub async fn insert_token(
             id: id.clone(),
             org_id: org_id.clone(),
             label: label.to_owned(),
-            created: "2026-01-01T00:00:00.000Z".into(),
+            created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
             revoked: None,
         },
         &rollcall::secrets::token_hash(&token),
