@@ -73,7 +73,7 @@ pub(super) async fn token(
                 id: uuid::Uuid::new_v4().to_string(),
                 org_id: org.id,
                 label,
-                created: now(),
+                created: timestamp(),
                 revoked: None,
             };
             let mut tx = store.write().await?;

@@ -133,6 +133,14 @@ id_type!(
     /// A webhook endpoint (`webhook_endpoints.id`).
     WebhookId
 );
+id_type!(
+    /// An OIDC connection (`oidc_connections.id`).
+    OidcConnectionId
+);
+id_type!(
+    /// A SAML connection (`saml_connections.id`).
+    SamlConnectionId
+);
 
 #[cfg(test)]
 mod tests {

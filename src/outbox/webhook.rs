@@ -2,7 +2,7 @@
 //! per-org endpoints, signing and the HTTP delivery.
 
 use super::OutboxError;
-use crate::clock::format_timestamp;
+use crate::clock::{Timestamp, format_timestamp};
 use crate::domain::{OrgId, WebhookId};
 use crate::outbound::{Destinations, GuardedClient, redact_url, scrub_url};
 use crate::store::Tx;
@@ -216,7 +216,7 @@ pub async fn create_endpoint(
         Some(s) => s,
         None => WebhookSecret::generate()?,
     };
-    let stamp = format_timestamp(now);
+    let stamp = Timestamp::from(now);
     let endpoint = Endpoint {
         id: WebhookId::new_v7(),
         org_id: org_id.to_owned(),
@@ -270,7 +270,7 @@ pub async fn update_endpoint(
     if let Some(enabled) = update.enabled {
         endpoint.enabled = enabled;
     }
-    endpoint.updated = format_timestamp(now);
+    endpoint.updated = Timestamp::from(now);
     let secret = endpoint.secret.expose_secret().to_owned();
     Ok(sql::update_endpoint(tx, &endpoint, &secret)
         .await?
@@ -320,51 +320,45 @@ impl WebhookSender {
         timestamp: i64,
         body: &str,
     ) -> Result<(), String> {
-        self.post(endpoint, webhook_id, timestamp, body)
-            .await
-            .map_err(|e| scrub_url(&e, &endpoint.url))
-    }
-
-    async fn post(
-        &self,
-        endpoint: &Endpoint,
-        webhook_id: &str,
-        timestamp: i64,
-        body: &str,
-    ) -> Result<(), String> {
-        let signature = sign(endpoint.secret.expose_secret(), webhook_id, timestamp, body)
-            .ok_or_else(|| "the endpoint's secret does not decode".to_owned())?;
-        let url = reqwest::Url::parse(&endpoint.url).map_err(|e| format!("invalid URL: {e}"))?;
-        let request = self
-            .client
-            .request(reqwest::Method::POST, url)
-            .header("content-type", "application/json")
-            .header("webhook-id", webhook_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(body.to_owned())
-            .build()
-            .map_err(|e| format!("cannot build the request: {}", e.without_url()))?;
-        let response = match self.client.execute(request).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(
-                    outbox_id = %webhook_id,
-                    endpoint = %redact_url(&endpoint.url),
-                    cause = %scrub_url(&e.to_string(), &endpoint.url),
-                    "webhook endpoint not reached"
-                );
-                return Err(NO_ANSWER.to_owned());
+        // Every error of the attempt passes through `scrub_url` once, below.
+        let outcome: Result<(), String> = async {
+            let signature = sign(endpoint.secret.expose_secret(), webhook_id, timestamp, body)
+                .ok_or_else(|| "the endpoint's secret does not decode".to_owned())?;
+            let url =
+                reqwest::Url::parse(&endpoint.url).map_err(|e| format!("invalid URL: {e}"))?;
+            let request = self
+                .client
+                .request(reqwest::Method::POST, url)
+                .header("content-type", "application/json")
+                .header("webhook-id", webhook_id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", signature)
+                .body(body.to_owned())
+                .build()
+                .map_err(|e| format!("cannot build the request: {}", e.without_url()))?;
+            let response = match self.client.execute(request).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(
+                        outbox_id = %webhook_id,
+                        endpoint = %redact_url(&endpoint.url),
+                        cause = %scrub_url(&e.to_string(), &endpoint.url),
+                        "webhook endpoint not reached"
+                    );
+                    return Err(NO_ANSWER.to_owned());
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                return Ok(());
             }
-        };
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
+            // A little of the receiver's answer helps whoever debugs the endpoint.
+            let text = response.text().await.unwrap_or_default();
+            let excerpt: String = text.chars().take(200).collect();
+            Err(format!("HTTP {status}: {excerpt}"))
         }
-        // A little of the receiver's answer helps whoever debugs the endpoint.
-        let text = response.text().await.unwrap_or_default();
-        let excerpt: String = text.chars().take(200).collect();
-        Err(format!("HTTP {status}: {excerpt}"))
+        .await;
+        outcome.map_err(|e| scrub_url(&e, &endpoint.url))
     }
 }
 

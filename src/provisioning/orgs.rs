@@ -46,7 +46,7 @@ pub async fn create_org(
         id: OrgId::new_v4(),
         name: name.to_owned(),
         seats,
-        created: now.to_string(),
+        created: now.clone(),
     };
     let subscription = Subscription {
         id: SubscriptionId::new_v4(),

@@ -14,6 +14,8 @@ use std::future::Future;
 
 /// One kind of SSO connection: where its rows live and how an admin sees one.
 pub trait ConnectionKind {
+    /// A connection's id.
+    type Id: std::fmt::Display + serde::de::DeserializeOwned + Send + Sync;
     /// A connection as stored.
     type Row: Send + Sync;
     /// A connection as an admin sees it (never a secret).
@@ -32,23 +34,24 @@ pub trait ConnectionKind {
     fn get(
         tx: &mut Tx,
         org_id: &OrgId,
-        id: &str,
+        id: &Self::Id,
     ) -> impl Future<Output = Result<Option<Self::Row>, StoreError>> + Send;
     /// Deletes one connection of the org; false if it has none with that id.
     fn delete(
         tx: &mut Tx,
         org_id: &OrgId,
-        id: &str,
+        id: &Self::Id,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// The view of a stored connection.
     fn view(sso: &Sso, row: &Self::Row) -> Result<Self::View, AdminError>;
 }
 
 /// The answer for an id the org has no connection of kind `K` with.
-pub(crate) fn not_found<K: ConnectionKind>(id: &str) -> AdminError {
+pub(crate) fn not_found<K: ConnectionKind>(id: &K::Id) -> AdminError {
     AdminError::NotFound(format!(
-        "no {} connection with id {id:?} in this organization",
-        K::LABEL
+        "no {} connection with id {:?} in this organization",
+        K::LABEL,
+        id.to_string()
     ))
 }
 
@@ -76,7 +79,7 @@ pub(crate) async fn record_change<K: ConnectionKind>(
     actor: &AdminActor,
     now: &str,
     change: Change,
-    id: &str,
+    id: &K::Id,
     before: Option<&K::View>,
     after: Option<&K::View>,
 ) -> Result<(), AdminError> {
@@ -112,7 +115,7 @@ impl Sso {
     pub async fn get_connection<K: ConnectionKind>(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &K::Id,
     ) -> Result<K::View, AdminError> {
         let mut tx = self.store.read().await?;
         let c = K::get(&mut tx, &actor.org_id, id)
@@ -126,7 +129,7 @@ impl Sso {
     pub async fn delete_connection<K: ConnectionKind>(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &K::Id,
     ) -> Result<(), AdminError> {
         let now = format_timestamp(self.clock.now());
         let mut tx = self.store.write().await?;

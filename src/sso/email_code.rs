@@ -18,7 +18,7 @@
 
 use super::Sso;
 use super::signin::{self, MatchBy, Refusal, SignInMethod, SignedIn, VerifiedLogin};
-use crate::clock::format_timestamp;
+use crate::clock::{Timestamp, format_timestamp};
 use crate::domain::{OrgId, TeamId, UserId};
 use crate::outbox::Email;
 use crate::provisioning::invitations::sso_enforced;
@@ -260,8 +260,8 @@ impl Sso {
                         user_id: user.id.clone(),
                         code_hash: code_hash(&id, &code),
                         attempts: 0,
-                        created: stamp.clone(),
-                        expires: format_timestamp(now + time::Duration::minutes(CODE_TTL_MINUTES)),
+                        created: Timestamp::from(now),
+                        expires: Timestamp::from(now + time::Duration::minutes(CODE_TTL_MINUTES)),
                         used: None,
                     },
                 )
@@ -341,7 +341,10 @@ impl Sso {
         let Some(stored) = sql::latest(&mut tx, org_id, &user.id).await? else {
             return Err(CodeError::Rejected);
         };
-        if stored.used.is_some() || stored.expires <= stamp || stored.attempts >= MAX_ATTEMPTS {
+        if stored.used.is_some()
+            || stored.expires.as_str() <= stamp.as_str()
+            || stored.attempts >= MAX_ATTEMPTS
+        {
             return Err(CodeError::Rejected);
         }
         // This address's tries are spent; others' (the person's own) are not.

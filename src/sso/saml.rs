@@ -20,6 +20,7 @@ pub use response::Rejected;
 use super::Sso;
 use super::signin::{self, JitProfile, Refusal, SignInMethod, SignedIn, VerifiedLogin};
 use crate::clock::format_timestamp;
+use crate::domain::ids::SamlConnectionId;
 use crate::store::StoreError;
 use crate::store::sso_saml::{self, SamlConnection};
 use time::{Duration, OffsetDateTime};
@@ -87,7 +88,7 @@ pub enum SamlError {
 
 async fn connection(sso: &Sso, id: &str) -> Result<SamlConnection, SamlError> {
     let mut tx = sso.store.read().await?;
-    let c = sso_saml::find_connection(&mut tx, id)
+    let c = sso_saml::find_connection(&mut tx, &SamlConnectionId::from(id))
         .await?
         .ok_or_else(|| SamlError::NoConnection(id.to_owned()))?;
     if !c.enabled {
@@ -125,7 +126,7 @@ fn escape(s: &str) -> String {
 pub async fn metadata(sso: &Sso, connection_id: &str) -> Result<String, SamlError> {
     let mut tx = sso.store.read().await?;
     // Served for disabled connections too: an admin sets up the IdP before enabling.
-    sso_saml::find_connection(&mut tx, connection_id)
+    sso_saml::find_connection(&mut tx, &SamlConnectionId::from(connection_id))
         .await?
         .ok_or_else(|| SamlError::NoConnection(connection_id.to_owned()))?;
     drop(tx);
@@ -176,7 +177,7 @@ pub(crate) async fn start_on(
     c: &SamlConnection,
     relay_state: Option<&str>,
 ) -> Result<String, SamlError> {
-    let urls = sso.sp(&c.id)?;
+    let urls = sso.sp(c.id.as_str())?;
     let now = sso.clock.now();
     let id = new_request_id()?;
     let request = samael::schema::AuthnRequest {
@@ -217,7 +218,7 @@ pub async fn consume(
     saml_response: &str,
 ) -> Result<SignedIn, SamlError> {
     let c = connection(sso, connection_id).await?;
-    let urls = sso.sp(&c.id)?;
+    let urls = sso.sp(c.id.as_str())?;
     let certificates =
         connections::certificates_der(&c.idp_certificate).map_err(SamlError::Internal)?;
     let xml = response::decode_base64(saml_response)?;
@@ -275,7 +276,7 @@ pub async fn consume(
     let login = VerifiedLogin {
         org_id: c.org_id.clone(),
         method: SignInMethod::Saml {
-            connection_id: c.id.clone(),
+            connection_id: c.id.clone().into_string(),
         },
         match_by: match_by.match_by(),
         jit: c.jit.then(|| jit_profile(&value, &verified)),

@@ -13,7 +13,7 @@
 //! as theft and revokes the whole session (its "family"). Tokens, keys and refresh tokens
 //! are never logged.
 
-use crate::clock::{Clock, format_timestamp};
+use crate::clock::{Clock, Timestamp, format_timestamp};
 use crate::domain::kinds::{self, OrgRole};
 use crate::domain::{OrgId, UserId};
 use crate::outbox::{self, Event, EventType};
@@ -193,7 +193,7 @@ pub fn generate_key(now: OffsetDateTime) -> Result<StoredKey, SessionError> {
         private_key,
         public_key: x,
         signer: true,
-        created: format_timestamp(now),
+        created: Timestamp::from(now),
         retired: None,
     })
 }
@@ -314,7 +314,7 @@ impl Sessions {
                 org_id,
                 user_id,
                 method,
-                now: &format_timestamp(now),
+                now: &Timestamp::from(now),
             },
         )
         .await?;
@@ -400,7 +400,7 @@ impl Sessions {
             tx.commit().await?;
             return Err(RefreshError::Reused);
         }
-        if found.expires <= stamp {
+        if found.expires.as_str() <= stamp.as_str() {
             return Err(RefreshError::Invalid);
         }
         // A deprovisioned user's sessions are revoked already; this also covers a user

@@ -27,8 +27,8 @@ pub enum StartRedirect {
 impl StartConnection {
     fn id(&self) -> &str {
         match self {
-            StartConnection::Oidc(c) => &c.id,
-            StartConnection::Saml(c) => &c.id,
+            StartConnection::Oidc(c) => c.id.as_str(),
+            StartConnection::Saml(c) => c.id.as_str(),
         }
     }
 

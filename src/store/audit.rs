@@ -54,7 +54,7 @@ pub async fn insert(tx: &mut Tx, e: &NewEntry<'_>) -> Result<(), StoreError> {
 /// Records several entries with one statement (a SCIM request's change and the
 /// memberships it moved). Nothing to do for an empty list.
 pub async fn insert_many(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<(), StoreError> {
-    let json_in = tx.dialect().json_in();
+    let dialect = tx.dialect();
     for chunk in entries.chunks(100) {
         let mut q = Q::new(
             "INSERT INTO audit_log (org_id, at, actor, action, target, before, after) VALUES ",
@@ -74,20 +74,14 @@ pub async fn insert_many(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<(), St
                 .push(", ")
                 .push_bind(e.target)
                 .push(", ");
-            push_json(&mut q, json_in, e.before);
+            q.push_json(dialect, e.before.map(ToString::to_string));
             q.push(", ");
-            push_json(&mut q, json_in, e.after);
+            q.push_json(dialect, e.after.map(ToString::to_string));
             q.push(")");
         }
         tx.execute(q).await?;
     }
     Ok(())
-}
-
-/// A JSON value placeholder (`?` or `?::jsonb`), bound to the value's text or NULL.
-fn push_json(q: &mut Q, json_in: &str, v: Option<&serde_json::Value>) {
-    q.push(json_in);
-    q.args.push(v.map(ToString::to_string).into());
 }
 
 /// The org's entries after `after_seq` (oldest first), at most `limit`.

@@ -396,6 +396,25 @@ impl Tx {
         }
     }
 
+    /// Runs `head` followed by `v1, v2, ...` and `tail` once per chunk of `chunk` values,
+    /// and returns all the rows in chunk order: a statement's parameters stay bounded
+    /// however many values. `head` ends inside `IN (` and `tail` closes it.
+    pub async fn fetch_all_in<T: Into<SqlValue> + Clone>(
+        &mut self,
+        head: Q,
+        values: &[T],
+        tail: &str,
+        chunk: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        let mut out = Vec::new();
+        for part in values.chunks(chunk) {
+            let mut q = head.clone();
+            q.push_list(part).push(tail);
+            out.extend(self.fetch_all(q).await?);
+        }
+        Ok(out)
+    }
+
     /// Runs a query and returns its first row, if any.
     pub async fn fetch_optional(&mut self, q: Q) -> Result<Option<Row>, StoreError> {
         match self.conn() {

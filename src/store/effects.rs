@@ -242,16 +242,12 @@ pub async fn known_teams(
     org_id: &OrgId,
     team_ids: &[TeamId],
 ) -> Result<std::collections::BTreeSet<TeamId>, StoreError> {
-    let mut out = std::collections::BTreeSet::new();
-    for chunk in team_ids.chunks(500) {
-        let mut q = Q::new("SELECT id FROM teams WHERE org_id = ? AND id IN (").bind(org_id);
-        q.push_list(chunk);
-        q.push(")");
-        for row in tx.fetch_all(q).await? {
-            out.insert(row.id("id")?);
-        }
-    }
-    Ok(out)
+    let head = Q::new("SELECT id FROM teams WHERE org_id = ? AND id IN (").bind(org_id);
+    tx.fetch_all_in(head, team_ids, ")", 500)
+        .await?
+        .iter()
+        .map(|row| row.id("id"))
+        .collect()
 }
 
 /// Replaces the IdP-written team entries of a user.

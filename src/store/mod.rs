@@ -31,6 +31,7 @@ mod sqlite_checks_migration;
 mod sqlite_inline;
 mod sqlite_readers;
 mod sqlite_writer;
+mod sso_connections;
 pub mod sso_oidc;
 pub mod sso_saml;
 pub mod team_admin;

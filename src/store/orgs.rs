@@ -3,6 +3,7 @@
 use super::sql::{Q, Row};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
+use crate::domain::time::Timestamp;
 use scim::text::fold_key;
 
 /// An organization.
@@ -11,7 +12,7 @@ pub struct Org {
     pub id: OrgId,
     pub name: String,
     pub seats: Option<i64>,
-    pub created: String,
+    pub created: Timestamp,
 }
 
 fn decode(row: &Row) -> Result<Org, StoreError> {
@@ -19,7 +20,7 @@ fn decode(row: &Row) -> Result<Org, StoreError> {
         id: row.id("id")?,
         name: row.text("name")?,
         seats: row.opt_int("seats")?,
-        created: row.text("created_at")?,
+        created: row.parse("created_at")?,
     })
 }
 

@@ -8,6 +8,7 @@
 use super::sealed_columns::WEBHOOK_SECRETS;
 use super::sql::{Dialect, Q, Row};
 use super::{StoreError, Tx};
+use crate::domain::time::Timestamp;
 use crate::domain::{OrgId, WebhookId};
 use secrecy::SecretString;
 use std::collections::BTreeSet;
@@ -37,12 +38,12 @@ pub struct Message {
     pub payload: String,
     pub state: State,
     pub attempts: i64,
-    pub next_attempt_at: String,
+    pub next_attempt_at: Timestamp,
     pub last_error: Option<String>,
     pub claimed_by: Option<String>,
-    pub claimed_until: Option<String>,
-    pub created: String,
-    pub delivered: Option<String>,
+    pub claimed_until: Option<Timestamp>,
+    pub created: Timestamp,
+    pub delivered: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for Message {
@@ -79,12 +80,12 @@ fn decode_message(r: &Row) -> Result<Message, StoreError> {
         payload: r.text("payload")?,
         state: r.parse("state")?,
         attempts: r.int("attempts")?,
-        next_attempt_at: r.text("next_attempt_at")?,
+        next_attempt_at: r.parse("next_attempt_at")?,
         last_error: r.opt_text("last_error")?,
         claimed_by: r.opt_text("claimed_by")?,
-        claimed_until: r.opt_text("claimed_until")?,
-        created: r.text("created_at")?,
-        delivered: r.opt_text("delivered_at")?,
+        claimed_until: r.opt_parse("claimed_until")?,
+        created: r.parse("created_at")?,
+        delivered: r.opt_parse("delivered_at")?,
     })
 }
 
@@ -406,8 +407,8 @@ pub struct Attempt {
     pub outbox_id: String,
     pub attempt: i64,
     pub worker: String,
-    pub started: String,
-    pub finished: Option<String>,
+    pub started: Timestamp,
+    pub finished: Option<Timestamp>,
     /// `in_progress`, `delivered`, `retry`, `failed` or `interrupted`.
     pub outcome: String,
     pub error: Option<String>,
@@ -430,8 +431,8 @@ pub async fn list_attempts(tx: &mut Tx, outbox_id: &str) -> Result<Vec<Attempt>,
                 outbox_id: r.text("outbox_id")?,
                 attempt: r.int("attempt")?,
                 worker: r.text("worker")?,
-                started: r.text("started_at")?,
-                finished: r.opt_text("finished_at")?,
+                started: r.parse("started_at")?,
+                finished: r.opt_parse("finished_at")?,
                 outcome: r.text("outcome")?,
                 error: r.opt_text("error")?,
             })
@@ -449,8 +450,8 @@ pub struct Endpoint {
     /// None: every event type.
     pub event_types: Option<Vec<String>>,
     pub enabled: bool,
-    pub created: String,
-    pub updated: String,
+    pub created: Timestamp,
+    pub updated: Timestamp,
 }
 
 const ENDPOINT_COLUMNS: &str =
@@ -473,8 +474,8 @@ fn decode_endpoint(r: &Row, tx: &Tx) -> Result<Endpoint, StoreError> {
         secret: SecretString::from(secret),
         event_types,
         enabled: r.bool("enabled")?,
-        created: r.text("created_at")?,
-        updated: r.text("updated_at")?,
+        created: r.parse("created_at")?,
+        updated: r.parse("updated_at")?,
     })
 }
 

@@ -129,9 +129,14 @@ pub async fn next_revision(tx: &mut Tx, org_id: &OrgId) -> Result<i64, StoreErro
     .int("n")
 }
 
+/// The policy's settings as the JSON text the `settings` column stores.
+fn settings_json(p: &Policy) -> String {
+    serde_json::Value::Object(p.settings.clone()).to_string()
+}
+
 /// Inserts a policy and its teams. A second SSO policy of an org is a Conflict.
 pub async fn insert(tx: &mut Tx, p: &Policy) -> Result<(), StoreError> {
-    let json_in = tx.dialect().json_in();
+    let dialect = tx.dialect();
     let mut q = Q::new(
         "INSERT INTO policies (id, org_id, kind, name, revision, created_at, updated_at, settings) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ",
@@ -143,12 +148,7 @@ pub async fn insert(tx: &mut Tx, p: &Policy) -> Result<(), StoreError> {
     .bind(p.revision)
     .bind(p.created.as_str())
     .bind(p.updated.as_str());
-    q.push(json_in);
-    q.args.push(
-        serde_json::Value::Object(p.settings.clone())
-            .to_string()
-            .into(),
-    );
+    q.push_json(dialect, settings_json(p));
     q.push(")");
     tx.execute(q).await?;
     put_teams(tx, p).await
@@ -156,17 +156,12 @@ pub async fn insert(tx: &mut Tx, p: &Policy) -> Result<(), StoreError> {
 
 /// Rewrites a policy's name, settings, revision and teams. False if there is no such policy.
 pub async fn update(tx: &mut Tx, p: &Policy) -> Result<bool, StoreError> {
-    let json_in = tx.dialect().json_in();
+    let dialect = tx.dialect();
     let mut q = Q::new("UPDATE policies SET name = ?, revision = ?, updated_at = ?, settings = ")
         .bind(p.name.as_str())
         .bind(p.revision)
         .bind(p.updated.as_str());
-    q.push(json_in);
-    q.args.push(
-        serde_json::Value::Object(p.settings.clone())
-            .to_string()
-            .into(),
-    );
+    q.push_json(dialect, settings_json(p));
     q.push(" WHERE org_id = ")
         .push_bind(p.org_id.as_str())
         .push(" AND id = ")

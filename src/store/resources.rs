@@ -162,10 +162,8 @@ pub async fn insert(
         .push(", ")
         .push_bind(w.external_id.clone())
         .push(", ");
-    q.push(d.json_in());
-    q.args.push(w.doc_json.clone().into());
-    q.push(", ").push(d.json_in());
-    q.args.push(w.doc_ci.clone().into());
+    q.push_json(d, w.doc_json.clone());
+    q.push(", ").push_json(d, w.doc_ci.clone());
     q.push(", 1, ").push_bind(now).push(", ").push_bind(now);
     for (_, v) in &w.columns {
         q.push(", ").push_bind(v.clone());
@@ -292,10 +290,8 @@ pub async fn update(
     let d = tx.dialect();
     let mut q = Q::new(&format!("UPDATE {} SET external_id = ", table.name()));
     q.push_bind(w.external_id.clone());
-    q.push(", doc = ").push(d.json_in());
-    q.args.push(w.doc_json.clone().into());
-    q.push(", doc_ci = ").push(d.json_in());
-    q.args.push(w.doc_ci.clone().into());
+    q.push(", doc = ").push_json(d, w.doc_json.clone());
+    q.push(", doc_ci = ").push_json(d, w.doc_ci.clone());
     q.push(", version = version + 1, updated_at = ")
         .push_bind(now);
     for (col, v) in &w.columns {

@@ -15,6 +15,11 @@ pub struct SealedColumn {
 }
 
 impl SealedColumn {
+    /// The sealed `column` of `table`, whose rows `id` names.
+    pub const fn new(table: &'static str, id: &'static str, column: &'static str) -> Self {
+        SealedColumn { table, id, column }
+    }
+
     /// The associated data of row `id`: a value sealed for one row opens in no other.
     pub fn ad(&self, id: &str) -> String {
         format!("{}.{}:{id}", self.table, self.column)
@@ -27,27 +32,12 @@ impl SealedColumn {
 }
 
 /// Every `server_secrets` value (the invitation key, and any secret added later).
-pub const SERVER_SECRETS: SealedColumn = SealedColumn {
-    table: "server_secrets",
-    id: "name",
-    column: "value",
-};
+pub const SERVER_SECRETS: SealedColumn = SealedColumn::new("server_secrets", "name", "value");
 /// The Ed25519 seeds of session signing keys ('' once retired).
-pub const SIGNING_KEYS: SealedColumn = SealedColumn {
-    table: "signing_keys",
-    id: "kid",
-    column: "private_key",
-};
-pub const OIDC_CLIENT_SECRETS: SealedColumn = SealedColumn {
-    table: "oidc_connections",
-    id: "id",
-    column: "client_secret",
-};
-pub const WEBHOOK_SECRETS: SealedColumn = SealedColumn {
-    table: "webhook_endpoints",
-    id: "id",
-    column: "secret",
-};
+pub const SIGNING_KEYS: SealedColumn = SealedColumn::new("signing_keys", "kid", "private_key");
+pub const OIDC_CLIENT_SECRETS: SealedColumn =
+    SealedColumn::new("oidc_connections", "id", "client_secret");
+pub const WEBHOOK_SECRETS: SealedColumn = SealedColumn::new("webhook_endpoints", "id", "secret");
 
 /// All of them.
 pub const ALL: [SealedColumn; 4] = [

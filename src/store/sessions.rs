@@ -196,15 +196,13 @@ pub async fn without_memberships(
     tx: &mut Tx,
     user_ids: &[UserId],
 ) -> Result<Vec<UserId>, StoreError> {
-    let mut left = std::collections::BTreeSet::new();
-    for chunk in user_ids.chunks(500) {
-        let mut q = Q::new("SELECT DISTINCT user_id FROM memberships WHERE user_id IN (");
-        q.push_list(chunk);
-        q.push(")");
-        for row in tx.fetch_all(q).await? {
-            left.insert(row.id::<UserId>("user_id")?);
-        }
-    }
+    let head = Q::new("SELECT DISTINCT user_id FROM memberships WHERE user_id IN (");
+    let left = tx
+        .fetch_all_in(head, user_ids, ")", 500)
+        .await?
+        .iter()
+        .map(|row| row.id::<UserId>("user_id"))
+        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
     Ok(user_ids
         .iter()
         .filter(|u| !left.contains(*u))
@@ -224,8 +222,8 @@ pub struct StoredKey {
     /// Base64url Ed25519 public key.
     pub public_key: String,
     pub signer: bool,
-    pub created: String,
-    pub retired: Option<String>,
+    pub created: Timestamp,
+    pub retired: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for StoredKey {
@@ -252,8 +250,8 @@ fn decode_key(r: &Row, tx: &Tx) -> Result<StoredKey, StoreError> {
         private_key,
         public_key: r.text("public_key")?,
         signer: r.opt_int("signer")?.is_some(),
-        created: r.text("created_at")?,
-        retired: r.opt_text("retired_at")?,
+        created: r.parse("created_at")?,
+        retired: r.opt_parse("retired_at")?,
     })
 }
 
@@ -347,7 +345,7 @@ pub struct NewSession<'a> {
     pub org_id: &'a OrgId,
     pub user_id: &'a UserId,
     pub method: &'a str,
-    pub now: &'a str,
+    pub now: &'a Timestamp,
 }
 
 /// Stores a new session.
@@ -373,7 +371,7 @@ pub struct SessionState {
     pub id: String,
     pub org_id: OrgId,
     pub user_id: UserId,
-    pub revoked: Option<String>,
+    pub revoked: Option<Timestamp>,
     /// None: the user no longer exists.
     pub user_active: Option<bool>,
 }
@@ -395,7 +393,7 @@ pub async fn session(tx: &mut Tx, id: &str) -> Result<Option<SessionState>, Stor
             id: r.text("id")?,
             org_id: r.id("org_id")?,
             user_id: r.id("user_id")?,
-            revoked: r.opt_text("revoked_at")?,
+            revoked: r.opt_parse("revoked_at")?,
             user_active: match r.opt_text("found")? {
                 Some(_) => Some(r.bool("active")?),
                 None => None,
@@ -490,9 +488,9 @@ pub struct RefreshToken {
     pub session_id: String,
     pub org_id: OrgId,
     pub user_id: UserId,
-    pub expires: String,
-    pub used: Option<String>,
-    pub session_revoked: Option<String>,
+    pub expires: Timestamp,
+    pub used: Option<Timestamp>,
+    pub session_revoked: Option<Timestamp>,
     pub method: String,
 }
 
@@ -543,9 +541,9 @@ pub async fn refresh_token(
                 session_id: r.text("session_id")?,
                 org_id: r.id("org_id")?,
                 user_id: r.id("user_id")?,
-                expires: r.text("expires_at")?,
-                used: r.opt_text("used_at")?,
-                session_revoked: r.opt_text("revoked_at")?,
+                expires: r.parse("expires_at")?,
+                used: r.opt_parse("used_at")?,
+                session_revoked: r.opt_parse("revoked_at")?,
                 method: r.text("method")?,
             })
         })

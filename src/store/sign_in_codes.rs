@@ -3,6 +3,7 @@
 
 use super::sql::{Q, can_match};
 use super::{StoreError, Tx};
+use crate::domain::time::Timestamp;
 use crate::domain::{OrgId, UserId};
 
 /// A user an email address belongs to.
@@ -61,9 +62,9 @@ pub struct Code {
     /// Hex SHA-256 of the code (see `sso::email_code`).
     pub code_hash: String,
     pub attempts: i64,
-    pub created: String,
-    pub expires: String,
-    pub used: Option<String>,
+    pub created: Timestamp,
+    pub expires: Timestamp,
+    pub used: Option<Timestamp>,
 }
 
 /// Stores a new code.
@@ -80,7 +81,7 @@ pub async fn insert(tx: &mut Tx, c: &Code) -> Result<(), StoreError> {
         .bind(c.attempts)
         .bind(c.created.as_str())
         .bind(c.expires.as_str())
-        .bind(c.used.clone()),
+        .bind(c.used.as_ref()),
     )
     .await?;
     Ok(())
@@ -112,9 +113,9 @@ pub async fn latest(
             user_id: r.id("user_id")?,
             code_hash: r.text("code_hash")?,
             attempts: r.int("attempts")?,
-            created: r.text("created_at")?,
-            expires: r.text("expires_at")?,
-            used: r.opt_text("used_at")?,
+            created: r.parse("created_at")?,
+            expires: r.parse("expires_at")?,
+            used: r.opt_parse("used_at")?,
         })
     })
     .transpose()

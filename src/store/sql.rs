@@ -132,6 +132,14 @@ impl Q {
         self
     }
 
+    /// Appends a JSON placeholder (`?`, or `?::jsonb` on PostgreSQL) bound to the JSON
+    /// text (or NULL).
+    pub fn push_json(&mut self, dialect: Dialect, text: impl Into<SqlValue>) -> &mut Q {
+        self.sql.push_str(dialect.json_in());
+        self.args.push(text.into());
+        self
+    }
+
     /// Appends ` LIMIT n` with `n` written out, not bound: SQLite peeks at a bound LIMIT
     /// when it plans, which marks the statement to be prepared again on every execution.
     pub fn push_limit(&mut self, n: i64) -> &mut Q {

@@ -2,15 +2,18 @@
 //! start and the callback (`oidc_logins`).
 
 use super::sealed_columns::OIDC_CLIENT_SECRETS;
-use super::sql::{Q, Row};
+use super::sql::{Q, Row, SqlValue};
+use super::sso_connections::{ConnectionTable, Times};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
+use crate::domain::ids::OidcConnectionId;
+use crate::domain::time::Timestamp;
 use secrecy::SecretString;
 
 /// A connection as stored. `Debug` never prints the client secret.
 #[derive(Debug, Clone)]
 pub struct OidcConnectionRow {
-    pub id: String,
+    pub id: OidcConnectionId,
     pub org_id: OrgId,
     pub name: String,
     pub issuer: String,
@@ -24,16 +27,31 @@ pub struct OidcConnectionRow {
     pub match_by: String,
     pub jit: bool,
     pub enabled: bool,
-    pub created: String,
-    pub updated: String,
+    pub created: Timestamp,
+    pub updated: Timestamp,
 }
 
-const COLUMNS: &str = "id, org_id, name, issuer, client_id, client_secret, scopes, use_userinfo, \
-                       claim, match_by, jit, enabled, created_at, updated_at";
+/// `oidc_connections`; the settings are bound by [`settings`].
+const TABLE: ConnectionTable<OidcConnectionRow> = ConnectionTable {
+    table: "oidc_connections",
+    settings: &[
+        "name",
+        "issuer",
+        "client_id",
+        "client_secret",
+        "scopes",
+        "use_userinfo",
+        "claim",
+        "match_by",
+        "jit",
+        "enabled",
+    ],
+    decode,
+};
 
 fn decode(r: &Row, tx: &Tx) -> Result<OidcConnectionRow, StoreError> {
-    let id = r.text("id")?;
-    let client_secret = tx.open(OIDC_CLIENT_SECRETS, &id, &r.text("client_secret")?)?;
+    let id: OidcConnectionId = r.id("id")?;
+    let client_secret = tx.open(OIDC_CLIENT_SECRETS, id.as_str(), &r.text("client_secret")?)?;
     Ok(OidcConnectionRow {
         id,
         org_id: r.id("org_id")?,
@@ -47,9 +65,30 @@ fn decode(r: &Row, tx: &Tx) -> Result<OidcConnectionRow, StoreError> {
         match_by: r.text("match_by")?,
         jit: r.bool("jit")?,
         enabled: r.bool("enabled")?,
-        created: r.text("created_at")?,
-        updated: r.text("updated_at")?,
+        created: r.parse("created_at")?,
+        updated: r.parse("updated_at")?,
     })
+}
+
+/// The values of [`TABLE`]'s settings, the client secret sealed.
+fn settings(
+    tx: &Tx,
+    c: &OidcConnectionRow,
+    client_secret: &str,
+) -> Result<Vec<SqlValue>, StoreError> {
+    let client_secret = tx.seal(OIDC_CLIENT_SECRETS, c.id.as_str(), client_secret)?;
+    Ok(vec![
+        c.name.as_str().into(),
+        c.issuer.as_str().into(),
+        c.client_id.as_str().into(),
+        client_secret.into(),
+        c.scopes.as_str().into(),
+        c.use_userinfo.into(),
+        c.claim.as_str().into(),
+        c.match_by.as_str().into(),
+        c.jit.into(),
+        c.enabled.into(),
+    ])
 }
 
 /// Inserts a connection.
@@ -58,30 +97,14 @@ pub async fn insert_connection(
     c: &OidcConnectionRow,
     client_secret: &str,
 ) -> Result<(), StoreError> {
-    let client_secret = tx.seal(OIDC_CLIENT_SECRETS, &c.id, client_secret)?;
-    tx.execute(
-        Q::new(
-            "INSERT INTO oidc_connections (id, org_id, name, issuer, client_id, client_secret, \
-             scopes, use_userinfo, claim, match_by, jit, enabled, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(c.id.as_str())
-        .bind(c.org_id.as_str())
-        .bind(c.name.as_str())
-        .bind(c.issuer.as_str())
-        .bind(c.client_id.as_str())
-        .bind(client_secret.as_str())
-        .bind(c.scopes.as_str())
-        .bind(c.use_userinfo)
-        .bind(c.claim.as_str())
-        .bind(c.match_by.as_str())
-        .bind(c.jit)
-        .bind(c.enabled)
-        .bind(c.created.as_str())
-        .bind(c.updated.as_str()),
-    )
-    .await?;
-    Ok(())
+    let values = settings(tx, c, client_secret)?;
+    let times = Times {
+        created: &c.created,
+        updated: &c.updated,
+    };
+    TABLE
+        .insert(tx, &c.org_id, c.id.as_str(), values, times)
+        .await
 }
 
 /// Replaces every setting of a connection. Returns false if the org has no such connection.
@@ -90,59 +113,29 @@ pub async fn update_connection(
     c: &OidcConnectionRow,
     client_secret: &str,
 ) -> Result<bool, StoreError> {
-    let client_secret = tx.seal(OIDC_CLIENT_SECRETS, &c.id, client_secret)?;
-    let n = tx
-        .execute(
-            Q::new(
-                "UPDATE oidc_connections SET name = ?, issuer = ?, client_id = ?, \
-                 client_secret = ?, scopes = ?, use_userinfo = ?, claim = ?, match_by = ?, \
-                 jit = ?, enabled = ?, updated_at = ? WHERE id = ? AND org_id = ?",
-            )
-            .bind(c.name.as_str())
-            .bind(c.issuer.as_str())
-            .bind(c.client_id.as_str())
-            .bind(client_secret.as_str())
-            .bind(c.scopes.as_str())
-            .bind(c.use_userinfo)
-            .bind(c.claim.as_str())
-            .bind(c.match_by.as_str())
-            .bind(c.jit)
-            .bind(c.enabled)
-            .bind(c.updated.as_str())
-            .bind(c.id.as_str())
-            .bind(c.org_id.as_str()),
-        )
-        .await?;
-    Ok(n == 1)
+    let values = settings(tx, c, client_secret)?;
+    TABLE
+        .update(tx, &c.org_id, c.id.as_str(), values, &c.updated)
+        .await
 }
 
 /// Deletes a connection (and its logins in flight). Returns false if the org has none
 /// with that id.
-pub async fn delete_connection(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
-    let n = tx
-        .execute(
-            Q::new("DELETE FROM oidc_connections WHERE id = ? AND org_id = ?")
-                .bind(id)
-                .bind(org_id),
-        )
-        .await?;
-    Ok(n == 1)
+pub async fn delete_connection(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    id: &OidcConnectionId,
+) -> Result<bool, StoreError> {
+    TABLE.delete(tx, org_id, id.as_str()).await
 }
 
 /// One connection of the org.
 pub async fn get_connection(
     tx: &mut Tx,
     org_id: &OrgId,
-    id: &str,
+    id: &OidcConnectionId,
 ) -> Result<Option<OidcConnectionRow>, StoreError> {
-    let mut q = Q::new("SELECT ");
-    q.push(COLUMNS)
-        .push(" FROM oidc_connections WHERE id = ")
-        .push_bind(id)
-        .push(" AND org_id = ")
-        .push_bind(org_id);
-    let row = tx.fetch_optional(q).await?;
-    row.as_ref().map(|r| decode(r, tx)).transpose()
+    TABLE.get(tx, org_id, id.as_str()).await
 }
 
 /// The org's connections, oldest first.
@@ -150,13 +143,7 @@ pub async fn list_connections(
     tx: &mut Tx,
     org_id: &OrgId,
 ) -> Result<Vec<OidcConnectionRow>, StoreError> {
-    let mut q = Q::new("SELECT ");
-    q.push(COLUMNS)
-        .push(" FROM oidc_connections WHERE org_id = ")
-        .push_bind(org_id)
-        .push(" ORDER BY created_at, id");
-    let rows = tx.fetch_all(q).await?;
-    rows.iter().map(|r| decode(r, tx)).collect()
+    TABLE.list(tx, org_id).await
 }
 
 /// A login between start and callback.
@@ -164,12 +151,12 @@ pub async fn list_connections(
 pub struct PendingLogin {
     pub state_hash: String,
     pub org_id: OrgId,
-    pub connection_id: String,
+    pub connection_id: OidcConnectionId,
     pub browser_hash: String,
     pub nonce_hash: String,
     pub pkce_verifier: SecretString,
-    pub created: String,
-    pub expires: String,
+    pub created: Timestamp,
+    pub expires: Timestamp,
 }
 
 /// Stores a login just started.
@@ -185,8 +172,8 @@ pub async fn insert_login(tx: &mut Tx, l: &PendingLogin, verifier: &str) -> Resu
         .bind(l.browser_hash.as_str())
         .bind(l.nonce_hash.as_str())
         .bind(verifier)
-        .bind(l.created.as_str())
-        .bind(l.expires.as_str()),
+        .bind(&l.created)
+        .bind(&l.expires),
     )
     .await?;
     Ok(())
@@ -207,12 +194,12 @@ pub async fn get_login(tx: &mut Tx, state_hash: &str) -> Result<Option<PendingLo
         Ok(PendingLogin {
             state_hash: r.text("state_hash")?,
             org_id: r.id("org_id")?,
-            connection_id: r.text("connection_id")?,
+            connection_id: r.id("connection_id")?,
             browser_hash: r.text("browser_hash")?,
             nonce_hash: r.text("nonce_hash")?,
             pkce_verifier: SecretString::from(r.text("pkce_verifier")?),
-            created: r.text("created_at")?,
-            expires: r.text("expires_at")?,
+            created: r.parse("created_at")?,
+            expires: r.parse("expires_at")?,
         })
     })
     .transpose()

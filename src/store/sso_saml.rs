@@ -1,14 +1,17 @@
 //! SAML connections of an org, the AuthnRequests awaiting a Response, and the replay cache
 //! of consumed assertion IDs (migration 0008).
 
-use super::sql::{Q, Row};
+use super::sql::{Q, Row, SqlValue};
+use super::sso_connections::{ConnectionTable, Times};
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
+use crate::domain::ids::SamlConnectionId;
+use crate::domain::time::Timestamp;
 
 /// A SAML connection as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamlConnection {
-    pub id: String,
+    pub id: SamlConnectionId,
     pub org_id: OrgId,
     pub idp_entity_id: String,
     pub idp_sso_url: String,
@@ -22,16 +25,30 @@ pub struct SamlConnection {
     pub match_by: String,
     pub jit: bool,
     pub enabled: bool,
-    pub created: String,
-    pub updated: String,
+    pub created: Timestamp,
+    pub updated: Timestamp,
 }
 
-const COLUMNS: &str = "id, org_id, idp_entity_id, idp_sso_url, idp_certificate, allow_sha1, \
-     allow_idp_initiated, identity_attribute, match_by, jit, enabled, created_at, updated_at";
+/// `saml_connections`; the settings are bound by [`settings`].
+const TABLE: ConnectionTable<SamlConnection> = ConnectionTable {
+    table: "saml_connections",
+    settings: &[
+        "idp_entity_id",
+        "idp_sso_url",
+        "idp_certificate",
+        "allow_sha1",
+        "allow_idp_initiated",
+        "identity_attribute",
+        "match_by",
+        "jit",
+        "enabled",
+    ],
+    decode: |r, _| decode(r),
+};
 
 fn decode(r: &Row) -> Result<SamlConnection, StoreError> {
     Ok(SamlConnection {
-        id: r.text("id")?,
+        id: r.id("id")?,
         org_id: r.id("org_id")?,
         idp_entity_id: r.text("idp_entity_id")?,
         idp_sso_url: r.text("idp_sso_url")?,
@@ -42,61 +59,42 @@ fn decode(r: &Row) -> Result<SamlConnection, StoreError> {
         match_by: r.text("match_by")?,
         jit: r.bool("jit")?,
         enabled: r.bool("enabled")?,
-        created: r.text("created_at")?,
-        updated: r.text("updated_at")?,
+        created: r.parse("created_at")?,
+        updated: r.parse("updated_at")?,
     })
+}
+
+/// The values of [`TABLE`]'s settings.
+fn settings(c: &SamlConnection) -> Vec<SqlValue> {
+    vec![
+        c.idp_entity_id.as_str().into(),
+        c.idp_sso_url.as_str().into(),
+        c.idp_certificate.as_str().into(),
+        c.allow_sha1.into(),
+        c.allow_idp_initiated.into(),
+        c.identity_attribute.clone().into(),
+        c.match_by.as_str().into(),
+        c.jit.into(),
+        c.enabled.into(),
+    ]
 }
 
 /// Stores a new connection.
 pub async fn insert_connection(tx: &mut Tx, c: &SamlConnection) -> Result<(), StoreError> {
-    tx.execute(
-        Q::new(&format!(
-            "INSERT INTO saml_connections ({COLUMNS}) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(c.id.as_str())
-        .bind(c.org_id.as_str())
-        .bind(c.idp_entity_id.as_str())
-        .bind(c.idp_sso_url.as_str())
-        .bind(c.idp_certificate.as_str())
-        .bind(c.allow_sha1)
-        .bind(c.allow_idp_initiated)
-        .bind(c.identity_attribute.clone())
-        .bind(c.match_by.as_str())
-        .bind(c.jit)
-        .bind(c.enabled)
-        .bind(c.created.as_str())
-        .bind(c.updated.as_str()),
-    )
-    .await?;
-    Ok(())
+    let times = Times {
+        created: &c.created,
+        updated: &c.updated,
+    };
+    TABLE
+        .insert(tx, &c.org_id, c.id.as_str(), settings(c), times)
+        .await
 }
 
 /// Rewrites a connection's settings. Returns false if the org has no such connection.
 pub async fn update_connection(tx: &mut Tx, c: &SamlConnection) -> Result<bool, StoreError> {
-    Ok(tx
-        .execute(
-            Q::new(
-                "UPDATE saml_connections SET idp_entity_id = ?, idp_sso_url = ?, \
-                 idp_certificate = ?, allow_sha1 = ?, allow_idp_initiated = ?, \
-                 identity_attribute = ?, match_by = ?, jit = ?, enabled = ?, updated_at = ? \
-                 WHERE org_id = ? AND id = ?",
-            )
-            .bind(c.idp_entity_id.as_str())
-            .bind(c.idp_sso_url.as_str())
-            .bind(c.idp_certificate.as_str())
-            .bind(c.allow_sha1)
-            .bind(c.allow_idp_initiated)
-            .bind(c.identity_attribute.clone())
-            .bind(c.match_by.as_str())
-            .bind(c.jit)
-            .bind(c.enabled)
-            .bind(c.updated.as_str())
-            .bind(c.org_id.as_str())
-            .bind(c.id.as_str()),
-        )
-        .await?
-        == 1)
+    TABLE
+        .update(tx, &c.org_id, c.id.as_str(), settings(c), &c.updated)
+        .await
 }
 
 /// The org's connections, oldest first.
@@ -104,61 +102,33 @@ pub async fn list_connections(
     tx: &mut Tx,
     org_id: &OrgId,
 ) -> Result<Vec<SamlConnection>, StoreError> {
-    tx.fetch_all(
-        Q::new(&format!(
-            "SELECT {COLUMNS} FROM saml_connections WHERE org_id = ? ORDER BY created_at, id"
-        ))
-        .bind(org_id),
-    )
-    .await?
-    .iter()
-    .map(decode)
-    .collect()
+    TABLE.list(tx, org_id).await
 }
 
 /// One connection of the org.
 pub async fn get_connection(
     tx: &mut Tx,
     org_id: &OrgId,
-    id: &str,
+    id: &SamlConnectionId,
 ) -> Result<Option<SamlConnection>, StoreError> {
-    tx.fetch_optional(
-        Q::new(&format!(
-            "SELECT {COLUMNS} FROM saml_connections WHERE org_id = ? AND id = ?"
-        ))
-        .bind(org_id)
-        .bind(id),
-    )
-    .await?
-    .as_ref()
-    .map(decode)
-    .transpose()
+    TABLE.get(tx, org_id, id.as_str()).await
 }
 
 /// A connection by its id alone: the sign-in URLs carry only the connection id.
-pub async fn find_connection(tx: &mut Tx, id: &str) -> Result<Option<SamlConnection>, StoreError> {
-    tx.fetch_optional(
-        Q::new(&format!(
-            "SELECT {COLUMNS} FROM saml_connections WHERE id = ?"
-        ))
-        .bind(id),
-    )
-    .await?
-    .as_ref()
-    .map(decode)
-    .transpose()
+pub async fn find_connection(
+    tx: &mut Tx,
+    id: &SamlConnectionId,
+) -> Result<Option<SamlConnection>, StoreError> {
+    TABLE.find(tx, id.as_str()).await
 }
 
 /// Deletes a connection (its pending requests and replay cache go with it).
-pub async fn delete_connection(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
-    Ok(tx
-        .execute(
-            Q::new("DELETE FROM saml_connections WHERE org_id = ? AND id = ?")
-                .bind(org_id)
-                .bind(id),
-        )
-        .await?
-        == 1)
+pub async fn delete_connection(
+    tx: &mut Tx,
+    org_id: &OrgId,
+    id: &SamlConnectionId,
+) -> Result<bool, StoreError> {
+    TABLE.delete(tx, org_id, id.as_str()).await
 }
 
 /// Remembers an AuthnRequest we sent, until `expires_at`.
@@ -188,7 +158,7 @@ pub async fn insert_request(
 /// so two Responses to one request cannot both succeed, on any process.
 pub async fn take_request(
     tx: &mut Tx,
-    connection_id: &str,
+    connection_id: &SamlConnectionId,
     request_id: &str,
     now: &str,
 ) -> Result<bool, StoreError> {
@@ -198,7 +168,7 @@ pub async fn take_request(
                 "DELETE FROM saml_requests WHERE id = ? AND connection_id = ? AND expires_at > ?",
             )
             .bind(request_id)
-            .bind(connection_id)
+            .bind(connection_id.as_str())
             .bind(now),
         )
         .await?

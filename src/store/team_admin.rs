@@ -305,15 +305,7 @@ pub async fn membership(
             .bind(user_id),
         )
         .await?;
-    row.map(|r| {
-        Ok(super::teams::TeamMembership {
-            id: r.id("id")?,
-            team_id: r.id("team_id")?,
-            user_id: r.id("user_id")?,
-            role: r.parse("role")?,
-            source: r.parse("source")?,
-            state: r.parse("state")?,
-        })
-    })
-    .transpose()
+    row.as_ref()
+        .map(super::teams::decode_membership)
+        .transpose()
 }

@@ -70,7 +70,7 @@ pub(super) fn decode_team(r: &Row) -> Result<Team, StoreError> {
     })
 }
 
-fn decode_membership(r: &Row) -> Result<TeamMembership, StoreError> {
+pub(super) fn decode_membership(r: &Row) -> Result<TeamMembership, StoreError> {
     Ok(TeamMembership {
         id: r.id("id")?,
         team_id: r.id("team_id")?,
@@ -195,18 +195,14 @@ pub async fn memberships_of_users(
     tx: &mut Tx,
     user_ids: &[UserId],
 ) -> Result<Vec<TeamMembership>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in user_ids.chunks(500) {
-        let mut q = Q::new(
-            "SELECT id, team_id, user_id, role, source, state FROM memberships WHERE user_id IN (",
-        );
-        q.push_list(chunk);
-        q.push(") ORDER BY user_id, team_id");
-        for row in tx.fetch_all(q).await? {
-            out.push(decode_membership(&row)?);
-        }
-    }
-    Ok(out)
+    let head = Q::new(
+        "SELECT id, team_id, user_id, role, source, state FROM memberships WHERE user_id IN (",
+    );
+    tx.fetch_all_in(head, user_ids, ") ORDER BY user_id, team_id", 500)
+        .await?
+        .iter()
+        .map(decode_membership)
+        .collect()
 }
 
 /// Locks the subscription's seat pool until the transaction ends, so two requests racing
@@ -463,24 +459,22 @@ pub async fn mapped_team_roles(
     tx: &mut Tx,
     user_ids: &[UserId],
 ) -> Result<Vec<(UserId, TeamId, TeamRole)>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in user_ids.chunks(500) {
-        let mut q = Q::new(
-            "SELECT gm.member_id AS user_id, m.team_id, m.team_role FROM scim_group_members gm \
-             JOIN group_mappings m ON m.group_id = gm.group_id \
-             WHERE m.team_id IS NOT NULL AND gm.member_id IN (",
-        );
-        q.push_list(chunk);
-        q.push(")");
-        for row in tx.fetch_all(q).await? {
-            out.push((
+    let head = Q::new(
+        "SELECT gm.member_id AS user_id, m.team_id, m.team_role FROM scim_group_members gm \
+         JOIN group_mappings m ON m.group_id = gm.group_id \
+         WHERE m.team_id IS NOT NULL AND gm.member_id IN (",
+    );
+    tx.fetch_all_in(head, user_ids, ")", 500)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
                 row.id("user_id")?,
                 row.id("team_id")?,
                 row.parse("team_role")?,
-            ));
-        }
-    }
-    Ok(out)
+            ))
+        })
+        .collect()
 }
 
 /// A mapping of an IdP group to a team and role (or to an org role).
@@ -530,18 +524,14 @@ pub async fn active_user_ids(
     org_id: &OrgId,
     user_ids: &[UserId],
 ) -> Result<std::collections::BTreeSet<UserId>, StoreError> {
+    // By id alone, the org checked here: with `org_id = ?` in the query SQLite walks
+    // the organization's rows instead of probing the `id` index (no statistics).
+    let mut head = Q::new("SELECT id, org_id FROM scim_users WHERE active = ");
+    head.push_bind(true).push(" AND id IN (");
     let mut out = std::collections::BTreeSet::new();
-    for chunk in user_ids.chunks(500) {
-        // By id alone, the org checked here: with `org_id = ?` in the query SQLite walks
-        // the organization's rows instead of probing the `id` index (no statistics).
-        let mut q = Q::new("SELECT id, org_id FROM scim_users WHERE active = ");
-        q.push_bind(true).push(" AND id IN (");
-        q.push_list(chunk);
-        q.push(")");
-        for row in tx.fetch_all(q).await? {
-            if row.str("org_id")? == org_id.as_str() {
-                out.insert(row.id("id")?);
-            }
+    for row in tx.fetch_all_in(head, user_ids, ")", 500).await? {
+        if row.str("org_id")? == org_id.as_str() {
+            out.insert(row.id("id")?);
         }
     }
     Ok(out)

@@ -4,6 +4,7 @@
 use super::sql::Q;
 use super::{StoreError, Tx};
 use crate::domain::OrgId;
+use crate::domain::time::Timestamp;
 
 /// Which API a token opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +28,8 @@ pub struct TokenInfo {
     pub id: String,
     pub org_id: OrgId,
     pub label: String,
-    pub created: String,
-    pub revoked: Option<String>,
+    pub created: Timestamp,
+    pub revoked: Option<Timestamp>,
 }
 
 /// A live token found by its hash.
@@ -94,8 +95,8 @@ pub async fn list_kind(
                 id: r.text("id")?,
                 org_id: r.id("org_id")?,
                 label: r.text("label")?,
-                created: r.text("created_at")?,
-                revoked: r.opt_text("revoked_at")?,
+                created: r.parse("created_at")?,
+                revoked: r.opt_parse("revoked_at")?,
             })
         })
         .collect()

@@ -4,7 +4,7 @@
 //! keys stored by earlier versions are recomputed once at start, and names that now
 //! collide are reported, never merged.
 
-use crate::admin::{Admin, assert_error};
+use crate::harness::assert_error;
 use crate::harness::{Backend, TestApp, spawn_app};
 use crate::harness::{GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, assert_scim_error, filter, set, set_of};
 use reqwest::StatusCode;
@@ -172,7 +172,7 @@ async fn a_patch_value_filter_matches_under_full_case_folding(app: TestApp) {
 }
 
 async fn team_names_equal_under_full_case_folding_are_409(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let r = admin.post("/teams", &json!({"name": "Straße"})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     assert_error(
@@ -394,7 +394,7 @@ async fn stored_keys_are_refolded_once_at_start_and_collisions_reported(backend:
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
     // An admin finds each collision in the org's audit log.
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let audit = admin.get("/audit?limit=100").await.body;
     let collisions: Vec<(String, String, String)> = audit["entries"]
         .as_array()

@@ -1,10 +1,11 @@
 //! Errors an IdP can provoke, each a SCIM error body (RFC 7644 §3.12) with the right
 //! status; authentication; content types; and the discovery endpoints.
 
-use crate::harness::TestApp;
 use crate::harness::{ERROR_SCHEMA, LIST_SCHEMA, RawResp, USER_SCHEMA, raw};
+use crate::harness::{TestApp, insert_token};
 use reqwest::{Method, StatusCode};
-use rollcall::store::{Store, tokens};
+use rollcall::store::Store;
+use rollcall::store::tokens::{self, TokenKind};
 use serde_json::{Value, json};
 
 /// Asserts a SCIM error in a raw response.
@@ -121,24 +122,9 @@ async fn requests_without_a_valid_token_are_401(app: TestApp) {
 
 async fn a_revoked_token_is_401(app: TestApp) {
     // A second token of the same org, revoked while in use.
-    let token = rollcall::secrets::new_token(rollcall::secrets::SCIM_TOKEN_PREFIX).unwrap();
-    let token_id = uuid::Uuid::new_v4().to_string();
+    let (token, token_id) =
+        insert_token(&app.database_url, TokenKind::Scim, &app.org_id, "to revoke").await;
     let store = Store::connect(&app.database_url).await.unwrap();
-    let mut tx = store.write().await.unwrap();
-    tokens::insert(
-        &mut tx,
-        &tokens::TokenInfo {
-            id: token_id.clone(),
-            org_id: app.org_id.clone(),
-            label: "to revoke".into(),
-            created: "2026-01-01T00:00:00.000Z".into(),
-            revoked: None,
-        },
-        &rollcall::secrets::token_hash(&token),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
     let ok = raw(&app, Method::GET, "/Users", None, Some(&token), &[]).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 

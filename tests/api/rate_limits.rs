@@ -2,7 +2,7 @@
 //! traffic per token, 429 with `Retry-After` in each route family's own format. Requests
 //! come from other loopback addresses (127.0.0.2, ...) to play other clients.
 
-use crate::admin::admin_token;
+use crate::harness::admin_token;
 use crate::harness::{Backend, TestApp};
 use reqwest::StatusCode;
 use rollcall::config::Overrides;

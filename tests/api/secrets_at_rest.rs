@@ -2,8 +2,8 @@
 //! secrets stored in clear by an earlier version are sealed at start, and
 //! `rollcall keys rotate-master` moves them to a new master key.
 
-use crate::admin::Admin;
 use crate::effects::{eml_files, store};
+
 use crate::harness::{
     Backend, PgDatabase, TestApp, fresh_database, new_master_key, rollcall_command, serve_process,
 };
@@ -105,7 +105,7 @@ async fn outbox_drained(app: &TestApp) {
 /// A webhook secret, an invitation and an email sign-in code, all used for real; after
 /// delivery the database holds none of them (nor the signing keys) in clear.
 async fn no_secret_is_stored_in_clear_and_everything_still_works(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let receiver = Receiver::start(&[]).await;
     let secret = WebhookSecret::parse(&format!(
         "whsec_{}",

@@ -11,6 +11,7 @@ mod openapi;
 mod policies;
 mod roles;
 mod settings;
+mod sso_connections;
 mod sso_oidc;
 mod sso_saml;
 mod subscriptions;

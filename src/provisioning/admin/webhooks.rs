@@ -118,8 +118,8 @@ fn view(e: &Endpoint, show_secret: bool) -> WebhookView {
         event_types: e.event_types.clone(),
         enabled: e.enabled,
         secret: show_secret.then(|| e.secret.expose_secret().to_owned()),
-        created: e.created.clone(),
-        updated: e.updated.clone(),
+        created: e.created.to_string(),
+        updated: e.updated.to_string(),
     }
 }
 

@@ -3,8 +3,9 @@
 //! client secret goes in and never comes out.
 
 use super::{Oidc, discover};
-use crate::clock::format_timestamp;
 use crate::domain::OrgId;
+use crate::domain::ids::OidcConnectionId;
+use crate::domain::time::Timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
 use crate::sso::connections::{self, Change, ConnectionKind, record_change};
@@ -17,7 +18,8 @@ use serde::{Deserialize, Serialize};
 /// A connection as an admin sees it (never the client secret).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OidcConnectionView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: OidcConnectionId,
     pub name: String,
     /// The issuer URL; `{issuer}/.well-known/openid-configuration` is its discovery document.
     pub issuer: String,
@@ -121,7 +123,7 @@ fn invalid(m: impl Into<String>) -> AdminError {
     AdminError::Invalid(m.into())
 }
 
-fn not_found(id: &str) -> AdminError {
+fn not_found(id: &OidcConnectionId) -> AdminError {
     connections::not_found::<OidcConnections>(id)
 }
 
@@ -230,8 +232,8 @@ impl Oidc {
                 "{}/sso/{}/start?connection={}",
                 self.public_base_url, c.org_id, c.id
             ),
-            created: c.created.clone(),
-            updated: c.updated.clone(),
+            created: c.created.to_string(),
+            updated: c.updated.to_string(),
         }
     }
 
@@ -252,6 +254,7 @@ impl Oidc {
 pub struct OidcConnections;
 
 impl ConnectionKind for OidcConnections {
+    type Id = OidcConnectionId;
     type Row = OidcConnectionRow;
     type View = OidcConnectionView;
     const NAME: &'static str = "oidc_connection";
@@ -264,12 +267,16 @@ impl ConnectionKind for OidcConnections {
     async fn get(
         tx: &mut Tx,
         org_id: &OrgId,
-        id: &str,
+        id: &OidcConnectionId,
     ) -> Result<Option<OidcConnectionRow>, StoreError> {
         sso_oidc::get_connection(tx, org_id, id).await
     }
 
-    async fn delete(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
+    async fn delete(
+        tx: &mut Tx,
+        org_id: &OrgId,
+        id: &OidcConnectionId,
+    ) -> Result<bool, StoreError> {
         sso_oidc::delete_connection(tx, org_id, id).await
     }
 
@@ -306,9 +313,9 @@ impl Sso {
         };
         // Network I/O before the transaction: never hold the write lock while an IdP answers.
         self.oidc.validate_issuer(&issuer).await?;
-        let now = format_timestamp(self.clock.now());
+        let now = Timestamp::from(self.clock.now());
         let row = OidcConnectionRow {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: OidcConnectionId::new_v4(),
             org_id: actor.org_id.clone(),
             name,
             issuer,
@@ -344,7 +351,7 @@ impl Sso {
     pub async fn update_oidc_connection(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &OidcConnectionId,
         update: OidcConnectionUpdate,
     ) -> Result<OidcConnectionView, AdminError> {
         let current = {
@@ -388,7 +395,7 @@ impl Sso {
         if next.issuer != current.issuer {
             self.oidc.validate_issuer(&next.issuer).await?;
         }
-        let now = format_timestamp(self.clock.now());
+        let now = Timestamp::from(self.clock.now());
         next.updated = now.clone();
         let mut tx = self.store.write().await?;
         let secret = next.client_secret.expose_secret().to_owned();
@@ -408,7 +415,7 @@ impl Sso {
         )
         .await?;
         tx.commit().await?;
-        after.updated = now;
+        after.updated = now.into_string();
         Ok(after)
     }
 }

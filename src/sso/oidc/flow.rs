@@ -3,7 +3,7 @@
 
 use super::connections::parse_match_by;
 use super::{Oidc, discover};
-use crate::clock::format_timestamp;
+use crate::domain::time::Timestamp;
 use crate::secrets;
 use crate::sso::Sso;
 use crate::sso::signin::{
@@ -304,8 +304,8 @@ impl Oidc {
             browser_hash: secrets::token_hash(&browser),
             nonce_hash: secrets::token_hash(nonce.secret()),
             pkce_verifier: verifier.secret().clone().into(),
-            created: format_timestamp(now),
-            expires: format_timestamp(now + LOGIN_TTL),
+            created: Timestamp::from(now),
+            expires: Timestamp::from(now + LOGIN_TTL),
         };
         let mut tx = sso.store.write().await?;
         sso_oidc::delete_expired_logins(&mut tx, &login.created).await?;
@@ -329,7 +329,7 @@ impl Oidc {
         browser: Option<&str>,
     ) -> Result<PendingLogin, LoginError> {
         let state_hash = secrets::token_hash(state);
-        let now = format_timestamp(sso.clock.now());
+        let now = Timestamp::from(sso.clock.now());
         let mut tx = sso.store.write().await?;
         let login = sso_oidc::get_login(&mut tx, &state_hash)
             .await?
@@ -406,7 +406,7 @@ impl Oidc {
             VerifiedLogin {
                 org_id: conn.org_id.clone(),
                 method: SignInMethod::Oidc {
-                    connection_id: conn.id.clone(),
+                    connection_id: conn.id.clone().into_string(),
                 },
                 match_by,
                 value,

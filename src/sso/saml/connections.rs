@@ -4,8 +4,9 @@
 //! signature verification when it has no IdP signing key.
 
 use super::{SpUrls, sp_urls};
-use crate::clock::format_timestamp;
 use crate::domain::OrgId;
+use crate::domain::ids::SamlConnectionId;
+use crate::domain::time::Timestamp;
 use crate::provisioning::admin::{AdminActor, AdminError};
 use crate::sso::Sso;
 use crate::sso::connections::{self, Change, ConnectionKind, record_change};
@@ -60,7 +61,8 @@ impl MatchField {
 /// A SAML connection as an admin sees it, with the values to give the IdP.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SamlConnectionView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: SamlConnectionId,
     pub idp_entity_id: String,
     /// Where sign-ins start (HTTP-Redirect binding).
     pub idp_sso_url: String,
@@ -140,7 +142,7 @@ fn invalid(m: impl Into<String>) -> AdminError {
     AdminError::Invalid(m.into())
 }
 
-fn not_found(id: &str) -> AdminError {
+fn not_found(id: &SamlConnectionId) -> AdminError {
     connections::not_found::<SamlConnections>(id)
 }
 
@@ -337,8 +339,8 @@ fn view(c: &sso_saml::SamlConnection, urls: &SpUrls) -> Result<SamlConnectionVie
         acs_url: urls.acs_url.clone(),
         metadata_url: urls.metadata_url.clone(),
         start_url: urls.start_url.clone(),
-        created: c.created.clone(),
-        updated: c.updated.clone(),
+        created: c.created.to_string(),
+        updated: c.updated.to_string(),
     })
 }
 
@@ -347,6 +349,7 @@ fn view(c: &sso_saml::SamlConnection, urls: &SpUrls) -> Result<SamlConnectionVie
 pub struct SamlConnections;
 
 impl ConnectionKind for SamlConnections {
+    type Id = SamlConnectionId;
     type Row = sso_saml::SamlConnection;
     type View = SamlConnectionView;
     const NAME: &'static str = "saml_connection";
@@ -362,12 +365,16 @@ impl ConnectionKind for SamlConnections {
     async fn get(
         tx: &mut Tx,
         org_id: &OrgId,
-        id: &str,
+        id: &SamlConnectionId,
     ) -> Result<Option<sso_saml::SamlConnection>, StoreError> {
         sso_saml::get_connection(tx, org_id, id).await
     }
 
-    async fn delete(tx: &mut Tx, org_id: &OrgId, id: &str) -> Result<bool, StoreError> {
+    async fn delete(
+        tx: &mut Tx,
+        org_id: &OrgId,
+        id: &SamlConnectionId,
+    ) -> Result<bool, StoreError> {
         sso_saml::delete_connection(tx, org_id, id).await
     }
 
@@ -377,8 +384,8 @@ impl ConnectionKind for SamlConnections {
 }
 
 impl Sso {
-    fn urls(&self, id: &str) -> SpUrls {
-        sp_urls(&self.public_base_url, id)
+    fn urls(&self, id: &SamlConnectionId) -> SpUrls {
+        sp_urls(&self.public_base_url, id.as_str())
     }
 
     /// Creates a connection; refused without a signing certificate.
@@ -394,9 +401,9 @@ impl Sso {
             new.idp_certificate,
             None,
         )?;
-        let now = format_timestamp(self.clock.now());
+        let now = Timestamp::from(self.clock.now());
         let c = sso_saml::SamlConnection {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: SamlConnectionId::new_v4(),
             org_id: actor.org_id.clone(),
             idp_entity_id,
             idp_sso_url,
@@ -435,10 +442,10 @@ impl Sso {
     pub async fn update_saml_connection(
         &self,
         actor: &AdminActor,
-        id: &str,
+        id: &SamlConnectionId,
         u: SamlConnectionUpdate,
     ) -> Result<SamlConnectionView, AdminError> {
-        let now = format_timestamp(self.clock.now());
+        let now = Timestamp::from(self.clock.now());
         let mut tx = self.store.write().await?;
         let before = sso_saml::get_connection(&mut tx, &actor.org_id, id)
             .await?

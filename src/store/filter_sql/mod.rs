@@ -69,22 +69,11 @@ pub fn sort_expr(
         ),
         // RFC 7644 §3.4.2.3: multi-valued attributes sort by their primary (here: first)
         // value.
-        Target::Elements {
-            array,
-            sub,
-            ci,
-            kind,
-            ..
-        } => {
-            let mut segments = array.clone();
-            segments.push("0".to_owned());
-            segments.extend(sub);
-            text_order(
-                dialect,
-                &json_scalar(dialect, doc(ci), &segments, kind),
-                kind,
-            )
-        }
+        Target::Elements(e) => text_order(
+            dialect,
+            &json_scalar(dialect, doc(e.ci), &e.first_value(), e.kind),
+            e.kind,
+        ),
         Target::Side(_) => {
             return Err(ScimError::InvalidValue(format!(
                 "sortBy {path} is not supported"
@@ -157,14 +146,29 @@ enum Target {
     },
     /// A sub-attribute (or the implied `value`) of the elements of a multi-valued
     /// attribute inside the document.
-    Elements {
-        array: Vec<String>,
-        sub: Option<String>,
-        ci: bool,
-        kind: AttrType,
-    },
+    Elements(Elements),
     /// A multi-valued attribute in a side table.
     Side(Side),
+}
+
+/// A sub-attribute (or the implied `value`) of the elements of a JSON array.
+struct Elements {
+    /// The JSON path of the array.
+    array: Vec<String>,
+    /// The sub-attribute; None for the element itself (simple multi-valued attributes).
+    sub: Option<String>,
+    ci: bool,
+    kind: AttrType,
+}
+
+impl Elements {
+    /// The JSON path of the first element's value.
+    fn first_value(&self) -> Vec<String> {
+        let mut segments = self.array.clone();
+        segments.push("0".to_owned());
+        segments.extend(self.sub.clone());
+        segments
+    }
 }
 
 fn doc(ci: bool) -> &'static str {
@@ -272,14 +276,9 @@ impl Ctx<'_> {
                         let expr = json_scalar(self.dialect, doc(ci), &segments, kind);
                         self.scalar(q, &expr, ci, kind, cmp)
                     }
-                    Target::Elements {
-                        array,
-                        sub,
-                        ci,
-                        kind,
-                    } => {
-                        check_op(path, kind, cmp)?;
-                        self.elements(q, &array, sub.as_deref(), ci, kind, cmp)
+                    Target::Elements(e) => {
+                        check_op(path, e.kind, cmp)?;
+                        self.elements(q, &e, cmp)
                     }
                     Target::Side(side) => {
                         let sub = resolved.sub.map_or("value", |s| s.name.as_str());
@@ -386,12 +385,12 @@ impl Ctx<'_> {
                 None => leaf,
             };
             let ci = !leaf.case_exact && is_textual(leaf.kind);
-            return Ok(Target::Elements {
+            return Ok(Target::Elements(Elements {
                 array: segments,
                 sub,
                 ci,
                 kind: leaf.kind,
-            });
+            }));
         }
         if leaf.kind == AttrType::Complex {
             return Err(invalid(format!(
@@ -536,19 +535,16 @@ impl Ctx<'_> {
     fn elements(
         &self,
         q: &mut Q,
-        array: &[String],
-        sub: Option<&str>,
-        ci: bool,
-        kind: AttrType,
+        e: &Elements,
         cmp: Option<(CompareOp, &CompValue)>,
     ) -> Result<(), ScimError> {
-        let from = json_elements(self.dialect, doc(ci), array, "je");
-        let expr = match sub {
-            Some(name) => element_field(self.dialect, "je", name, kind),
-            None => element_self(self.dialect, "je", kind),
+        let from = json_elements(self.dialect, doc(e.ci), &e.array, "je");
+        let expr = match &e.sub {
+            Some(name) => element_field(self.dialect, "je", name, e.kind),
+            None => element_self(self.dialect, "je", e.kind),
         };
         q.push("EXISTS (SELECT 1 FROM ").push(&from).push(" WHERE ");
-        self.scalar(q, &expr, ci, kind, cmp)?;
+        self.scalar(q, &expr, e.ci, e.kind, cmp)?;
         q.push(")");
         Ok(())
     }
@@ -625,7 +621,7 @@ impl Ctx<'_> {
                 q.push(")");
                 Ok(())
             }
-            Target::Side(Side::Emails) | Target::Elements { .. } => {
+            Target::Side(Side::Emails) | Target::Elements(_) => {
                 let mut array = Vec::new();
                 if !resolved.core {
                     array.push(resolved.schema.to_owned());

@@ -1,8 +1,8 @@
 //! `/admin/v1/openapi.json` as a client generator reads it: every operation's errors and
 //! their body, and request constraints that are exactly the ones the server enforces.
 
-use super::{Admin, assert_error};
 use crate::harness::TestApp;
+use crate::harness::assert_error;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -100,7 +100,7 @@ async fn every_operation_lists_its_errors_with_the_error_body(app: TestApp) {
     let url = format!("{}/admin/v1/teams", app.address);
     let r = app.request_with(Method::GET, &url, None, None, &[]).await;
     assert_error(&r, 401, "unauthorized", &["admin token"]);
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let r = admin
         .post("/teams", &json!({"name": "x", "login_type": "sms"}))
         .await;
@@ -114,7 +114,7 @@ async fn every_operation_lists_its_errors_with_the_error_body(app: TestApp) {
 
 async fn the_documented_values_are_the_ones_the_server_accepts(app: TestApp) {
     let doc = document(&app).await;
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
 
     let login_types = enum_values(&doc, property(&doc, "NewTeam", "login_type"));
     assert_eq!(login_types, ["email", "device"]);

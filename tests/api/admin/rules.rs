@@ -1,8 +1,8 @@
 //! Group mappings, org roles, org settings, manual memberships and webhooks through the
 //! admin API, with the provisioning rules they trigger.
 
-use super::{Admin, assert_error};
 use crate::harness::TestApp;
+use crate::harness::{Admin, assert_error};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -55,12 +55,6 @@ async fn waitlist_names(admin: &Admin<'_>, team: &str) -> Vec<String> {
         .collect()
 }
 
-async fn create_team(admin: &Admin<'_>, body: Value) -> String {
-    let r = admin.post("/teams", &body).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    r.body["id"].as_str().unwrap().to_owned()
-}
-
 async fn map(admin: &Admin<'_>, body: Value) -> Value {
     let r = admin.post("/group-mappings", &body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
@@ -68,8 +62,10 @@ async fn map(admin: &Admin<'_>, body: Value) -> Value {
 }
 
 async fn mapped_groups_provision_members_and_deleting_a_mapping_seats_the_waitlist(app: TestApp) {
-    let admin = Admin::new(&app).await;
-    let platform = create_team(&admin, json!({"name": "Platform", "reserved_seats": 2})).await;
+    let admin = app.admin().await;
+    let platform = admin
+        .create_team(&json!({"name": "Platform", "reserved_seats": 2}))
+        .await;
     let ann = app.create_user("ann@example.com").await;
     let bob = app.create_user("bob@example.com").await;
     let cat = app.create_user("cat@example.com").await;
@@ -197,7 +193,7 @@ async fn mapped_groups_provision_members_and_deleting_a_mapping_seats_the_waitli
 }
 
 async fn the_last_org_admin_cannot_be_removed_by_admin_or_by_scim(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let ann = app.create_user("ann@example.com").await;
     let bob = app.create_user("bob@example.com").await;
     let r = admin
@@ -324,12 +320,12 @@ async fn the_last_org_admin_cannot_be_removed_by_admin_or_by_scim(app: TestApp) 
 }
 
 async fn changing_the_default_team_moves_everyone_and_org_roles_add_the_initial_team(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let acme = admin.team_named("Acme").await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let ops = create_team(&admin, json!({"name": "Ops"})).await;
+    let ops = admin.create_team(&json!({"name": "Ops"})).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         ids.push(app.create_user(&format!("u{i}@example.com")).await);
@@ -403,8 +399,10 @@ async fn changing_the_default_team_moves_everyone_and_org_roles_add_the_initial_
 }
 
 async fn manual_members_are_added_and_removed_unless_teams_are_idp_managed(app: TestApp) {
-    let admin = Admin::new(&app).await;
-    let ops = create_team(&admin, json!({"name": "Ops", "reserved_seats": 1})).await;
+    let admin = app.admin().await;
+    let ops = admin
+        .create_team(&json!({"name": "Ops", "reserved_seats": 1}))
+        .await;
     let ann = app.create_user("ann@example.com").await;
     let bob = app.create_user("bob@example.com").await;
     let r = admin
@@ -468,7 +466,7 @@ async fn manual_members_are_added_and_removed_unless_teams_are_idp_managed(app: 
 }
 
 async fn webhook_endpoints_are_managed_and_only_http_urls_accepted(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let r = admin
         .post("/webhooks", &json!({"url": "https://hooks.example.com/rollcall", "event_types": ["membership.granted"]}))
         .await;
@@ -538,7 +536,7 @@ async fn webhook_endpoints_are_managed_and_only_http_urls_accepted(app: TestApp)
 }
 
 async fn revoking_a_granted_role_leaves_the_role_a_mapped_group_gives(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let ann = app.create_user("ann@example.com").await;
     let bob = app.create_user("bob@example.com").await;
     let r = admin
@@ -576,7 +574,7 @@ async fn revoking_a_granted_role_leaves_the_role_a_mapped_group_gives(app: TestA
 /// Two admins revoked at the same moment: one revocation wins, the other gets 409, and
 /// the org keeps one admin (the org row lock serialises the count on PostgreSQL).
 async fn two_racing_revocations_never_remove_both_org_admins(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let ann = app.create_user("ann@example.com").await;
     let bob = app.create_user("bob@example.com").await;
     for round in 0..20 {
@@ -609,7 +607,7 @@ async fn two_racing_revocations_never_remove_both_org_admins(app: TestApp) {
 /// Seats an admin change hands out get their joining email (and audit entries naming the
 /// admin), like seats from SCIM changes.
 async fn seats_granted_by_admin_changes_send_one_joining_email_each(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     assert_eq!(admin.set_pool(1).await.status, StatusCode::OK);
     app.create_user("first@example.com").await;
     let second = app.create_user("second@example.com").await;
@@ -617,7 +615,9 @@ async fn seats_granted_by_admin_changes_send_one_joining_email_each(app: TestApp
     assert_eq!(admin.set_pool(2).await.status, StatusCode::OK);
     let emails = crate::effects::queued_emails(&app).await;
     assert_eq!(emails.len(), 2, "{emails:?}");
-    let ops = create_team(&admin, json!({"name": "Ops", "reserved_seats": 1})).await;
+    let ops = admin
+        .create_team(&json!({"name": "Ops", "reserved_seats": 1}))
+        .await;
     let r = admin
         .post(
             &format!("/teams/{ops}/members"),

@@ -1,14 +1,14 @@
 //! Admin tokens, teams, subscriptions and allocations, the audit log and the OpenAPI
 //! document.
 
-use super::{Admin, admin_token_for, assert_error};
 use crate::harness::TestApp;
+use crate::harness::{Admin, admin_token_for, assert_error};
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 async fn a_scim_token_is_refused_on_admin_and_an_admin_token_on_scim(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let url = format!("{}/admin/v1/teams", app.address);
     let r = app
         .request_with(Method::GET, &url, None, Some(&app.token), &[])
@@ -36,7 +36,7 @@ async fn a_scim_token_is_refused_on_admin_and_an_admin_token_on_scim(app: TestAp
 }
 
 async fn teams_are_created_listed_updated_and_deleted_when_empty(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let initial = admin.team_named("Acme").await;
     assert_eq!(initial["initial"], true);
     assert_eq!(initial["default"], true);
@@ -153,7 +153,7 @@ async fn teams_are_created_listed_updated_and_deleted_when_empty(app: TestApp) {
 }
 
 async fn a_team_with_members_cannot_be_deleted(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let r = admin.post("/teams", &json!({"name": "Ops"})).await;
     let ops = r.body["id"].as_str().unwrap().to_owned();
     // Make Ops the default team so the next SCIM user lands in it.
@@ -171,7 +171,7 @@ async fn a_team_with_members_cannot_be_deleted(app: TestApp) {
 }
 
 async fn reservations_above_the_pool_are_refused_with_the_numbers(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     assert_eq!(admin.set_pool(10).await.status, StatusCode::OK);
     let r = admin
         .post("/teams", &json!({"name": "Sales", "reserved_seats": 6}))
@@ -221,7 +221,7 @@ async fn reservations_above_the_pool_are_refused_with_the_numbers(app: TestApp) 
 }
 
 async fn growing_the_pool_seats_waiters_first_come_first_served(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     assert_eq!(admin.set_pool(2).await.status, StatusCode::OK);
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -236,7 +236,7 @@ async fn growing_the_pool_seats_waiters_first_come_first_served(app: TestApp) {
     let team = admin.team_named("Acme").await;
     assert_eq!(team["assigned_seats"], 4);
     assert_eq!(team["waiting"], 1);
-    let states = crate::admin::member_states(&app, team["id"].as_str().unwrap()).await;
+    let states = crate::harness::member_states(&app, team["id"].as_str().unwrap()).await;
     for id in &ids[..4] {
         assert_eq!(states[id], "invited");
     }
@@ -247,7 +247,7 @@ async fn growing_the_pool_seats_waiters_first_come_first_served(app: TestApp) {
 }
 
 async fn the_audit_log_shows_admin_changes_with_their_actor_page_by_page(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     for name in ["One", "Two", "Three"] {
         assert_eq!(
             admin.post("/teams", &json!({"name": name})).await.status,
@@ -334,7 +334,7 @@ async fn the_openapi_document_lists_the_admin_paths(app: TestApp) {
 }
 
 async fn a_team_moves_to_another_subscription_only_if_it_has_room(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     assert_eq!(admin.set_pool(3).await.status, StatusCode::OK);
     let r = admin
         .post(

@@ -263,7 +263,7 @@ async fn the_admin_api_resends_invitations_and_sends_instructions(app: TestApp) 
     set_pool(&app, 1).await;
     let ada = app.create_user("ada@example.com").await;
     let bob = app.create_user("bob@example.com").await;
-    let admin = crate::admin::Admin::new(&app).await;
+    let admin = app.admin().await;
     let path = |what: &str| format!("/teams/{team}/members/{what}");
     let r = admin
         .post(
@@ -304,7 +304,7 @@ async fn the_admin_api_resends_invitations_and_sends_instructions(app: TestApp) 
             "How to sign in to Acme at Acme",
         ]
     );
-    crate::admin::assert_error(
+    crate::harness::assert_error(
         &admin
             .post(&path("resend-invite"), &json!({"user_ids": []}))
             .await,
@@ -312,7 +312,7 @@ async fn the_admin_api_resends_invitations_and_sends_instructions(app: TestApp) 
         "invalid_request",
         &["user_ids"],
     );
-    crate::admin::assert_error(
+    crate::harness::assert_error(
         &admin
             .post(
                 "/teams/no-such-team/members/send-instructions",
@@ -349,7 +349,7 @@ async fn the_admin_api_resends_invitations_and_sends_instructions(app: TestApp) 
 async fn a_member_without_an_address_is_shown_as_not_emailed(app: TestApp) {
     let team = default_team(&app).await;
     set_pool(&app, 10).await;
-    let admin = crate::admin::Admin::new(&app).await;
+    let admin = app.admin().await;
     let ada = app.create_user("ada@example.com").await;
     let r = app
         .post(

@@ -8,7 +8,8 @@ use rollcall::app::App;
 use rollcall::clock::{Clock, ManualClock, SystemClock};
 use rollcall::config::{Config, Overrides};
 use rollcall::domain::OrgId;
-use rollcall::store::{Store, tokens};
+use rollcall::store::Store;
+use rollcall::store::tokens::{self, TokenKind};
 use std::sync::Arc;
 
 /// A running server and what a test needs to talk to it.
@@ -210,15 +211,40 @@ pub async fn create_org_and_token(database_url: &str, name: &str) -> (OrgId, Str
     )
     .await
     .unwrap();
-    let token = rollcall::secrets::new_token(rollcall::secrets::SCIM_TOKEN_PREFIX).unwrap();
+    store.close().await;
+    let (token, _) = insert_token(
+        database_url,
+        TokenKind::Scim,
+        &org.id,
+        &format!("{name} test token"),
+    )
+    .await;
+    (org.id, token)
+}
+
+/// Stores a new token of `kind` for `org_id` as the CLI would; (the token, its id).
+pub async fn insert_token(
+    database_url: &str,
+    kind: TokenKind,
+    org_id: &OrgId,
+    label: &str,
+) -> (String, String) {
+    let prefix = match kind {
+        TokenKind::Scim => rollcall::secrets::SCIM_TOKEN_PREFIX,
+        TokenKind::Admin => rollcall::secrets::ADMIN_TOKEN_PREFIX,
+    };
+    let token = rollcall::secrets::new_token(prefix).unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let store = Store::connect(database_url).await.unwrap();
     let mut tx = store.write().await.unwrap();
-    tokens::insert(
+    tokens::insert_kind(
         &mut tx,
+        kind,
         &tokens::TokenInfo {
-            id: uuid::Uuid::new_v4().to_string(),
-            org_id: org.id.clone(),
-            label: format!("{name} test token"),
-            created: org.created.clone(),
+            id: id.clone(),
+            org_id: org_id.clone(),
+            label: label.to_owned(),
+            created: "2026-01-01T00:00:00.000Z".parse().unwrap(),
             revoked: None,
         },
         &rollcall::secrets::token_hash(&token),
@@ -227,7 +253,7 @@ pub async fn create_org_and_token(database_url: &str, name: &str) -> (OrgId, Str
     .unwrap();
     tx.commit().await.unwrap();
     store.close().await;
-    (org.id, token)
+    (token, id)
 }
 
 /// A server running on the test's runtime. Dropped, it stops gracefully (requests drained,

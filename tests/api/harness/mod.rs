@@ -7,10 +7,12 @@
 //! - `requests`: requests and what checks their answers;
 //! - `outbox`: waiting until the server's outbox has done its work;
 //! - `reads`: the org's state through the store's read functions;
-//! - `process`: the `rollcall` binary as a child process.
+//! - `process`: the `rollcall` binary as a child process;
+//! - `admin`: admin tokens and the admin API client ([`TestApp::admin`]).
 //!
 //! [`both_backends!`]: crate::both_backends
 
+mod admin;
 mod app;
 mod backends;
 mod outbox;
@@ -18,6 +20,7 @@ mod process;
 mod reads;
 mod requests;
 
+pub use admin::*;
 pub use app::*;
 pub use backends::*;
 pub use process::*;

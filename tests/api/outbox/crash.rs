@@ -4,7 +4,7 @@
 
 use super::fixture::{Db, at, email, header};
 use super::sink::{SinkOptions, SmtpSink};
-use rollcall::clock::format_timestamp;
+use rollcall::clock::Timestamp;
 use rollcall::outbox::State;
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -59,7 +59,7 @@ async fn later_round_in_flight(db: &Db) -> bool {
     match last_done {
         Some(done) => {
             let fresh =
-                format_timestamp(OffsetDateTime::now_utc() - time::Duration::milliseconds(500));
+                Timestamp::from(OffsetDateTime::now_utc() - time::Duration::milliseconds(500));
             !open.is_empty() && open.iter().all(|s| *s >= done && *s >= fresh)
         }
         None => false,
@@ -106,7 +106,7 @@ async fn a_killed_server_delivers_each_queued_email_exactly_once_after_restart(d
     // The dead process's claims are short leases: none runs past one lease from now
     // (they were taken or renewed before the kill), so its rows are not stuck for minutes.
     let lease_end = OffsetDateTime::now_utc() + LEASE;
-    let dead_claims: BTreeMap<String, String> = db
+    let dead_claims: BTreeMap<String, Timestamp> = db
         .messages()
         .await
         .into_iter()

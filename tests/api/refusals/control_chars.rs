@@ -4,7 +4,7 @@
 //! refuse a stored value with 400 naming the attribute, and find nothing for a key.
 
 use super::{at, total};
-use crate::admin::Admin;
+
 use crate::harness::TestApp;
 use crate::harness::{
     BULK_REQUEST, ENTERPRISE, GROUP_SCHEMA, PATCH_OP, SEARCH_REQUEST, USER_SCHEMA,
@@ -219,7 +219,7 @@ async fn a_nul_in_an_id_or_a_filter_literal_finds_nothing(app: TestApp) {
 }
 
 async fn a_nul_in_admin_paths_bodies_and_sign_in_is_refused_cleanly(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let teams_before = admin.get("/teams").await.body;
     let team_id = teams_before[0]["id"].as_str().unwrap().to_owned();
 

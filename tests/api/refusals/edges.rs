@@ -3,7 +3,7 @@
 //! error in the route family's own format.
 
 use super::at;
-use crate::admin::Admin;
+
 use crate::harness::ERROR_SCHEMA;
 use crate::harness::TestApp;
 use reqwest::{Method, StatusCode};
@@ -15,7 +15,7 @@ fn long_query() -> String {
 }
 
 async fn a_uri_over_the_limit_is_414_in_the_route_format(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let q = long_query();
     let r = at(
         &app,
@@ -80,7 +80,7 @@ async fn a_uri_over_the_limit_is_414_in_the_route_format(app: TestApp) {
 }
 
 async fn oversized_bodies_answer_in_the_route_format(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     // Just over every limit (1 MiB): the server answers before reading it, and a body
     // much larger than the socket buffers would break the pipe before the answer is read.
     let big = vec![b'a'; 1024 * 1024 + 64 * 1024];

@@ -3,8 +3,8 @@
 //! clock is the test's, so codes expire when the test says.
 
 use super::invitations::{Env, mail_to, unfold};
-use crate::admin::Admin;
 use crate::effects::{queued_emails, store};
+use crate::harness::Admin;
 use crate::outbox::fixture::body;
 use reqwest::{Method, StatusCode};
 use rollcall::store::Q;
@@ -188,7 +188,7 @@ async fn unknown_addresses_get_the_same_answer(env: Env) {
     let dora = env.app.create_user("dora@example.com").await;
     let team = crate::effects::default_team(&env.app).await;
     assert_eq!(
-        crate::admin::member_states(&env.app, &team).await[&dora],
+        crate::harness::member_states(&env.app, &team).await[&dora],
         "awaiting_seat"
     );
     for email in ["nobody@example.com", "carl@example.com", "dora@example.com"] {

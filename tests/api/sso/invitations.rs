@@ -3,8 +3,8 @@
 //! an expired link offers a new one, sent once to the user's own address; tampered or
 //! stale links are refused. A real server on a clock the test moves, on both backends.
 
-use crate::admin::{Admin, member_states};
 use crate::effects::{ROLLCALL, eml_files, queued_emails, store};
+use crate::harness::{Admin, member_states};
 use crate::harness::{Backend, TestApp, spawn_on_manual_clock};
 use crate::outbox::fixture::{body, header};
 use reqwest::{Method, StatusCode};

@@ -4,8 +4,8 @@
 //! the redirects itself with a cookie jar, like a browser:
 //! `/sso/{org}/start` → provider → `/sso/oidc/callback` → tokens.
 
-use crate::admin::{Admin, admin_token_for, assert_error};
 use crate::harness::TestApp;
+use crate::harness::{Admin, admin_token_for, assert_error};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -258,7 +258,7 @@ async fn membership_states(app: &TestApp, user_id: &str) -> Vec<String> {
 }
 
 async fn signs_in_through_a_real_provider(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let alice = app.create_user("alice@example.com").await;
     assert_eq!(membership_states(&app, &alice).await, ["invited"]);
     let peer = OidcPeer::start(&app, true).await;
@@ -303,7 +303,7 @@ async fn signs_in_through_a_real_provider(app: TestApp) {
 }
 
 async fn userinfo_supplies_claims_the_id_token_lacks(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     app.create_user("alice@example.com").await;
     // This provider keeps email out of the ID token (OIDC Core §5.4): only userinfo has it.
     let peer = OidcPeer::start(&app, false).await;
@@ -344,7 +344,7 @@ async fn userinfo_supplies_claims_the_id_token_lacks(app: TestApp) {
 }
 
 async fn a_wrong_state_is_refused(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     app.create_user("alice@example.com").await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
@@ -371,7 +371,7 @@ async fn a_wrong_state_is_refused(app: TestApp) {
 }
 
 async fn a_state_without_the_browsers_cookie_is_refused(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     app.create_user("alice@example.com").await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
@@ -399,7 +399,7 @@ async fn a_state_without_the_browsers_cookie_is_refused(app: TestApp) {
 }
 
 async fn a_replayed_callback_is_refused(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     app.create_user("alice@example.com").await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
@@ -415,7 +415,7 @@ async fn a_replayed_callback_is_refused(app: TestApp) {
 }
 
 async fn an_id_token_for_another_nonce_is_refused(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let browser = Browser::new();
@@ -436,7 +436,7 @@ async fn an_id_token_for_another_nonce_is_refused(app: TestApp) {
 }
 
 async fn an_id_token_signed_with_the_client_secret_is_refused(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     app.create_user("alice@example.com").await;
     // HS256 keyed with the client secret: anyone holding the secret could mint ID tokens,
     // so only the provider's asymmetric keys (its JWKS) are trusted.
@@ -452,7 +452,7 @@ async fn an_id_token_signed_with_the_client_secret_is_refused(app: TestApp) {
 /// `email` as a list) sent a bad token: 401 `invalid_id_token` naming the claim, not 502
 /// `idp_unavailable` as if it were down (issue 16, point 12).
 async fn an_id_token_with_a_missing_or_mistyped_claim_is_invalid_not_an_outage(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     app.create_user("alice@example.com").await;
     let listed = json!(["alice@example.com", "alice@evil.example"]);
     for (changes, claim) in [
@@ -490,7 +490,7 @@ async fn an_id_token_with_a_missing_or_mistyped_claim_is_invalid_not_an_outage(a
 }
 
 async fn a_response_naming_another_issuer_is_refused(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let browser = Browser::new();
@@ -513,7 +513,7 @@ async fn a_response_naming_another_issuer_is_refused(app: TestApp) {
 }
 
 async fn an_idp_refusal_is_explained(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
     let browser = Browser::new();
@@ -552,7 +552,7 @@ async fn an_idp_refusal_is_explained(app: TestApp) {
 }
 
 async fn an_unverified_email_is_refused(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     app.create_user("mallory@example.com").await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
@@ -563,7 +563,7 @@ async fn an_unverified_email_is_refused(app: TestApp) {
 }
 
 async fn start_picks_the_orgs_connection(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let browser = Browser::new();
     let url = format!("{}/sso/{}/start", app.address, app.org_id);
     assert_refused(&browser.get(&url).await, 404, "no_connection", &[]);
@@ -615,7 +615,7 @@ async fn start_picks_the_orgs_connection(app: TestApp) {
 }
 
 async fn admin_api_manages_and_validates_connections(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let peer = OidcPeer::start(&app, true).await;
     let base = json!({"issuer": peer.issuer, "client_id": CLIENT_ID,
                       "client_secret": CLIENT_SECRET});
@@ -775,7 +775,7 @@ async fn admin_api_manages_and_validates_connections(app: TestApp) {
 }
 
 async fn a_user_who_is_not_provisioned_is_refused(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     app.create_user("alice@example.com").await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({})).await;
@@ -786,7 +786,7 @@ async fn a_user_who_is_not_provisioned_is_refused(app: TestApp) {
 }
 
 async fn a_deactivated_user_is_refused(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let id = app.create_user("bob@example.com").await;
     let r = app
         .patch(
@@ -805,7 +805,7 @@ async fn a_deactivated_user_is_refused(app: TestApp) {
 }
 
 async fn a_user_of_another_org_is_refused(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     // Carol is provisioned in Globex only; she signs in at Acme's connection.
     let globex_token = app.other_org("Globex").await;
     let r = app
@@ -831,7 +831,7 @@ async fn a_user_of_another_org_is_refused(app: TestApp) {
 }
 
 async fn jit_creates_the_user_through_the_rules(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let peer = OidcPeer::start(&app, true).await;
     connect(&admin, &peer, json!({"jit": true})).await;
     let page = Browser::new()
@@ -891,7 +891,7 @@ async fn an_issuer_on_loopback_is_refused_unless_allowed(app: TestApp) {
 
     // Where loopback is allowed, the same issuer is reached; nothing listening and a 404
     // read exactly like the refusal.
-    let allowing = Admin::new(&app).await;
+    let allowing = app.admin().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);

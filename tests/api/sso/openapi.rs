@@ -1,8 +1,8 @@
 //! `/openapi.json`, the sign-in and session API's document, as a client generator reads
 //! it; and the control-character rule that both documents state and the server applies.
 
-use crate::admin::{Admin, assert_error};
 use crate::harness::TestApp;
+use crate::harness::assert_error;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -175,7 +175,7 @@ async fn both_documents_state_the_control_character_rule(app: TestApp) {
         admin_doc["components"]["schemas"]["TeamView"]["properties"]["name"]["pattern"].is_null()
     );
 
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let r = admin.post("/teams", &json!({"name": "Ops\u{1}"})).await;
     assert_error(&r, 400, "invalid_request", &["name", "control character"]);
     let r = admin.post("/teams", &json!({"name": "Ops\tNorth"})).await;

@@ -3,9 +3,9 @@
 //! wins a conflict), a team's effective settings with their sources, and the joining
 //! email of an SSO-enforced team.
 
-use crate::admin::{Admin, assert_error};
 use crate::effects::{ROLLCALL, add_team, queued_emails, store, user_body};
 use crate::harness::TestApp;
+use crate::harness::{Admin, assert_error};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -44,7 +44,7 @@ async fn policy_audit(app: &TestApp) -> Vec<String> {
 }
 
 async fn effective_settings_show_each_value_and_where_it_comes_from(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let team = admin.team_named("Acme").await["id"]
         .as_str()
         .unwrap()
@@ -178,7 +178,7 @@ async fn effective_settings_show_each_value_and_where_it_comes_from(app: TestApp
 }
 
 async fn bad_policies_are_refused_with_a_reason(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let team = admin.team_named("Acme").await["id"]
         .as_str()
         .unwrap()
@@ -247,7 +247,7 @@ async fn bad_policies_are_refused_with_a_reason(app: TestApp) {
     let (globex, _) = crate::harness::create_org_and_token(&app.database_url, "Globex").await;
     let globex_admin = Admin {
         app: &app,
-        token: crate::admin::admin_token_for(&app, globex.as_str(), "globex ops").await,
+        token: crate::harness::admin_token_for(&app, globex.as_str(), "globex ops").await,
     };
     let theirs = globex_admin.team_named("Globex").await["id"]
         .as_str()
@@ -276,7 +276,7 @@ async fn bad_policies_are_refused_with_a_reason(app: TestApp) {
 }
 
 async fn the_joining_email_of_an_sso_enforced_team_says_to_use_the_company_sso(app: TestApp) {
-    let admin = Admin::new(&app).await;
+    let admin = app.admin().await;
     let platform = add_team(&app, "Platform").await;
     let r = admin
         .put("/policies/sso", &json!({"team_ids": [platform]}))

@@ -3,7 +3,7 @@
 //! Debian's xmlsec1: tests/peers/saml/idp.py, one process shared by the tests), generated
 //! fresh in each test with a key pair generated for the test.
 
-use crate::admin::admin_token_for;
+use crate::harness::admin_token_for;
 use crate::harness::{Backend, Resp, Running, TestApp, create_org_and_token};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -7,9 +7,9 @@
 //! checked with the independent `standardwebhooks` implementation; tokens are checked with
 //! the keys the server publishes.
 
-use crate::admin::{admin_token, admin_token_for};
 use crate::effects::{PATCH_OP, ROLLCALL, add_team, default_team, set_pool, store, user_body};
 use crate::harness::{Resp, TestApp, create_org_and_token};
+use crate::harness::{admin_token, admin_token_for};
 use crate::outbox::receiver::Receiver;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
