@@ -44,8 +44,9 @@ trap 'rm -f "$report"' EXIT
 
 echo "scim2-tester (${SCIM2_PACKAGES[0]}) against $base_url"
 set +e
+# Through the venv's python: the script's #! names the path the venv was made at.
 SCIM_CLI_HEADERS="Authorization: Bearer $token" NO_COLOR=1 \
-    "$venv/bin/scim2" --url "$base_url" test --verbose >"$report" 2>&1
+    "$venv/bin/python" "$venv/bin/scim2" --url "$base_url" test --verbose >"$report" 2>&1
 tester_status=$?
 set -e
 # The report may carry ANSI colours; strip them so the statuses can be counted.
