@@ -9,9 +9,8 @@
 //! plans are cost-based, so it gets 2,000 users and 200 groups and fresh statistics
 //! (`ANALYZE`), as autovacuum would give it; sequential scans stay allowed.
 
-use crate::harness::{BULK_REQUEST, GROUP_SCHEMA, bulk_users};
 use crate::harness::{Backend, TestApp};
-use reqwest::StatusCode;
+use crate::harness::{GROUP_SCHEMA, bulk_created, bulk_users};
 use rollcall::store::Store;
 use rollcall::store::resources::{self, ListQuery, Page, Table};
 use scim::schema::{Registry, ResourceKind};
@@ -42,28 +41,7 @@ async fn seed(app: &TestApp) -> (Vec<String>, Vec<String>) {
             })
         })
         .collect();
-    let r = app
-        .post(
-            "/Bulk",
-            &json!({"schemas": [BULK_REQUEST], "Operations": ops}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let groups = r.body["Operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|op| {
-            assert_eq!(op["status"], "201", "{op}");
-            op["location"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let groups = bulk_created(app, ops).await;
     (users, groups)
 }
 

@@ -24,6 +24,23 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// A response whose body is JSON or empty.
+    pub async fn read(res: reqwest::Response) -> Resp {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -183,20 +200,31 @@ pub async fn bulk_users(app: &TestApp, prefix: &str, range: std::ops::Range<usiz
                 })
             })
             .collect();
-        let r = app
-            .post(
-                "/Bulk",
-                &json!({"schemas": [BULK_REQUEST], "Operations": ops}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        for op in r.body["Operations"].as_array().unwrap() {
-            assert_eq!(op["status"], "201", "{op}");
-            let location = op["location"].as_str().unwrap();
-            ids.push(location.rsplit('/').next().unwrap().to_owned());
-        }
+        ids.extend(bulk_created(app, ops).await);
     }
     ids
+}
+
+/// Sends `ops` (POSTs) in one `/Bulk` request, checks that each created its resource and
+/// returns their ids in order.
+pub async fn bulk_created(app: &TestApp, ops: Vec<Value>) -> Vec<String> {
+    let r = app
+        .post(
+            "/Bulk",
+            &json!({"schemas": [BULK_REQUEST], "Operations": ops}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| {
+            assert_eq!(op["status"], "201", "{op}");
+            let location = op["location"].as_str().unwrap();
+            location.rsplit('/').next().unwrap().to_owned()
+        })
+        .collect()
 }
 
 /// Follows `nextCursor` from `first` until there is none, repeating the other query
@@ -252,20 +280,7 @@ impl TestApp {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-        };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp::read(req.send().await.unwrap()).await
     }
 
     pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Resp {

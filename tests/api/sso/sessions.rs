@@ -99,20 +99,7 @@ async fn http(
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(serde_urlencoded::to_string(f).unwrap());
     }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let text = res.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-    };
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    Resp::read(req.send().await.unwrap()).await
 }
 
 async fn jwks(app: &TestApp) -> JwkSet {
